@@ -1,0 +1,201 @@
+// Package weather holds weatherd's domain types: a location, a reading and the
+// reading event that travels on the stream, with no AWS or provider imports.
+package weather
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"time"
+)
+
+// Schema is the value of the "schema" field of every reading event weatherd writes.
+const Schema = "weatherd.reading/v1"
+
+// UnitsMetric is the only unit system readings are stored in; providers convert.
+const UnitsMetric = "metric"
+
+// Location is a place weatherd polls, as configured under locations[].
+type Location struct {
+	ID       string  `json:"id" mapstructure:"id"`
+	Name     string  `json:"name" mapstructure:"name"`
+	Lat      float64 `json:"lat" mapstructure:"lat"`
+	Lon      float64 `json:"lon" mapstructure:"lon"`
+	Timezone string  `json:"timezone,omitempty" mapstructure:"timezone"`
+}
+
+// EventLocation is the location as it appears inside a reading event.
+type EventLocation struct {
+	ID   string  `json:"id"`
+	Name string  `json:"name"`
+	Lat  float64 `json:"lat"`
+	Lon  float64 `json:"lon"`
+}
+
+// Values maps Tomorrow.io value names (camelCase, metric units) to numbers.
+// A nil entry is an explicit null from the provider.
+type Values map[string]*float64
+
+// Get returns the value of name and whether it is present and not null.
+func (v Values) Get(name string) (float64, bool) {
+	p, ok := v[name]
+	if !ok || p == nil {
+		return 0, false
+	}
+	return *p, true
+}
+
+// Set stores a value.
+func (v Values) Set(name string, x float64) { v[name] = &x }
+
+// SetNull stores an explicit null.
+func (v Values) SetNull(name string) { v[name] = nil }
+
+// Reading is one observation of one location: the contract's reading event.
+type Reading struct {
+	Schema     string        `json:"schema"`
+	EventID    string        `json:"event_id"`
+	Location   EventLocation `json:"location"`
+	ObservedAt time.Time     `json:"observed_at"`
+	IngestedAt time.Time     `json:"ingested_at"`
+	Provider   string        `json:"provider"`
+	Units      string        `json:"units"`
+	Values     Values        `json:"values"`
+}
+
+// NewReading builds a reading event for loc observed at observedAt, filling in
+// the schema, the deterministic event id and the units.
+func NewReading(loc Location, provider string, observedAt, ingestedAt time.Time, values Values) Reading {
+	observedAt = observedAt.UTC()
+	if values == nil {
+		values = Values{}
+	}
+	return Reading{
+		Schema:     Schema,
+		EventID:    EventID(loc.ID, observedAt),
+		Location:   EventLocation{ID: loc.ID, Name: loc.Name, Lat: loc.Lat, Lon: loc.Lon},
+		ObservedAt: observedAt,
+		IngestedAt: ingestedAt.UTC(),
+		Provider:   provider,
+		Units:      UnitsMetric,
+		Values:     values,
+	}
+}
+
+// EventID is the deterministic id of the observation of locationID at observedAt:
+// the same observation always gets the same id, whichever instance polled it.
+func EventID(locationID string, observedAt time.Time) string {
+	return locationID + "/" + observedAt.UTC().Format(time.RFC3339)
+}
+
+// PartitionKey is the stream partition key of the reading: its location id, so
+// one location's readings stay in order on one shard.
+func (r Reading) PartitionKey() string { return r.Location.ID }
+
+// MarshalJSON writes timestamps in UTC with millisecond precision for
+// ingested_at and second precision for observed_at, as the contract shows.
+func (r Reading) MarshalJSON() ([]byte, error) {
+	type wire struct {
+		Schema     string        `json:"schema"`
+		EventID    string        `json:"event_id"`
+		Location   EventLocation `json:"location"`
+		ObservedAt string        `json:"observed_at"`
+		IngestedAt string        `json:"ingested_at"`
+		Provider   string        `json:"provider"`
+		Units      string        `json:"units"`
+		Values     Values        `json:"values"`
+	}
+	values := r.Values
+	if values == nil {
+		values = Values{}
+	}
+	for k, p := range values {
+		if p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0)) {
+			return nil, fmt.Errorf("value %q is not a finite number", k)
+		}
+	}
+	return json.Marshal(wire{
+		Schema:     r.Schema,
+		EventID:    r.EventID,
+		Location:   r.Location,
+		ObservedAt: formatObserved(r.ObservedAt),
+		IngestedAt: r.IngestedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		Provider:   r.Provider,
+		Units:      r.Units,
+		Values:     values,
+	})
+}
+
+func formatObserved(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond() == 0 {
+		return t.Format(time.RFC3339)
+	}
+	return t.Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// Encode returns the reading as one JSON object, the stream record body.
+func (r Reading) Encode() ([]byte, error) { return json.Marshal(r) }
+
+// ErrInvalid marks a record that is not a usable reading event; errors.Is
+// matches every *InvalidError.
+var ErrInvalid = errors.New("invalid reading event")
+
+// InvalidError says why bytes are not a usable reading event.
+type InvalidError struct{ Reason string }
+
+func (e *InvalidError) Error() string { return "invalid reading event: " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(format string, args ...any) error {
+	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
+}
+
+var valueName = regexp.MustCompile(`^[a-z][A-Za-z0-9]{0,63}$`)
+
+// Decode parses and checks one stream record body. Anything that is not a
+// reading event this version of weatherd can use returns an *InvalidError.
+func Decode(data []byte) (Reading, error) {
+	var r Reading
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&r); err != nil {
+		return Reading{}, invalid("not JSON of the reading shape: %v", err)
+	}
+	if dec.More() {
+		return Reading{}, invalid("trailing data after the JSON object")
+	}
+	if err := r.Validate(); err != nil {
+		return Reading{}, err
+	}
+	return r, nil
+}
+
+// Validate checks the fields every consumer relies on.
+func (r Reading) Validate() error {
+	switch {
+	case r.Schema != Schema:
+		return invalid("schema is %q, want %q", r.Schema, Schema)
+	case r.Location.ID == "":
+		return invalid("location.id is empty")
+	case r.ObservedAt.IsZero():
+		return invalid("observed_at is missing")
+	case r.EventID != EventID(r.Location.ID, r.ObservedAt):
+		return invalid("event_id %q does not match location.id and observed_at", r.EventID)
+	case r.Units != UnitsMetric:
+		return invalid("units is %q, want %q", r.Units, UnitsMetric)
+	}
+	for k, p := range r.Values {
+		if !valueName.MatchString(k) {
+			return invalid("value name %q is not a camelCase name", k)
+		}
+		if p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0)) {
+			return invalid("value %q is not a finite number", k)
+		}
+	}
+	return nil
+}
