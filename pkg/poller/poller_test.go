@@ -1,0 +1,289 @@
+package poller
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/weatherd/weatherd/pkg/provider"
+	"github.com/weatherd/weatherd/pkg/stream"
+	"github.com/weatherd/weatherd/pkg/weather"
+)
+
+// scripted is a provider whose answers the test decides.
+type scripted struct {
+	mu    sync.Mutex
+	calls []call
+	fetch func(loc weather.Location, n int) (weather.Reading, error)
+	delay time.Duration
+}
+
+type call struct {
+	loc string
+	at  time.Time
+}
+
+func (s *scripted) Name() string { return "scripted" }
+
+func (s *scripted) Fetch(ctx context.Context, loc weather.Location) (weather.Reading, error) {
+	s.mu.Lock()
+	n := 0
+	for _, c := range s.calls {
+		if c.loc == loc.ID {
+			n++
+		}
+	}
+	s.calls = append(s.calls, call{loc.ID, time.Now()})
+	s.mu.Unlock()
+	if s.delay > 0 {
+		select {
+		case <-time.After(s.delay):
+		case <-ctx.Done():
+			return weather.Reading{}, ctx.Err()
+		}
+	}
+	return s.fetch(loc, n)
+}
+
+func (s *scripted) callsFor(id string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []time.Time
+	for _, c := range s.calls {
+		if c.loc == id {
+			out = append(out, c.at)
+		}
+	}
+	return out
+}
+
+// recorder is a producer that keeps what it is given, or refuses when full.
+type recorder struct {
+	mu   sync.Mutex
+	keys []string
+	data [][]byte
+	full bool
+}
+
+func (r *recorder) Put(_ context.Context, key string, data []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.full {
+		return stream.ErrBufferFull
+	}
+	r.keys = append(r.keys, key)
+	r.data = append(r.data, data)
+	return nil
+}
+
+func (r *recorder) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.keys)
+}
+
+func locs(n int) []weather.Location {
+	out := make([]weather.Location, n)
+	for i := range out {
+		out[i] = weather.Location{ID: fmt.Sprintf("loc-%02d", i), Name: fmt.Sprintf("Loc %d", i), Lat: float64(i), Lon: float64(-i)}
+	}
+	return out
+}
+
+// everyObservation gives a new observation time per call (second resolution).
+func everyObservation(base time.Time) func(weather.Location, int) (weather.Reading, error) {
+	return func(loc weather.Location, n int) (weather.Reading, error) {
+		v := weather.Values{}
+		v.Set("temperature", float64(n))
+		return weather.NewReading(loc, "scripted", base.Add(time.Duration(n)*time.Minute), time.Now(), v), nil
+	}
+}
+
+func testConfig(schedule string) Config {
+	return Config{Enabled: true, Schedule: schedule, Provider: "scripted", Timeout: 2 * time.Second, Concurrency: 2, Spread: 400 * time.Millisecond}
+}
+
+func newPoller(t *testing.T, cfg Config, l []weather.Location, prov provider.Provider, out stream.Producer) (*Poller, *prometheus.Registry, *bytes.Buffer) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	var logs bytes.Buffer
+	p, err := New(cfg, l, prov, out, NewMetrics(reg), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, reg, &logs
+}
+
+func TestPoller_EveryLocationOncePerTick(t *testing.T) {
+	prov := &scripted{fetch: everyObservation(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))}
+	out := &recorder{}
+	l := locs(6)
+	p, _, logs := newPoller(t, testConfig("@every 1s"), l, prov, out)
+	tick := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	p.tick(context.Background(), tick)
+	p.tick(context.Background(), tick.Add(time.Second))
+
+	for _, loc := range l {
+		if n := len(prov.callsFor(loc.ID)); n != 2 {
+			t.Errorf("%s fetched %d times, want 2", loc.ID, n)
+		}
+	}
+	if out.count() != 12 {
+		t.Fatalf("produced %d readings, want 12", out.count())
+	}
+	for i, key := range out.keys {
+		r, err := weather.Decode(out.data[i])
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if r.Location.ID != key {
+			t.Errorf("record %d: partition key %q for location %q", i, key, r.Location.ID)
+		}
+	}
+	if got := testutil.ToFloat64(p.metrics.requests.WithLabelValues("ok")); got != 12 {
+		t.Errorf("weatherd_poll_requests_total{outcome=ok} = %v, want 12", got)
+	}
+	if got := testutil.ToFloat64(p.metrics.ticks); got != 2 {
+		t.Errorf("ticks = %v, want 2", got)
+	}
+	if n := strings.Count(logs.String(), `msg=poll `); n != 2 {
+		t.Errorf("want one log line per tick, got %d:\n%s", n, logs)
+	}
+}
+
+func TestPoller_SpreadsRequestsOverTheTick(t *testing.T) {
+	prov := &scripted{fetch: everyObservation(time.Now())}
+	l := locs(12)
+	cfg := testConfig("@every 1s")
+	cfg.Concurrency = 12
+	p, _, _ := newPoller(t, cfg, l, prov, &recorder{})
+	p.tick(context.Background(), time.Now().Truncate(time.Second))
+
+	var first, last time.Time
+	for _, loc := range l {
+		for _, at := range prov.callsFor(loc.ID) {
+			if first.IsZero() || at.Before(first) {
+				first = at
+			}
+			if at.After(last) {
+				last = at
+			}
+		}
+	}
+	// Spread is min(400ms, half the 1s interval): 12 fetches should not all
+	// land in the same instant, nor past the spread.
+	if spread := last.Sub(first); spread < 100*time.Millisecond || spread > 800*time.Millisecond {
+		t.Errorf("fetches spread over %v, want within the 400ms spread and not a burst", spread)
+	}
+}
+
+func TestPoller_SkipsDuplicateObservations(t *testing.T) {
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	prov := &scripted{fetch: func(loc weather.Location, n int) (weather.Reading, error) {
+		return weather.NewReading(loc, "scripted", at, time.Now(), weather.Values{}), nil // never changes
+	}}
+	out := &recorder{}
+	p, _, _ := newPoller(t, testConfig("@every 1s"), locs(3), prov, out)
+	p.tick(context.Background(), at)
+	p.tick(context.Background(), at.Add(time.Second))
+	if out.count() != 3 {
+		t.Errorf("produced %d, want 3 (one per location; the second tick repeats them)", out.count())
+	}
+	if got := testutil.ToFloat64(p.metrics.requests.WithLabelValues("duplicate")); got != 3 {
+		t.Errorf("duplicates counted = %v, want 3", got)
+	}
+}
+
+func TestPoller_SlowTickSkipsTheNext(t *testing.T) {
+	prov := &scripted{fetch: everyObservation(time.Now()), delay: 1500 * time.Millisecond}
+	cfg := testConfig("@every 1s")
+	cfg.Spread = 0
+	p, _, logs := newPoller(t, cfg, locs(1), prov, &recorder{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(ctx) }()
+	// The first tick (at T) takes 1.5s, so T+1s is skipped and the second
+	// fetch belongs to the tick at T+2s.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(prov.callsFor("loc-00")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	calls := prov.callsFor("loc-00")
+	if len(calls) != 2 {
+		t.Fatalf("fetched %d times, want 2", len(calls))
+	}
+	if gap := calls[1].Sub(calls[0]); gap < 1900*time.Millisecond || gap > 2500*time.Millisecond {
+		t.Errorf("second fetch %v after the first, want about 2s (the tick in between skipped)", gap)
+	}
+	if got := testutil.ToFloat64(p.metrics.ticksSkipped); got != 1 {
+		t.Errorf("skipped ticks = %v, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "skipping") {
+		t.Errorf("skip not logged:\n%s", logs)
+	}
+}
+
+func TestPoller_OneErrorLinePerTick(t *testing.T) {
+	prov := &scripted{fetch: func(weather.Location, int) (weather.Reading, error) {
+		return weather.Reading{}, fmt.Errorf("tomorrowio: key refused (401): %w", provider.ErrUnauthorized)
+	}}
+	p, _, logs := newPoller(t, testConfig("@every 1s"), locs(5), prov, &recorder{})
+	p.tick(context.Background(), time.Now().Truncate(time.Second))
+	if n := strings.Count(logs.String(), "poll failures"); n != 1 {
+		t.Errorf("want one error line for the tick, got %d:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "outcome=unauthorized count=5") {
+		t.Errorf("error line does not count the failures:\n%s", logs)
+	}
+	if got := testutil.ToFloat64(p.metrics.requests.WithLabelValues("unauthorized")); got != 5 {
+		t.Errorf("unauthorized = %v, want 5", got)
+	}
+}
+
+func TestPoller_BufferFullRetriesTheObservationNextTick(t *testing.T) {
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	prov := &scripted{fetch: func(loc weather.Location, n int) (weather.Reading, error) {
+		return weather.NewReading(loc, "scripted", at, time.Now(), weather.Values{}), nil
+	}}
+	out := &recorder{full: true}
+	p, _, _ := newPoller(t, testConfig("@every 1s"), locs(2), prov, out)
+	p.tick(context.Background(), at) // refused
+	out.full = false
+	p.tick(context.Background(), at.Add(time.Second)) // accepted
+	if out.count() != 2 {
+		t.Errorf("produced %d, want the 2 refused observations on the next tick", out.count())
+	}
+	if got := testutil.ToFloat64(p.metrics.requests.WithLabelValues("buffer_full")); got != 2 {
+		t.Errorf("buffer_full = %v, want 2", got)
+	}
+}
+
+func TestNew_BadSchedule(t *testing.T) {
+	_, err := New(testConfig("every five minutes"), locs(1), &scripted{}, &recorder{}, NewMetrics(prometheus.NewRegistry()), slog.Default())
+	if err == nil || !strings.Contains(err.Error(), `poller.schedule: bad cron spec "every five minutes"`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestParseSchedule_CronTZ(t *testing.T) {
+	s, err := ParseSchedule("CRON_TZ=America/Sao_Paulo 0 7 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := s.Next(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+	if want := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC); !next.Equal(want) {
+		t.Errorf("next = %v, want %v (07:00 in São Paulo)", next.UTC(), want)
+	}
+}

@@ -1,0 +1,236 @@
+// Package memstream is the in-process stream driver: one shard held in
+// memory, with the same Producer and Processor seams as Kinesis, for the
+// embedded default run and for tests.
+package memstream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weatherd/weatherd/pkg/stream"
+)
+
+// ShardID is the id of the memory stream's only shard.
+const ShardID = "shard-memory-0"
+
+// maxStopRetries bounds the retries of a failing batch once a stop is requested.
+const maxStopRetries = 5
+
+// maxBatch bounds the records handed to a processor in one call.
+const maxBatch = 500
+
+// Stream holds records from Put until a processor has checkpointed past them.
+// Capacity bounds the records held; Put returns stream.ErrBufferFull beyond it.
+type Stream struct {
+	capacity int
+	now      func() time.Time
+
+	mu      sync.Mutex
+	cond    chan struct{} // closed and replaced when records arrive
+	records []stream.Record
+	next    uint64 // sequence number of the next record put
+	// delivered is the number of held records already handed to the processor.
+	delivered  int
+	checkpoint string
+
+	produced prometheus.Counter
+	held     prometheus.GaugeFunc
+}
+
+// New returns an empty stream.
+func New(cfg stream.MemoryConfig, reg prometheus.Registerer) *Stream {
+	s := &Stream{capacity: max(cfg.Capacity, 1), now: time.Now, cond: make(chan struct{}), next: 1}
+	s.produced = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "weatherd_readings_produced_total",
+		Help: "Readings accepted by the stream.",
+	})
+	s.held = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "weatherd_memstream_held_records",
+		Help: "Records in the in-process stream not yet checkpointed.",
+	}, func() float64 { return float64(s.Len()) })
+	reg.MustRegister(s.produced, s.held)
+	return s
+}
+
+// sequence formats n like a Kinesis sequence number: decimal, fixed width so
+// that string order is numeric order.
+func sequence(n uint64) string { return fmt.Sprintf("%020d", n) }
+
+// Put appends a record, or returns stream.ErrBufferFull when the stream holds
+// its capacity of unconsumed records.
+func (s *Stream) Put(ctx context.Context, partitionKey string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.records) >= s.capacity {
+		return stream.ErrBufferFull
+	}
+	s.records = append(s.records, stream.Record{
+		Data:           append([]byte(nil), data...),
+		PartitionKey:   partitionKey,
+		SequenceNumber: sequence(s.next),
+		ArrivedAt:      s.now().UTC(),
+	})
+	s.next++
+	s.produced.Inc()
+	close(s.cond)
+	s.cond = make(chan struct{})
+	return nil
+}
+
+// Len is the number of records held.
+func (s *Stream) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.records)
+}
+
+// Checkpoint returns the last checkpointed sequence number.
+func (s *Stream) Checkpoint() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checkpoint
+}
+
+// Producer is the stream's producer side.
+func (s *Stream) Producer() stream.Producer { return producer{s} }
+
+type producer struct{ s *Stream }
+
+func (p producer) Put(ctx context.Context, key string, data []byte) error {
+	return p.s.Put(ctx, key, data)
+}
+
+// Run has nothing to deliver: Put is already in the stream.
+func (p producer) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+// Consumer feeds the stream's records to one processor from newProcessor.
+func (s *Stream) Consumer(newProcessor stream.ProcessorFactory, log *slog.Logger) *Consumer {
+	return &Consumer{s: s, newProcessor: newProcessor, log: log.With("component", "memstream")}
+}
+
+// Consumer is the stream's consumer side.
+type Consumer struct {
+	s            *Stream
+	newProcessor stream.ProcessorFactory
+	log          *slog.Logger
+	ready        bool
+	mu           sync.Mutex
+}
+
+// Ready reports whether the processor has been initialised.
+func (c *Consumer) Ready() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ready
+}
+
+// Run delivers records until ctx ends, then drains what the producer put,
+// and shuts the processor down so it flushes and checkpoints.
+func (c *Consumer) Run(ctx context.Context) error {
+	p := c.newProcessor()
+	cp := checkpointer{c.s}
+	if err := p.Initialize(ctx, ShardID, stream.Position{AfterSequence: c.s.Checkpoint(), Initial: "TRIM_HORIZON"}); err != nil {
+		return fmt.Errorf("initialize processor: %w", err)
+	}
+	c.mu.Lock()
+	c.ready = true
+	c.mu.Unlock()
+
+	// The records are drained with a context of their own: ctx ending means
+	// "stop after what is already in the stream", not "drop it".
+	work := context.WithoutCancel(ctx)
+	backoff, failures := 100*time.Millisecond, 0
+	for {
+		batch, wake := c.s.pending()
+		if len(batch) == 0 {
+			if ctx.Err() != nil {
+				break
+			}
+			if err := p.ProcessRecords(work, nil, cp); err != nil {
+				c.log.Warn("processor failed on an idle tick", "err", err)
+			}
+			select {
+			case <-wake:
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if err := p.ProcessRecords(work, batch, cp); err != nil {
+			c.log.Error("processing failed; retrying the same records", "records", len(batch), "err", err)
+			if ctx.Err() != nil {
+				// Stopping: a few more tries, then leave the rest to the
+				// shutdown report rather than hold the process.
+				if failures++; failures >= maxStopRetries {
+					break
+				}
+			}
+			time.Sleep(backoff)
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		backoff, failures = 100*time.Millisecond, 0
+		c.s.markDelivered(len(batch))
+	}
+	if err := p.Shutdown(work, stream.Requested, cp); err != nil {
+		return fmt.Errorf("shut down processor: %w", err)
+	}
+	if n := c.s.Len(); n > 0 {
+		c.log.Warn("stopped with records not checkpointed", "records", n)
+	}
+	return nil
+}
+
+// pending returns the records not yet delivered (at most maxBatch) and a
+// channel closed when more arrive.
+func (s *Stream) pending() ([]stream.Record, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	end := min(len(s.records), s.delivered+maxBatch)
+	return append([]stream.Record(nil), s.records[s.delivered:end]...), s.cond
+}
+
+func (s *Stream) markDelivered(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delivered += n
+}
+
+type checkpointer struct{ s *Stream }
+
+// Checkpoint drops the held records up to seq, freeing capacity. A processor
+// checkpoints only records it was given, including those of the batch in
+// progress, so delivered may go below zero until markDelivered catches up.
+func (c checkpointer) Checkpoint(ctx context.Context, seq string) error {
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if err != nil {
+		return fmt.Errorf("checkpoint %q: not a memory stream sequence number", seq)
+	}
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	drop := 0
+	for drop < len(s.records) {
+		m, _ := strconv.ParseUint(s.records[drop].SequenceNumber, 10, 64)
+		if m > n {
+			break
+		}
+		drop++
+	}
+	s.records = append(s.records[:0:0], s.records[drop:]...)
+	s.delivered -= drop
+	s.checkpoint = seq
+	return nil
+}

@@ -1,0 +1,136 @@
+package memstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/weatherd/weatherd/pkg/stream"
+)
+
+// collector checkpoints every batch it gets once it has seen it, unless told
+// to fail.
+type collector struct {
+	mu        sync.Mutex
+	got       []string
+	seqs      []string
+	failNext  int
+	shutdown  []stream.ShutdownReason
+	emptyCall int
+}
+
+func (c *collector) Initialize(context.Context, string, stream.Position) error { return nil }
+
+func (c *collector) ProcessRecords(ctx context.Context, recs []stream.Record, cp stream.Checkpointer) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(recs) == 0 {
+		c.emptyCall++
+		return nil
+	}
+	if c.failNext > 0 {
+		c.failNext--
+		return errors.New("sink down")
+	}
+	for _, r := range recs {
+		c.got = append(c.got, r.PartitionKey+":"+string(r.Data))
+		c.seqs = append(c.seqs, r.SequenceNumber)
+	}
+	return cp.Checkpoint(ctx, recs[len(recs)-1].SequenceNumber)
+}
+
+func (c *collector) Shutdown(_ context.Context, r stream.ShutdownReason, _ stream.Checkpointer) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.shutdown = append(c.shutdown, r)
+	return nil
+}
+
+func (c *collector) snapshot() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.got...)
+}
+
+func TestStream_DeliversInOrderAndDrainsOnStop(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := New(stream.MemoryConfig{Capacity: 1000}, reg)
+	col := &collector{failNext: 1}
+	cons := s.Consumer(func() stream.Processor { return col }, slog.Default())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- cons.Run(ctx) }()
+
+	var want []string
+	for i := range 700 {
+		key := fmt.Sprintf("loc-%d", i%3)
+		if err := s.Producer().Put(context.Background(), key, []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprintf("%s:%d", key, i))
+	}
+	cancel() // stop: what was put is still delivered
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := col.snapshot()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("delivered %d records (first failure retried), want the 700 in order", len(got))
+	}
+	if fmt.Sprint(col.shutdown) != "[requested]" {
+		t.Errorf("shutdown reasons = %v", col.shutdown)
+	}
+	if s.Len() != 0 || s.Checkpoint() != "00000000000000000700" {
+		t.Errorf("held %d, checkpoint %q after everything was checkpointed", s.Len(), s.Checkpoint())
+	}
+	if got := testutil.ToFloat64(s.produced); got != 700 {
+		t.Errorf("weatherd_readings_produced_total = %v", got)
+	}
+}
+
+func TestStream_BoundedUntilCheckpointed(t *testing.T) {
+	s := New(stream.MemoryConfig{Capacity: 3}, prometheus.NewRegistry())
+	for i := range 3 {
+		if err := s.Put(context.Background(), "k", []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Put(context.Background(), "k", []byte("x")); !errors.Is(err, stream.ErrBufferFull) {
+		t.Fatalf("4th put: err = %v, want ErrBufferFull", err)
+	}
+	cp := checkpointer{s}
+	s.markDelivered(2)
+	if err := cp.Checkpoint(context.Background(), "00000000000000000002"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 1 {
+		t.Fatalf("held %d after checkpointing 2 of 3", s.Len())
+	}
+	if err := s.Put(context.Background(), "k", []byte("y")); err != nil {
+		t.Errorf("put after checkpoint freed room: %v", err)
+	}
+	if err := cp.Checkpoint(context.Background(), "not-a-number"); err == nil {
+		t.Error("a foreign sequence number was accepted")
+	}
+}
+
+func TestConsumer_IdleTicks(t *testing.T) {
+	s := New(stream.MemoryConfig{Capacity: 10}, prometheus.NewRegistry())
+	col := &collector{}
+	cons := s.Consumer(func() stream.Processor { return col }, slog.Default())
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	if err := cons.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if col.emptyCall < 2 || col.emptyCall > 4 {
+		t.Errorf("idle ProcessRecords calls in 2.5s = %d, want about one a second", col.emptyCall)
+	}
+}
