@@ -137,7 +137,7 @@ func TestValidate_BadInputs(t *testing.T) {
 		{"DuplicateLocation", "locations:\n  - {id: lisbon, name: Lisbon, lat: 38.72, lon: -9.14}\n  - {id: lisbon, name: Again, lat: 1, lon: 2}\n", `locations[1].id: duplicate id "lisbon" (also locations[0])`},
 		{"MalformedLakeURL", "lake:\n  url: \"ftp://example.com/lake\"\n", `lake.url: URL "ftp://example.com/lake" has scheme "ftp": want file or s3`},
 		{"LakeURLWithoutScheme", "lake:\n  url: ./lake\n", `lake.url: URL "./lake" has no scheme: want file:// or s3://`},
-		{"MissingAPIKey", "poller:\n  provider: tomorrowio\n", `poller.tomorrowio.api_key: required when poller.provider is "tomorrowio" (set TOMORROW_API_KEY)`},
+		{"MissingAPIKey", "poller:\n  provider: tomorrowio\n", `poller.tomorrowio.api_key: required when poller.provider is "tomorrowio" (set TOMORROW_API_KEY, or api_key_file)`},
 		{"WrongType", "shutdown_timeout: soon\n", "shutdown_timeout: "},
 		{"BadLogLevel", "log:\n  level: loud\n", `log.level: got "loud", want debug, info, warn or error`},
 	}

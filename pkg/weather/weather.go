@@ -3,13 +3,13 @@
 package weather
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // Schema is the value of the "schema" field of every reading event weatherd writes.
@@ -156,18 +156,30 @@ func invalid(format string, args ...any) error {
 	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
 }
 
-var valueName = regexp.MustCompile(`^[a-z][A-Za-z0-9]{0,63}$`)
+// valueName reports whether s is a camelCase value name:
+// ^[a-z][A-Za-z0-9]{0,63}$, checked without a regexp (it runs for every value
+// of every record).
+func valueName(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // Decode parses and checks one stream record body. Anything that is not a
 // reading event this version of weatherd can use returns an *InvalidError.
+// It uses goccy/go-json: decoding is the consumer's hottest step, and it is
+// several times faster than encoding/json here.
 func Decode(data []byte) (Reading, error) {
 	var r Reading
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&r); err != nil {
+	if err := gojson.Unmarshal(data, &r); err != nil {
 		return Reading{}, invalid("not JSON of the reading shape: %v", err)
-	}
-	if dec.More() {
-		return Reading{}, invalid("trailing data after the JSON object")
 	}
 	if err := r.Validate(); err != nil {
 		return Reading{}, err
@@ -190,7 +202,7 @@ func (r Reading) Validate() error {
 		return invalid("units is %q, want %q", r.Units, UnitsMetric)
 	}
 	for k, p := range r.Values {
-		if !valueName.MatchString(k) {
+		if !valueName(k) {
 			return invalid("value name %q is not a camelCase name", k)
 		}
 		if p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0)) {

@@ -61,7 +61,7 @@ func TestDecode_RejectsWithReason(t *testing.T) {
 	cases := map[string]struct{ data, reason string }{
 		"NotJSON":        {"hello", "not JSON of the reading shape"},
 		"Truncated":      {good[:40], "not JSON of the reading shape"},
-		"Trailing":       {good + "{}", "trailing data"},
+		"Trailing":       {good + "{}", "after top-level value"},
 		"WrongSchema":    {strings.Replace(good, "reading/v1", "reading/v9", 1), `schema is "weatherd.reading/v9"`},
 		"NoLocation":     {strings.Replace(good, `"id":"a"`, `"id":""`, 1), "location.id is empty"},
 		"NoObservedAt":   {strings.Replace(good, `"observed_at":"2026-11-26T23:40:00Z",`, "", 1), "observed_at is missing"},
