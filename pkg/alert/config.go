@@ -1,9 +1,20 @@
 package alert
 
 import (
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"text/template"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/weatherd/weatherd/pkg/check"
+	"github.com/weatherd/weatherd/pkg/secret"
 )
 
 // Config is the alerts section of the configuration.
@@ -11,26 +22,77 @@ type Config struct {
 	Rules    []RuleConfig             `mapstructure:"rules"`
 	Channels map[string]ChannelConfig `mapstructure:"channels"`
 	State    StateConfig              `mapstructure:"state"`
+	Outbox   OutboxConfig             `mapstructure:"outbox"`
 }
 
 // RuleConfig is one alerts.rules[] entry.
 type RuleConfig struct {
-	Name      string        `mapstructure:"name"`
-	Expr      string        `mapstructure:"expr"`
-	Clear     string        `mapstructure:"clear"`
-	For       time.Duration `mapstructure:"for"`
-	Repeat    time.Duration `mapstructure:"repeat"`
-	Severity  string        `mapstructure:"severity"`
-	Locations []string      `mapstructure:"locations"`
-	Channels  []string      `mapstructure:"channels"`
+	Name string `mapstructure:"name"`
+	// Expr fires the rule; Clear (default: not Expr) resolves it.
+	Expr  string `mapstructure:"expr"`
+	Clear string `mapstructure:"clear"`
+	// For is how long, in observation time, Expr must hold before firing.
+	For time.Duration `mapstructure:"for"`
+	// Repeat re-notifies a still-firing alert this often (0: never).
+	Repeat   time.Duration `mapstructure:"repeat"`
+	Severity string        `mapstructure:"severity"`
+	// Group makes rules tiers of one alert; within a group a higher Tier
+	// supersedes a lower one at the same location.
+	Group     string   `mapstructure:"group"`
+	Tier      int      `mapstructure:"tier"`
+	Locations []string `mapstructure:"locations"`
+	Channels  []string `mapstructure:"channels"`
 }
 
 // ChannelConfig is one alerts.channels.<name> entry.
 type ChannelConfig struct {
-	Type     string `mapstructure:"type"`
+	Type string `mapstructure:"type"`
+	// TopicARN and Format (email, sms or both) are for type sns.
 	TopicARN string `mapstructure:"topic_arn"`
-	URL      string `mapstructure:"url"`
 	Format   string `mapstructure:"format"`
+	// URL, Secret or SecretFile, and Timeout are for type webhook.
+	URL        string        `mapstructure:"url"`
+	Secret     secret.String `mapstructure:"secret"`
+	SecretFile string        `mapstructure:"secret_file"`
+	Timeout    time.Duration `mapstructure:"timeout"`
+	// MinSeverity drops notifications below it (a severity floor).
+	MinSeverity string         `mapstructure:"min_severity"`
+	Window      WindowConfig   `mapstructure:"window"`
+	Digest      DigestConfig   `mapstructure:"digest"`
+	Templates   TemplateConfig `mapstructure:"templates"`
+	// Subscriptions are created by `weatherd bootstrap` on the sns topic
+	// (for LocalStack and the emulators; production manages them in IaC).
+	Subscriptions []SubscriptionConfig `mapstructure:"subscriptions"`
+}
+
+// SubscriptionConfig is one SNS subscription bootstrap creates.
+type SubscriptionConfig struct {
+	Protocol string `mapstructure:"protocol"` // email, email-json, sms, http, https, sqs, lambda
+	Endpoint string `mapstructure:"endpoint"`
+}
+
+// WindowConfig is a delivery window: notifications outside it are held until
+// it opens. An empty Start means always open.
+type WindowConfig struct {
+	Start    string        `mapstructure:"start"`    // cron spec of each opening
+	Duration time.Duration `mapstructure:"duration"` // how long each opening lasts
+	// Timezone of Start; empty means the location's time zone (UTC when it has none).
+	Timezone string `mapstructure:"timezone"`
+	// HoldCritical holds critical notifications too; by default they bypass the window.
+	HoldCritical bool `mapstructure:"hold_critical"`
+}
+
+// DigestConfig schedules a periodic summary per location.
+type DigestConfig struct {
+	Schedule string `mapstructure:"schedule"` // cron spec; empty means no digest
+	Timezone string `mapstructure:"timezone"` // of Schedule; empty means UTC
+}
+
+// TemplateConfig overrides the text/template of each message part.
+type TemplateConfig struct {
+	Subject string `mapstructure:"subject"`
+	Text    string `mapstructure:"text"`
+	SMS     string `mapstructure:"sms"`
 }
 
 // StateConfig selects where alert state lives.
@@ -39,14 +101,42 @@ type StateConfig struct {
 	Table  string `mapstructure:"table"`
 }
 
-// Validate reports every problem in the section at key.
-func (c Config) Validate(key string, ps *check.Problems) {
-	for name, ch := range c.Channels {
-		switch ch.Type {
-		case "sns", "webhook", "log":
-		default:
-			ps.Add(check.Key(key, "channels."+name+".type"), "got %q, want sns, webhook or log", ch.Type)
+// OutboxConfig bounds the notifications waiting for delivery.
+type OutboxConfig struct {
+	// Limit is the most notifications held or awaiting retry; past it Observe
+	// fails so the stream is not checkpointed (backpressure, nothing dropped).
+	Limit int `mapstructure:"limit"`
+	// MaxBackoff caps the wait between delivery attempts of one notification.
+	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+}
+
+// Severities, lowest first.
+var severities = []string{"info", "warning", "critical"}
+
+func severityRank(s string) int {
+	for i, x := range severities {
+		if x == s {
+			return i
 		}
+	}
+	return -1
+}
+
+var ruleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// cronParser accepts 5-field specs, descriptors (@daily, @every 1h) and CRON_TZ=.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Validate reports every problem in the section at key, including rule
+// expressions that do not compile or are not boolean.
+func (c Config) Validate(key string, ps *check.Problems) {
+	names := make([]string, 0, len(c.Channels))
+	for name := range c.Channels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c.Channels[name].validate(check.Key(check.Key(key, "channels"), name), ps)
 	}
 	switch c.State.Driver {
 	case "memory":
@@ -57,13 +147,67 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	default:
 		ps.Add(check.Key(key, "state.driver"), "got %q, want memory or dynamodb", c.State.Driver)
 	}
+	if c.Outbox.Limit < 0 {
+		ps.Add(check.Key(key, "outbox.limit"), "got %d, want a positive number (0: default %d)", c.Outbox.Limit, defaultOutboxLimit)
+	}
+	if c.Outbox.MaxBackoff < 0 {
+		ps.Add(check.Key(key, "outbox.max_backoff"), "got %s, want a positive duration", c.Outbox.MaxBackoff)
+	}
+	seen := map[string]int{}
+	tiers := map[string]int{}
 	for i, r := range c.Rules {
 		rk := check.Index(check.Key(key, "rules"), i)
-		if r.Name == "" {
+		switch {
+		case r.Name == "":
 			ps.Add(check.Key(rk, "name"), "required")
+		case !ruleName.MatchString(r.Name):
+			ps.Add(check.Key(rk, "name"), "got %q, want 1-64 of letters, digits, '_', '.' and '-'", r.Name)
+		default:
+			if j, dup := seen[r.Name]; dup {
+				ps.Add(check.Key(rk, "name"), "duplicate name %q (also %s)", r.Name, check.Index(check.Key(key, "rules"), j))
+			} else {
+				seen[r.Name] = i
+			}
 		}
 		if r.Expr == "" {
 			ps.Add(check.Key(rk, "expr"), "required")
+		} else if _, err := compileCondition(r.Expr); err != nil {
+			ps.Add(check.Key(rk, "expr"), "%v", err)
+		}
+		if r.Clear != "" {
+			if _, err := compileCondition(r.Clear); err != nil {
+				ps.Add(check.Key(rk, "clear"), "%v", err)
+			}
+		}
+		if r.For < 0 {
+			ps.Add(check.Key(rk, "for"), "got %s, want a duration >= 0", r.For)
+		}
+		if r.Repeat < 0 {
+			ps.Add(check.Key(rk, "repeat"), "got %s, want a duration >= 0 (0: never repeat)", r.Repeat)
+		}
+		if severityRank(r.Severity) < 0 {
+			ps.Add(check.Key(rk, "severity"), "got %q, want info, warning or critical", r.Severity)
+		}
+		if r.Group != "" {
+			gk := r.Group + "\x00" + fmt.Sprint(r.Tier)
+			if j, dup := tiers[gk]; dup {
+				ps.Add(check.Key(rk, "tier"), "group %q already has tier %d (%s)", r.Group, r.Tier, check.Index(check.Key(key, "rules"), j))
+			} else {
+				tiers[gk] = i
+			}
+		} else if r.Tier != 0 {
+			ps.Add(check.Key(rk, "tier"), "set without a group")
+		}
+		if len(r.Locations) == 0 {
+			ps.Add(check.Key(rk, "locations"), "required: location ids or globs, e.g. [\"*\"]")
+		}
+		for j, sel := range r.Locations {
+			if _, err := path.Match(sel, ""); err != nil || sel == "" {
+				ps.Add(check.Index(check.Key(rk, "locations"), j), "got %q, want a location id or a glob (path.Match syntax)", sel)
+			}
+		}
+		if len(r.Channels) == 0 {
+			ps.Add(check.Key(rk, "channels"), "required: at least one of alerts.channels")
 		}
 		for j, ch := range r.Channels {
 			if _, ok := c.Channels[ch]; !ok {
@@ -71,4 +215,114 @@ func (c Config) Validate(key string, ps *check.Problems) {
 			}
 		}
 	}
+}
+
+func (ch ChannelConfig) validate(k string, ps *check.Problems) {
+	for i, sub := range ch.Subscriptions {
+		sk := check.Index(check.Key(k, "subscriptions"), i)
+		if ch.Type != "sns" {
+			ps.Add(sk, "subscriptions are for type sns, this channel is %q", ch.Type)
+		}
+		switch sub.Protocol {
+		case "email", "email-json", "sms", "http", "https", "sqs", "lambda", "application", "firehose":
+		default:
+			ps.Add(check.Key(sk, "protocol"), "got %q, want email, email-json, sms, http, https, sqs or lambda", sub.Protocol)
+		}
+		if sub.Endpoint == "" {
+			ps.Add(check.Key(sk, "endpoint"), "required")
+		}
+	}
+	switch ch.Type {
+	case "sns":
+		if !strings.HasPrefix(ch.TopicARN, "arn:") {
+			ps.Add(check.Key(k, "topic_arn"), "got %q, want an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", ch.TopicARN)
+		}
+		switch ch.Format {
+		case "", "email", "sms", "both":
+		default:
+			ps.Add(check.Key(k, "format"), "got %q, want email, sms or both", ch.Format)
+		}
+	case "webhook":
+		if u, err := url.Parse(ch.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ps.Add(check.Key(k, "url"), "got %q, want an http or https URL", redactURL(ch.URL))
+		}
+		switch {
+		case ch.Secret.IsZero() && ch.SecretFile == "":
+			ps.Add(check.Key(k, "secret"), "required for a webhook (the HMAC-SHA256 key), or set secret_file")
+		case !ch.Secret.IsZero() && ch.SecretFile != "":
+			ps.Add(check.Key(k, "secret_file"), "set either secret or secret_file, not both")
+		case ch.SecretFile != "":
+			if _, err := os.Stat(ch.SecretFile); err != nil {
+				ps.Add(check.Key(k, "secret_file"), "cannot read %q: %v", ch.SecretFile, unwrapPathErr(err))
+			}
+		}
+		if ch.Timeout < 0 {
+			ps.Add(check.Key(k, "timeout"), "got %s, want a positive duration (0: default 10s)", ch.Timeout)
+		}
+	case "log":
+	default:
+		ps.Add(check.Key(k, "type"), "got %q, want sns, webhook or log", ch.Type)
+	}
+	if ch.Type != "sns" && ch.Format != "" {
+		ps.Add(check.Key(k, "format"), "only for type sns")
+	}
+	if ch.MinSeverity != "" && severityRank(ch.MinSeverity) < 0 {
+		ps.Add(check.Key(k, "min_severity"), "got %q, want info, warning or critical", ch.MinSeverity)
+	}
+	if w := ch.Window; w.Start != "" || w.Duration != 0 || w.Timezone != "" {
+		if _, err := cronParser.Parse(w.Start); err != nil {
+			ps.Add(check.Key(k, "window.start"), "got %q, want a cron spec (e.g. \"0 7 * * *\"): %v", w.Start, err)
+		}
+		if w.Duration <= 0 {
+			ps.Add(check.Key(k, "window.duration"), "got %s, want a positive duration", w.Duration)
+		}
+		checkZone(check.Key(k, "window.timezone"), w.Timezone, ps)
+	}
+	if d := ch.Digest; d.Schedule != "" || d.Timezone != "" {
+		if _, err := cronParser.Parse(d.Schedule); err != nil {
+			ps.Add(check.Key(k, "digest.schedule"), "got %q, want a cron spec (e.g. \"0 7 * * *\"): %v", d.Schedule, err)
+		}
+		checkZone(check.Key(k, "digest.timezone"), d.Timezone, ps)
+	}
+	for _, t := range []struct{ key, text string }{
+		{"templates.subject", ch.Templates.Subject},
+		{"templates.text", ch.Templates.Text},
+		{"templates.sms", ch.Templates.SMS},
+	} {
+		if t.text == "" {
+			continue
+		}
+		if _, err := template.New(t.key).Funcs(templateFuncs).Parse(t.text); err != nil {
+			ps.Add(check.Key(k, t.key), "%v", err)
+		}
+	}
+}
+
+func checkZone(k, tz string, ps *check.Problems) {
+	if tz == "" {
+		return
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		ps.Add(k, "unknown time zone %q", tz)
+	}
+}
+
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// redactURL drops user info and the query, where webhook tokens tend to live.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.String()
 }

@@ -1,0 +1,142 @@
+package alert_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weatherd/weatherd/pkg/alert"
+	"github.com/weatherd/weatherd/pkg/check"
+	"github.com/weatherd/weatherd/pkg/config"
+)
+
+func validConfig() alert.Config {
+	return alert.Config{
+		Rules: []alert.RuleConfig{{
+			Name: "strong-wind", Expr: "windGust >= 17.2 || windSpeed >= 13.9", Clear: "windGust < 14",
+			For: 10 * time.Minute, Repeat: 3 * time.Hour, Severity: "warning",
+			Locations: []string{"*"}, Channels: []string{"log"},
+		}},
+		Channels: map[string]alert.ChannelConfig{"log": {Type: "log"}},
+		State:    alert.StateConfig{Driver: "memory"},
+	}
+}
+
+func problems(c alert.Config) []string {
+	var ps check.Problems
+	c.Validate("alerts", &ps)
+	if ps.Err() == nil {
+		return nil
+	}
+	return strings.Split(ps.Err().Error(), "\n")
+}
+
+func TestConfig_Validate(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*alert.Config)
+		want   []string
+	}{
+		{"Valid", func(*alert.Config) {}, nil},
+		{"UnknownField", func(c *alert.Config) { c.Rules[0].Expr = "windgust > 20" },
+			[]string{`alerts.rules[0].expr: unknown field "windgust"`}},
+		{"UnknownFieldInClear", func(c *alert.Config) { c.Rules[0].Clear = "gust < 3" },
+			[]string{`alerts.rules[0].clear: unknown field "gust"`}},
+		{"NonBoolean", func(c *alert.Config) { c.Rules[0].Expr = "windGust * 3.6" },
+			[]string{`alerts.rules[0].expr: must be a boolean expression, got float64`}},
+		{"Syntax", func(c *alert.Config) { c.Rules[0].Expr = "windGust >" },
+			[]string{`alerts.rules[0].expr: unexpected token EOF (1:10)`}},
+		{"NegativeDurations", func(c *alert.Config) { c.Rules[0].For = -time.Minute; c.Rules[0].Repeat = -time.Hour },
+			[]string{`alerts.rules[0].for: got -1m0s, want a duration >= 0`,
+				`alerts.rules[0].repeat: got -1h0m0s, want a duration >= 0 (0: never repeat)`}},
+		{"UnknownChannel", func(c *alert.Config) { c.Rules[0].Channels = []string{"log", "pager"} },
+			[]string{`alerts.rules[0].channels[1]: unknown channel "pager"`}},
+		{"Severity", func(c *alert.Config) { c.Rules[0].Severity = "high" },
+			[]string{`alerts.rules[0].severity: got "high", want info, warning or critical`}},
+		{"BadGlob", func(c *alert.Config) { c.Rules[0].Locations = []string{"[sao"} },
+			[]string{`alerts.rules[0].locations[0]: got "[sao", want a location id or a glob (path.Match syntax)`}},
+		{"DuplicateNameAndTier", func(c *alert.Config) {
+			r := c.Rules[0]
+			r.Group, r.Tier = "wind", 1
+			c.Rules = []alert.RuleConfig{r, r}
+		}, []string{`alerts.rules[1].name: duplicate name "strong-wind" (also alerts.rules[0])`,
+			`alerts.rules[1].tier: group "wind" already has tier 1 (alerts.rules[0])`}},
+		{"BadWindowCron", func(c *alert.Config) {
+			c.Channels["sms"] = alert.ChannelConfig{Type: "sns", TopicARN: "arn:aws:sns:us-east-1:000000000000:t", Format: "sms",
+				Window: alert.WindowConfig{Start: "0 25 * * *", Duration: time.Hour, Timezone: "Mars/Olympus"}}
+		}, []string{`alerts.channels.sms.window.start: got "0 25 * * *", want a cron spec (e.g. "0 7 * * *"): end of range (25) above maximum (23): 25`,
+			`alerts.channels.sms.window.timezone: unknown time zone "Mars/Olympus"`}},
+		{"WindowWithoutDuration", func(c *alert.Config) {
+			c.Channels["log"] = alert.ChannelConfig{Type: "log", Window: alert.WindowConfig{Start: "0 7 * * *"}}
+		}, []string{`alerts.channels.log.window.duration: got 0s, want a positive duration`}},
+		{"BadDigestCron", func(c *alert.Config) {
+			c.Channels["log"] = alert.ChannelConfig{Type: "log", Digest: alert.DigestConfig{Schedule: "daily"}}
+		}, []string{`alerts.channels.log.digest.schedule: got "daily", want a cron spec (e.g. "0 7 * * *"): expected exactly 5 fields, found 1: [daily]`}},
+		{"ChannelTypes", func(c *alert.Config) {
+			c.Channels["a"] = alert.ChannelConfig{Type: "pager"}
+			c.Channels["b"] = alert.ChannelConfig{Type: "sns", Format: "fax"}
+			c.Channels["c"] = alert.ChannelConfig{Type: "webhook", URL: "ftp://x?token=abc"}
+		}, []string{
+			`alerts.channels.a.type: got "pager", want sns, webhook or log`,
+			`alerts.channels.b.topic_arn: got "", want an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)`,
+			`alerts.channels.b.format: got "fax", want email, sms or both`,
+			`alerts.channels.c.url: got "ftp://x?…", want an http or https URL`,
+			`alerts.channels.c.secret: required for a webhook (the HMAC-SHA256 key), or set secret_file`,
+		}},
+		{"Template", func(c *alert.Config) {
+			c.Channels["log"] = alert.ChannelConfig{Type: "log", Templates: alert.TemplateConfig{SMS: "{{.Rule"}}
+		}, []string{`alerts.channels.log.templates.sms: template: templates.sms:1: unclosed action`}},
+		{"StateDriver", func(c *alert.Config) { c.State = alert.StateConfig{Driver: "dynamodb"} },
+			[]string{`alerts.state.table: required when alerts.state.driver is dynamodb`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.modify(&c)
+			if got := problems(c); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("problems:\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestConfig_Load checks the contract's example through the real loader and
+// that the embedded default's alerts section is valid.
+func TestConfig_Load(t *testing.T) {
+	noEnv := func(string) (string, bool) { return "", false }
+	if _, err := config.Load(config.Source{Env: noEnv}); err != nil {
+		t.Fatalf("embedded default: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(file, []byte(`alerts:
+  rules:
+    - {name: a, expr: "windGust > 1", severity: warning, locations: ["*"], channels: [log]}
+    - {name: b, expr: "rainIntensity > 1", severity: info, locations: ["*"], channels: [log]}
+    - {name: c, expr: "windgust > 20", for: 10m, severity: critical, locations: ["*"], channels: [log, sms]}
+`), 0o600)
+	_, err := config.Load(config.Source{Path: file, Explicit: true, Env: noEnv})
+	want := "alerts.rules[2].channels[1]: unknown channel \"sms\"\nalerts.rules[2].expr: unknown field \"windgust\""
+	if err == nil || !sameLines(err.Error(), want) {
+		t.Errorf("Load error:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+func sameLines(a, b string) bool {
+	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
+	sortStrings(x)
+	sortStrings(y)
+	return reflect.DeepEqual(x, y)
+}
+
+func sortStrings(s []string) {
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+}

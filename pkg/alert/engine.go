@@ -1,0 +1,433 @@
+// Package alert evaluates alert rules against readings and fans the
+// resulting notifications out to channels (SNS email and SMS, webhooks, the
+// log), with a state machine per (rule, location), tiers, delivery windows,
+// digests and an outbox so that no transition is lost or sent twice.
+package alert
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weatherd/weatherd/pkg/alert/notify"
+	"github.com/weatherd/weatherd/pkg/alert/state"
+	"github.com/weatherd/weatherd/pkg/check"
+	"github.com/weatherd/weatherd/pkg/secret"
+	"github.com/weatherd/weatherd/pkg/weather"
+)
+
+// SNSAPI is the SNS client surface the engine needs (Publish).
+type SNSAPI = notify.SNSAPI
+
+// DynamoDBAPI is the DynamoDB client surface the dynamodb state driver needs.
+type DynamoDBAPI = state.DynamoDBAPI
+
+// Deps are the engine's outside dependencies. SNS and DynamoDB may be nil
+// when the configuration uses no sns channel or the memory state driver.
+type Deps struct {
+	SNS        SNSAPI
+	DynamoDB   DynamoDBAPI
+	HTTPClient *http.Client
+	Now        func() time.Time
+}
+
+// ErrOutboxFull is returned by Observe when alerts.outbox.limit
+// notifications are already waiting: the caller retries the batch later
+// instead of checkpointing, so nothing is dropped.
+var ErrOutboxFull = errors.New("alert outbox full")
+
+const (
+	defaultOutboxLimit = 10000
+	defaultMaxBackoff  = 5 * time.Minute
+	// claimTTL is how long an engine owns an outbox entry it is delivering;
+	// another engine (or this one after a restart) takes it over after that.
+	claimTTL = 2 * time.Minute
+	// scanInterval is how often Run looks in a shared store for entries left
+	// by engines that stopped.
+	scanInterval = 30 * time.Second
+	tickInterval = time.Second
+	// finalBudget bounds the last delivery attempt when Run stops.
+	finalBudget = 5 * time.Second
+	// digestRule is the pseudo-rule whose outbox holds a location's digests;
+	// rule names cannot contain '~'.
+	digestRule = "~digest"
+	// maxEntriesPerAlert keeps one alert's stored item well under DynamoDB's
+	// 400 KB item limit while its channels are failing.
+	maxEntriesPerAlert = 200
+	// maxHistory bounds the transitions one held summary lists.
+	maxHistory = 20
+)
+
+// Engine evaluates rules and delivers notifications.
+type Engine struct {
+	rules      []*Rule
+	groups     map[string][]*Rule
+	channels   map[string]*channel
+	zones      map[string]*time.Location
+	names      map[string]string
+	store      state.Store
+	shared     bool // the store is shared with other engines: reload per batch
+	now        func() time.Time
+	owner      string
+	log        *slog.Logger
+	m          *metrics
+	dig        *digests
+	limit      int64
+	maxBackoff time.Duration
+
+	mu   sync.Mutex
+	locs map[string]*locState
+
+	outboxLen atomic.Int64
+	initMu    sync.Mutex
+	inited    bool
+	running   atomic.Bool
+	lastScan  time.Time // used by Run's goroutine only
+}
+
+// locState caches the alerts of one location; its mutex serialises work on
+// the location (evaluation, delivery), so tiers see each other consistently.
+type locState struct {
+	mu     sync.Mutex
+	loaded bool
+	alerts map[string]*state.Alert
+}
+
+type channel struct {
+	name     string
+	cfg      ChannelConfig
+	sender   notify.Sender
+	window   *window
+	tmpl     *templates
+	fallback *templates
+	minRank  int
+}
+
+// New builds an engine from a validated configuration. locations gives
+// names and time zones (for local-time windows and messages).
+func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Registerer, log *slog.Logger) (*Engine, error) {
+	var ps check.Problems
+	cfg.Validate("alerts", &ps)
+	if err := ps.Err(); err != nil {
+		return nil, fmt.Errorf("alerts config: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "alert")
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	e := &Engine{
+		groups:     map[string][]*Rule{},
+		channels:   map[string]*channel{},
+		zones:      map[string]*time.Location{},
+		names:      map[string]string{},
+		now:        deps.Now,
+		owner:      randomID(),
+		log:        log,
+		locs:       map[string]*locState{},
+		limit:      int64(cfg.Outbox.Limit),
+		maxBackoff: cfg.Outbox.MaxBackoff,
+	}
+	if e.limit == 0 {
+		e.limit = defaultOutboxLimit
+	}
+	if e.maxBackoff == 0 {
+		e.maxBackoff = defaultMaxBackoff
+	}
+	for _, l := range locations {
+		e.names[l.ID] = l.Name
+		if l.Timezone != "" {
+			if z, err := time.LoadLocation(l.Timezone); err == nil {
+				e.zones[l.ID] = z
+			}
+		}
+	}
+	for i, rc := range cfg.Rules {
+		r, err := compileRule(i, rc)
+		if err != nil {
+			return nil, err
+		}
+		e.rules = append(e.rules, r)
+		if r.Group != "" {
+			e.groups[r.Group] = append(e.groups[r.Group], r)
+		}
+		if len(locations) > 0 && !matchesAny(r, locations) {
+			log.Warn("alert rule matches no configured location", "rule", r.Name, "locations", r.Locations)
+		}
+	}
+	fallback, err := parseTemplates(TemplateConfig{})
+	if err != nil {
+		return nil, err
+	}
+	for name, cc := range cfg.Channels {
+		ch := &channel{name: name, cfg: cc, fallback: fallback, minRank: max(severityRank(cc.MinSeverity), 0)}
+		if ch.tmpl, err = parseTemplates(cc.Templates); err != nil {
+			return nil, fmt.Errorf("alerts.channels.%s: %w", name, err)
+		}
+		if ch.window, err = newWindow(cc.Window); err != nil {
+			return nil, fmt.Errorf("alerts.channels.%s.window: %w", name, err)
+		}
+		switch cc.Type {
+		case "sns":
+			if deps.SNS == nil {
+				return nil, fmt.Errorf("alerts.channels.%s: type sns needs an SNS client", name)
+			}
+			ch.sender = notify.NewSNS(deps.SNS, cc.TopicARN, cc.Format)
+		case "webhook":
+			key := cc.Secret
+			if cc.SecretFile != "" {
+				b, err := os.ReadFile(cc.SecretFile)
+				if err != nil {
+					return nil, fmt.Errorf("alerts.channels.%s.secret_file: %w", name, err)
+				}
+				key = secret.String(strings.TrimSpace(string(b)))
+			}
+			ch.sender = notify.NewWebhook(deps.HTTPClient, cc.URL, key, cc.Timeout, deps.Now)
+		default:
+			ch.sender = notify.NewLog(log.With("channel", name))
+		}
+		e.channels[name] = ch
+	}
+	switch cfg.State.Driver {
+	case "dynamodb":
+		if deps.DynamoDB == nil {
+			return nil, fmt.Errorf("alerts.state.driver dynamodb needs a DynamoDB client")
+		}
+		e.store = state.NewDynamoDB(deps.DynamoDB, cfg.State.Table)
+		e.shared = true
+	default:
+		e.store = state.NewMemory()
+	}
+	if e.dig, err = newDigests(cfg.Channels, e.now()); err != nil {
+		return nil, err
+	}
+	e.m = newMetrics(reg)
+	return e, nil
+}
+
+func matchesAny(r *Rule, locs []weather.Location) bool {
+	for _, l := range locs {
+		if r.Matches(l.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+func randomID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Ready reports whether Run has started and the state store is usable.
+func (e *Engine) Ready() bool { return e.running.Load() }
+
+func (e *Engine) init(ctx context.Context) error {
+	e.initMu.Lock()
+	defer e.initMu.Unlock()
+	if e.inited {
+		return nil
+	}
+	if err := e.store.Init(ctx); err != nil {
+		return fmt.Errorf("alert state store: %w", err)
+	}
+	e.inited = true
+	return nil
+}
+
+func (e *Engine) loc(id string) *locState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ls := e.locs[id]
+	if ls == nil {
+		ls = &locState{alerts: map[string]*state.Alert{}}
+		e.locs[id] = ls
+	}
+	return ls
+}
+
+func (e *Engine) zone(id string) *time.Location {
+	if z := e.zones[id]; z != nil {
+		return z
+	}
+	return time.UTC
+}
+
+func (e *Engine) zoneName(id string) string {
+	if z := e.zones[id]; z != nil {
+		return z.String()
+	}
+	return ""
+}
+
+// Observe evaluates the rules for a batch of readings, in stream order. When
+// it returns nil every notification the batch caused is delivered or queued
+// in the outbox (durably with the dynamodb state driver; in memory, lost on
+// a crash, with the memory driver). An error means nothing was lost but the
+// batch must be observed again (readings already evaluated are ignored).
+func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error {
+	if len(readings) == 0 {
+		return nil
+	}
+	if err := e.init(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	defer func() { e.m.evaluation.Observe(time.Since(start).Seconds()) }()
+	var order []string
+	byLoc := map[string][]weather.Reading{}
+	for _, r := range readings {
+		id := r.Location.ID
+		if _, ok := byLoc[id]; !ok {
+			order = append(order, id)
+		}
+		byLoc[id] = append(byLoc[id], r)
+	}
+	env := make(map[string]any, len(typeEnv))
+	var errs []error
+	for _, id := range order {
+		if err := e.observeLocation(ctx, id, byLoc[id], env); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.m.pending.Set(float64(e.outboxLen.Load()))
+	return errors.Join(errs...)
+}
+
+func (e *Engine) observeLocation(ctx context.Context, id string, rs []weather.Reading, env map[string]any) error {
+	ls := e.loc(id)
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if err := e.refresh(ctx, id, ls); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		e.dig.observe(r, e.zoneName(id))
+		for _, rule := range e.rules {
+			if !rule.Matches(id) {
+				continue
+			}
+			if err := e.evaluate(ctx, ls, rule, r, env); err != nil {
+				return err
+			}
+		}
+	}
+	e.deliver(ctx, ls)
+	return nil
+}
+
+// refresh loads a location's alerts from the store: once for a private
+// store, every batch for a shared one (another engine may have moved them).
+// A cached alert at the stored version is kept: it may know newer readings.
+func (e *Engine) refresh(ctx context.Context, id string, ls *locState) error {
+	if ls.loaded && !e.shared {
+		return nil
+	}
+	stored, err := e.store.Load(ctx, id)
+	if err != nil {
+		return fmt.Errorf("load alert state of %s: %w", id, err)
+	}
+	for _, s := range stored {
+		if c := ls.alerts[s.Rule]; c != nil && c.Version == s.Version {
+			continue
+		}
+		e.setCached(ls, s)
+	}
+	ls.loaded = true
+	return nil
+}
+
+// setCached replaces the cached alert, keeping the outbox gauge right.
+func (e *Engine) setCached(ls *locState, a state.Alert) {
+	old := 0
+	if c := ls.alerts[a.Rule]; c != nil {
+		old = len(c.Outbox)
+	}
+	e.outboxLen.Add(int64(len(a.Outbox) - old))
+	ls.alerts[a.Rule] = &a
+}
+
+// outcome is a notification outcome to count once its write succeeded.
+type outcome struct{ channel, outcome string }
+
+func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r weather.Reading, env map[string]any) error {
+	id := r.Location.ID
+	for attempt := 0; ; attempt++ {
+		a := ls.alerts[rule.Name]
+		if a == nil {
+			a = &state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
+			ls.alerts[rule.Name] = a
+		}
+		if !r.ObservedAt.After(a.LastEval) {
+			return nil // a replay, or older than what was already judged
+		}
+		v, err := rule.judge(r.Values, env)
+		if err != nil {
+			e.log.Warn("alert rule evaluation failed; reading skipped for it", "rule", rule.Name, "event_id", r.EventID, "err", err)
+			return nil
+		}
+		next := a.Clone()
+		next.LastEval = r.ObservedAt
+		var kind string
+		if v != unknown {
+			kind = step(&next, rule, v, r.ObservedAt)
+		}
+		if kind == "" {
+			// Nothing to record: the store keeps the last transition, and a
+			// replay from there reaches the same state.
+			e.setCached(ls, next)
+			return nil
+		}
+		next.Seq++
+		outcomes := e.notifications(ls, rule, &next, kind, r)
+		if grow := int64(len(next.Outbox) - len(a.Outbox)); grow > 0 && (e.outboxLen.Load()+grow > e.limit || len(next.Outbox) > maxEntriesPerAlert) {
+			return fmt.Errorf("record %s %s at %s: %w (%d notifications waiting; see alerts.outbox.limit)", rule.Name, kind, id, ErrOutboxFull, e.outboxLen.Load())
+		}
+		err = e.store.Save(ctx, &next)
+		if errors.Is(err, state.ErrConflict) && attempt < 3 {
+			// Another engine recorded something: decide again on its state.
+			cur, ok, gerr := e.store.Get(ctx, id, rule.Name)
+			if gerr != nil {
+				return fmt.Errorf("reload alert %s at %s: %w", rule.Name, id, gerr)
+			}
+			if !ok {
+				cur = state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
+			}
+			e.setCached(ls, cur)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("record %s %s at %s: %w", rule.Name, kind, id, err)
+		}
+		e.setCached(ls, next)
+		e.m.transitions.WithLabelValues(rule.Name, kind).Inc()
+		for _, o := range outcomes {
+			e.m.notifications.WithLabelValues(o.channel, o.outcome).Inc()
+		}
+		e.dig.transition(r.Location, e.zoneName(id), rule.Name, kind)
+		lvl := slog.LevelDebug
+		if kind == KindFiring || kind == KindResolved {
+			lvl = slog.LevelInfo
+		}
+		e.log.Log(ctx, lvl, "alert transition", "rule", rule.Name, "location", id, "state", kind,
+			"severity", rule.Severity, "observed_at", r.ObservedAt)
+		if kind == KindFiring && rule.Group != "" {
+			e.supersede(ctx, ls, rule)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,79 @@
+package state
+
+import (
+	"context"
+	"sort"
+	"sync"
+)
+
+// Memory is a Store in process memory: fast, and lost on restart (so is its
+// outbox: use DynamoDB when notifications must survive a crash).
+type Memory struct {
+	mu     sync.Mutex
+	alerts map[string]map[string]Alert // location -> rule -> alert
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty in-memory store.
+func NewMemory() *Memory { return &Memory{alerts: map[string]map[string]Alert{}} }
+
+// Init does nothing.
+func (m *Memory) Init(context.Context) error { return nil }
+
+// Load returns the alerts of a location, sorted by rule.
+func (m *Memory) Load(_ context.Context, location string) ([]Alert, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Alert, 0, len(m.alerts[location]))
+	for _, a := range m.alerts[location] {
+		out = append(out, a.Clone())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Rule < out[j].Rule })
+	return out, nil
+}
+
+// Get returns one alert.
+func (m *Memory) Get(_ context.Context, location, rule string) (Alert, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.alerts[location][rule]
+	return a.Clone(), ok, nil
+}
+
+// Save stores a when its version matches.
+func (m *Memory) Save(_ context.Context, a *Alert) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.alerts[a.Location][a.Rule]
+	if (!ok && a.Version != 0) || (ok && cur.Version != a.Version) {
+		return ErrConflict
+	}
+	if m.alerts[a.Location] == nil {
+		m.alerts[a.Location] = map[string]Alert{}
+	}
+	a.Version++
+	m.alerts[a.Location][a.Rule] = a.Clone()
+	return nil
+}
+
+// Pending returns the alerts with undelivered notifications.
+func (m *Memory) Pending(context.Context) ([]Alert, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Alert
+	for _, rules := range m.alerts {
+		for _, a := range rules {
+			if len(a.Outbox) > 0 {
+				out = append(out, a.Clone())
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Location != out[j].Location {
+			return out[i].Location < out[j].Location
+		}
+		return out[i].Rule < out[j].Rule
+	})
+	return out, nil
+}

@@ -1,0 +1,148 @@
+// Package state stores each (rule, location) alert's state together with its
+// outbox of notifications not yet delivered, with optimistic versioning so
+// that only one writer ever records a given transition.
+package state
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+)
+
+// ErrConflict means another writer changed the alert since it was read;
+// reload it and decide again.
+var ErrConflict = errors.New("alert state changed concurrently")
+
+// Alert is the state of one rule at one location, and its outbox.
+type Alert struct {
+	Location string `json:"location"`
+	Rule     string `json:"rule"`
+	// Phase is inactive, pending or firing.
+	Phase string `json:"phase"`
+	// Since is when the condition started to hold (pending and firing).
+	Since      time.Time `json:"since,omitzero"`
+	FiredAt    time.Time `json:"fired_at,omitzero"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// LastEval is the observation time of the last reading evaluated; older
+	// readings are ignored.
+	LastEval time.Time `json:"last_eval,omitzero"`
+	// LastNotified is the observation time of the last firing or repeat notice.
+	LastNotified time.Time `json:"last_notified,omitzero"`
+	// Seq counts the transitions recorded; it makes notification ids unique.
+	Seq    int64   `json:"seq"`
+	Outbox []Entry `json:"outbox,omitempty"`
+	// Version is the store's write counter, 0 for an alert never stored.
+	Version int64 `json:"-"`
+}
+
+// Clone returns a deep copy, so a caller can change it and Save it.
+func (a Alert) Clone() Alert {
+	a.Outbox = slices.Clone(a.Outbox)
+	for i := range a.Outbox {
+		a.Outbox[i] = a.Outbox[i].Clone()
+	}
+	return a
+}
+
+// Entry is one notification for one channel, kept until delivered.
+type Entry struct {
+	ID      string `json:"id"` // location/rule/seq/channel: stable across retries
+	Channel string `json:"channel"`
+	Event   Event  `json:"event"`
+	// NotBefore holds the entry until its channel's delivery window opens.
+	NotBefore time.Time `json:"not_before,omitzero"`
+	Attempts  int       `json:"attempts,omitempty"`
+	// NextAttempt is when a failed entry is tried again.
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// Owner is the engine delivering it, until OwnedUntil; another engine
+	// takes it over only after that.
+	Owner      string    `json:"owner,omitempty"`
+	OwnedUntil time.Time `json:"owned_until,omitzero"`
+}
+
+// Clone returns a deep copy.
+func (e Entry) Clone() Entry {
+	e.Event = e.Event.Clone()
+	return e
+}
+
+// Event is what a notification is about; channels render it with templates.
+type Event struct {
+	Kind         string             `json:"kind"` // firing, repeat, resolved, summary, digest
+	Rule         string             `json:"rule,omitempty"`
+	Severity     string             `json:"severity"`
+	Group        string             `json:"group,omitempty"`
+	Tier         int                `json:"tier,omitempty"`
+	Expr         string             `json:"expr,omitempty"`
+	LocationID   string             `json:"location_id"`
+	LocationName string             `json:"location_name"`
+	Timezone     string             `json:"timezone,omitempty"`
+	ObservedAt   time.Time          `json:"observed_at"`
+	Since        time.Time          `json:"since,omitzero"`
+	Values       map[string]float64 `json:"values,omitempty"`
+	// History lists the transitions a summary stands for, oldest first.
+	History []Change `json:"history,omitempty"`
+	Digest  *Digest  `json:"digest,omitempty"`
+}
+
+// Clone returns a deep copy.
+func (e Event) Clone() Event {
+	if e.Values != nil {
+		v := make(map[string]float64, len(e.Values))
+		for k, x := range e.Values {
+			v[k] = x
+		}
+		e.Values = v
+	}
+	e.History = slices.Clone(e.History)
+	if e.Digest != nil {
+		d := *e.Digest
+		d.Alerts = slices.Clone(d.Alerts)
+		e.Digest = &d
+	}
+	return e
+}
+
+// Change is one transition inside a summary.
+type Change struct {
+	Kind string    `json:"kind"`
+	At   time.Time `json:"at"`
+}
+
+// Digest is a period's summary of one location.
+type Digest struct {
+	From     time.Time     `json:"from"`
+	To       time.Time     `json:"to"`
+	Readings int           `json:"readings"`
+	Alerts   []DigestAlert `json:"alerts,omitempty"`
+	// Pointers: nil when no reading carried the value.
+	MinTemperature *float64 `json:"min_temperature,omitempty"`
+	MaxTemperature *float64 `json:"max_temperature,omitempty"`
+	MaxGust        *float64 `json:"max_gust,omitempty"`
+	MaxRain        *float64 `json:"max_rain_intensity,omitempty"`
+	// RainMM is rain intensity integrated over time (gaps over an hour skipped).
+	RainMM float64 `json:"rain_mm"`
+}
+
+// DigestAlert counts one rule's transitions in a digest period.
+type DigestAlert struct {
+	Rule     string `json:"rule"`
+	Fired    int    `json:"fired"`
+	Resolved int    `json:"resolved"`
+}
+
+// Store keeps alerts. Implementations are safe for concurrent use.
+type Store interface {
+	// Init prepares the store (creates the table when missing).
+	Init(ctx context.Context) error
+	// Load returns every stored alert of a location.
+	Load(ctx context.Context, location string) ([]Alert, error)
+	// Get returns one alert; ok is false when it was never stored.
+	Get(ctx context.Context, location, rule string) (a Alert, ok bool, err error)
+	// Save writes a if the stored version is still a.Version (0: absent) and
+	// then sets a.Version to the new version; otherwise it returns ErrConflict.
+	Save(ctx context.Context, a *Alert) error
+	// Pending returns every alert whose outbox is not empty.
+	Pending(ctx context.Context) ([]Alert, error)
+}

@@ -1,0 +1,258 @@
+package alert
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/weatherd/weatherd/pkg/alert/notify"
+	"github.com/weatherd/weatherd/pkg/alert/state"
+)
+
+// Default templates. Each is a text/template over a messageData; channels
+// override them with templates.subject, templates.text and templates.sms.
+const (
+	DefaultSubjectTemplate = `{{if eq .Kind "digest"}}Weather digest for {{.LocationName}}, {{date .Digest.To}}` +
+		`{{else if eq .State "resolved"}}[RESOLVED] {{.Rule}} at {{.LocationName}}` +
+		`{{else}}[{{upper .Severity}}] {{.Rule}} {{if eq .Kind "repeat"}}still firing{{else}}firing{{end}} at {{.LocationName}}{{end}}`
+
+	DefaultTextTemplate = `{{if eq .Kind "digest"}}{{template "digest" .}}{{else -}}
+Alert {{.Rule}} {{.Headline}} at {{.LocationName}} ({{.LocationID}}).
+
+Severity:  {{.Severity}}{{if .Group}} (group {{.Group}}, tier {{.Tier}}){{end}}
+Condition: {{.Expr}}
+Observed:  {{utc .ObservedAt}} ({{local .ObservedAt}} local time)
+{{- if .Since.IsZero | not}}
+Since:     {{utc .Since}}{{end}}
+{{- if .History}}
+
+While notifications were held:
+{{- range .History}}
+  {{utc .At}}  {{.Kind}}{{end}}{{end}}
+{{- if .ValueList}}
+
+Values:
+{{- range .ValueList}}
+  {{.Name}}: {{.Text}}{{end}}{{end}}
+{{end}}`
+
+	DefaultSMSTemplate = `{{if eq .Kind "digest"}}{{.LocationName}} {{date .Digest.To}}: ` +
+		`{{with .Digest.MinTemperature}}{{num .}}{{else}}?{{end}}..{{with .Digest.MaxTemperature}}{{num .}}{{else}}?{{end}} C, ` +
+		`gust {{with .Digest.MaxGust}}{{num .}}{{else}}?{{end}} m/s, rain {{num .Digest.RainMM}} mm, ` +
+		`{{len .Digest.Alerts}} alert(s){{else -}}
+{{if eq .State "resolved"}}RESOLVED{{else}}{{upper .Severity}}{{end}} {{.Rule}} {{.LocationName}} {{local .ObservedAt}}
+{{- if .History}} ({{len .History}} changes held){{end}}
+{{- range $i, $v := .ValueList}}{{if $i}},{{else}}:{{end}} {{$v.Name}} {{$v.Text}}{{end}}{{end}}`
+
+	digestTemplate = `{{define "digest" -}}
+Weather digest for {{.LocationName}} ({{.LocationID}})
+{{utc .Digest.From}} to {{utc .Digest.To}}, {{.Digest.Readings}} readings.
+
+Temperature: {{with .Digest.MinTemperature}}{{num .}}{{else}}n/a{{end}} to {{with .Digest.MaxTemperature}}{{num .}}{{else}}n/a{{end}} °C
+Max gust:    {{with .Digest.MaxGust}}{{num .}} m/s{{else}}n/a{{end}}
+Rain:        {{num .Digest.RainMM}} mm (max {{with .Digest.MaxRain}}{{num .}}{{else}}0{{end}} mm/h)
+{{if .Digest.Alerts}}
+Alerts:
+{{- range .Digest.Alerts}}
+  {{.Rule}}: fired {{.Fired}}, resolved {{.Resolved}}{{end}}
+{{else}}
+No alerts fired or resolved.
+{{end}}{{end}}`
+)
+
+// units of the values, for messages.
+var units = map[string]string{
+	"temperature": "°C", "temperatureApparent": "°C", "dewPoint": "°C",
+	"windSpeed": "m/s", "windGust": "m/s", "windDirection": "°",
+	"rainIntensity": "mm/h", "snowIntensity": "mm/h", "sleetIntensity": "mm/h",
+	"freezingRainIntensity": "mm/h", "precipitationIntensity": "mm/h",
+	"rainAccumulation": "mm", "snowAccumulation": "mm", "sleetAccumulation": "mm", "iceAccumulation": "mm",
+	"humidity": "%", "cloudCover": "%", "precipitationProbability": "%", "hailProbability": "%",
+	"pressureSurfaceLevel": "hPa", "pressureSeaLevel": "hPa",
+	"visibility": "km", "cloudBase": "km", "cloudCeiling": "km",
+}
+
+var templateFuncs = template.FuncMap{
+	"upper": strings.ToUpper,
+	"utc":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"num":   formatNum,
+	// local is replaced per message with the location's zone.
+	"local": func(t time.Time) string { return t.UTC().Format("15:04") },
+}
+
+func formatNum(x any) string {
+	switch v := x.(type) {
+	case float64:
+		return fmt.Sprintf("%.1f", v)
+	case *float64:
+		if v == nil {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.1f", *v)
+	}
+	return fmt.Sprint(x)
+}
+
+// templates are one channel's parsed message templates.
+type templates struct{ subject, text, sms *template.Template }
+
+func parseTemplates(c TemplateConfig) (*templates, error) {
+	pick := func(s, def string) string {
+		if s != "" {
+			return s
+		}
+		return def
+	}
+	var t templates
+	for _, p := range []struct {
+		dst  **template.Template
+		name string
+		src  string
+	}{
+		{&t.subject, "subject", pick(c.Subject, DefaultSubjectTemplate)},
+		{&t.text, "text", pick(c.Text, DefaultTextTemplate)},
+		{&t.sms, "sms", pick(c.SMS, DefaultSMSTemplate)},
+	} {
+		tm, err := template.New(p.name).Funcs(templateFuncs).Parse(digestTemplate)
+		if err == nil {
+			tm, err = tm.Parse(p.src)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", p.name, err)
+		}
+		*p.dst = tm
+	}
+	return &t, nil
+}
+
+// messageData is what templates see: the event plus derived fields.
+type messageData struct {
+	state.Event
+	// State is firing or resolved (digest for digests): what the alert is now.
+	State string
+	// Headline says what happened, e.g. "is firing" or "fired and resolved".
+	Headline  string
+	ValueList []valueView
+	Channel   string
+}
+
+type valueView struct{ Name, Text string }
+
+func newMessageData(ev state.Event, channel string) messageData {
+	d := messageData{Event: ev, Channel: channel, State: stateOf(ev)}
+	switch ev.Kind {
+	case KindFiring:
+		d.Headline = "is firing"
+	case KindRepeat:
+		d.Headline = "is still firing"
+	case KindResolved:
+		d.Headline = "is resolved"
+	case KindSummary:
+		kinds := make([]string, 0, len(ev.History))
+		for _, h := range ev.History {
+			if h.Kind == KindRepeat {
+				continue
+			}
+			kinds = append(kinds, map[string]string{KindFiring: "fired", KindResolved: "resolved"}[h.Kind])
+		}
+		d.Headline = strings.Join(kinds, ", then ")
+		if d.State == KindFiring {
+			d.Headline += ", and is firing"
+		}
+	}
+	names := make([]string, 0, len(ev.Values))
+	for n := range ev.Values {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		txt := formatNum(ev.Values[n])
+		if u := units[n]; u != "" {
+			txt += " " + u
+		}
+		d.ValueList = append(d.ValueList, valueView{Name: n, Text: txt})
+	}
+	return d
+}
+
+// stateOf is what the alert is after ev: firing, resolved or digest.
+func stateOf(ev state.Event) string {
+	switch ev.Kind {
+	case KindDigest:
+		return KindDigest
+	case KindResolved:
+		return KindResolved
+	case KindSummary:
+		if n := len(ev.History); n > 0 && ev.History[n-1].Kind == KindResolved {
+			return KindResolved
+		}
+	}
+	return KindFiring
+}
+
+// render turns an entry into the message a channel sends.
+func (t *templates) render(e state.Entry) (notify.Message, error) {
+	d := newMessageData(e.Event, e.Channel)
+	zone := time.UTC
+	if e.Event.Timezone != "" {
+		if z, err := time.LoadLocation(e.Event.Timezone); err == nil {
+			zone = z
+		}
+	}
+	local := template.FuncMap{"local": func(t time.Time) string { return t.In(zone).Format("15:04") }}
+	exec := func(tm *template.Template) (string, error) {
+		c, err := tm.Clone()
+		if err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		if err := c.Funcs(local).Execute(&b, d); err != nil {
+			return "", err
+		}
+		return b.String(), nil
+	}
+	subject, err := exec(t.subject)
+	if err != nil {
+		return notify.Message{}, fmt.Errorf("render subject of %s: %w", e.ID, err)
+	}
+	text, err := exec(t.text)
+	if err != nil {
+		return notify.Message{}, fmt.Errorf("render text of %s: %w", e.ID, err)
+	}
+	sms, err := exec(t.sms)
+	if err != nil {
+		return notify.Message{}, fmt.Errorf("render sms of %s: %w", e.ID, err)
+	}
+	rule := e.Event.Rule
+	if e.Event.Kind == KindDigest {
+		rule = KindDigest
+	}
+	m := notify.Message{
+		ID:      e.ID,
+		Subject: notify.Subject(subject),
+		Text:    strings.TrimSpace(text) + "\n",
+		SMS:     notify.FitSMS(sms, notify.SMSSegment),
+		Attributes: map[string]string{
+			"severity": e.Event.Severity,
+			"rule":     rule,
+			"location": e.Event.LocationID,
+			"state":    d.State,
+		},
+	}
+	body := struct {
+		ID      string `json:"id"`
+		Kind    string `json:"kind"`
+		State   string `json:"state"`
+		Subject string `json:"subject"`
+		Text    string `json:"text"`
+		state.Event
+	}{e.ID, e.Event.Kind, d.State, m.Subject, m.Text, e.Event}
+	if m.Body, err = json.Marshal(body); err != nil {
+		return notify.Message{}, fmt.Errorf("encode webhook body of %s: %w", e.ID, err)
+	}
+	return m, nil
+}
