@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/weatherd/weatherd/pkg/check"
 )
 
@@ -14,12 +16,38 @@ import (
 type Config struct {
 	URL   string      `mapstructure:"url"`
 	Flush FlushConfig `mapstructure:"flush"`
+	// MaxBufferedBytes bounds the bytes buffered by all shards together
+	// (record bytes plus an estimate of the decoded reading); past it
+	// ShardWriter.Add blocks until a flush frees budget.
+	MaxBufferedBytes int64            `mapstructure:"max_buffered_bytes"`
+	Parquet          ParquetConfig    `mapstructure:"parquet"`
+	Compaction       CompactionConfig `mapstructure:"compaction"`
 }
 
-// FlushConfig sets when buffered readings are written.
+// FlushConfig sets when a shard's buffered records are written. Whichever
+// trigger fires first writes every partition the shard buffers.
 type FlushConfig struct {
-	MaxAge   time.Duration `mapstructure:"max_age"`
-	MaxBytes int64         `mapstructure:"max_bytes"`
+	MaxAge     time.Duration `mapstructure:"max_age"`
+	MaxBytes   int64         `mapstructure:"max_bytes"`
+	MaxRecords int           `mapstructure:"max_records"`
+}
+
+// ParquetConfig shapes the gold Parquet files.
+type ParquetConfig struct {
+	Compression  string `mapstructure:"compression"` // snappy | zstd
+	RowGroupRows int64  `mapstructure:"row_group_rows"`
+}
+
+// CompactionConfig sets the optional job that merges an hour partition's
+// small Parquet files into one.
+type CompactionConfig struct {
+	Enabled  bool          `mapstructure:"enabled"`
+	Schedule string        `mapstructure:"schedule"`
+	MinAge   time.Duration `mapstructure:"min_age"`
+	// Lookback is how far back a run looks for partitions to merge.
+	Lookback time.Duration `mapstructure:"lookback"`
+	// MaxInputBytes bounds the Parquet bytes merged into one output file.
+	MaxInputBytes int64 `mapstructure:"max_input_bytes"`
 }
 
 // Location is a parsed lake.url.
@@ -70,5 +98,34 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	}
 	if c.Flush.MaxBytes <= 0 {
 		ps.Add(check.Key(key, "flush.max_bytes"), "got %d, want a positive size in bytes", c.Flush.MaxBytes)
+	}
+	if c.Flush.MaxRecords <= 0 {
+		ps.Add(check.Key(key, "flush.max_records"), "got %d, want a positive number of records", c.Flush.MaxRecords)
+	}
+	if c.MaxBufferedBytes < c.Flush.MaxBytes {
+		ps.Add(check.Key(key, "max_buffered_bytes"), "got %d, want at least flush.max_bytes (%d)", c.MaxBufferedBytes, c.Flush.MaxBytes)
+	}
+	switch c.Parquet.Compression {
+	case "snappy", "zstd":
+	default:
+		ps.Add(check.Key(key, "parquet.compression"), "got %q, want snappy or zstd", c.Parquet.Compression)
+	}
+	if c.Parquet.RowGroupRows <= 0 {
+		ps.Add(check.Key(key, "parquet.row_group_rows"), "got %d, want a positive number of rows", c.Parquet.RowGroupRows)
+	}
+	if c.Compaction.Enabled {
+		if _, err := cron.ParseStandard(c.Compaction.Schedule); err != nil {
+			ps.Add(check.Key(key, "compaction.schedule"), "bad cron spec %q: %v", c.Compaction.Schedule, err)
+		}
+	}
+	if c.Compaction.MinAge < time.Hour {
+		// A younger object may still be overwritten by a crash replay; see compact.go.
+		ps.Add(check.Key(key, "compaction.min_age"), "got %s, want at least 1h", c.Compaction.MinAge)
+	}
+	if c.Compaction.Lookback <= c.Compaction.MinAge {
+		ps.Add(check.Key(key, "compaction.lookback"), "got %s, want more than compaction.min_age (%s)", c.Compaction.Lookback, c.Compaction.MinAge)
+	}
+	if c.Compaction.MaxInputBytes <= 0 {
+		ps.Add(check.Key(key, "compaction.max_input_bytes"), "got %d, want a positive size in bytes", c.Compaction.MaxInputBytes)
 	}
 }

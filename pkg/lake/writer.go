@@ -1,0 +1,429 @@
+package lake
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/weatherd/weatherd/pkg/check"
+	"github.com/weatherd/weatherd/pkg/stream"
+	"github.com/weatherd/weatherd/pkg/weather"
+)
+
+// Item is one stream record handed to the lake with the result of decoding
+// it: a reading, or Err when the record is not a usable reading (a poison
+// record, written to errors/). The lake keeps Record.Data and the reading's
+// values until they are flushed; the caller must not reuse them.
+type Item struct {
+	Record  stream.Record
+	Reading weather.Reading
+	Err     error
+}
+
+// Writer owns what all shards share: the store, the Parquet encoder, the
+// metrics and the bound on buffered bytes. Each shard writes through its own
+// ShardWriter.
+type Writer struct {
+	cfg   Config
+	store Store
+	log   *slog.Logger
+	m     *metrics
+	enc   *parquetEncoder
+	now   func() time.Time
+	// encoders bounds the objects being encoded at once by all shards (each
+	// holds its rows and its output in memory) to the number of CPUs.
+	encoders chan struct{}
+
+	mu       sync.Mutex
+	buffered int64         // bytes (see itemSize) held by all shard writers
+	waiting  int           // Adds blocked on the budget
+	freed    chan struct{} // closed (and replaced) whenever budget is released
+}
+
+// New returns a Writer for cfg writing to store.
+func New(cfg Config, store Store, reg prometheus.Registerer, log *slog.Logger) (*Writer, error) {
+	var ps check.Problems
+	cfg.Validate("lake", &ps)
+	if err := ps.Err(); err != nil {
+		return nil, fmt.Errorf("lake config: %w", err)
+	}
+	enc, err := newParquetEncoder(cfg.Parquet)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("register lake metrics: %w", err)
+	}
+	return &Writer{
+		cfg: cfg, store: store, m: m, enc: enc, now: time.Now,
+		log:      log.With("component", "lake", "store", store.String()),
+		freed:    make(chan struct{}),
+		encoders: make(chan struct{}, runtime.GOMAXPROCS(0)),
+	}, nil
+}
+
+// reserve takes n bytes of the buffer budget. When the budget is exhausted it
+// returns false and a channel closed at the next release. A request is always
+// admitted when nothing is buffered, so one oversize record cannot stall.
+func (w *Writer) reserve(n int64) (bool, <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.buffered > 0 && w.buffered+n > w.cfg.MaxBufferedBytes {
+		return false, w.freed
+	}
+	w.buffered += n
+	w.m.buffered.Set(float64(w.buffered))
+	return true, nil
+}
+
+func (w *Writer) release(n int64) {
+	if n == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buffered -= n
+	w.m.buffered.Set(float64(w.buffered))
+	close(w.freed)
+	w.freed = make(chan struct{})
+}
+
+func (w *Writer) wait(ctx context.Context, freed <-chan struct{}) error {
+	w.mu.Lock()
+	w.waiting++
+	w.mu.Unlock()
+	start := time.Now()
+	defer func() {
+		w.mu.Lock()
+		w.waiting--
+		w.mu.Unlock()
+		w.m.backpressureSec.Add(time.Since(start).Seconds())
+	}()
+	select {
+	case <-freed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// underPressure reports whether some shard is blocked on the budget, so idle
+// shards flush early instead of holding budget until max_age.
+func (w *Writer) underPressure() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.waiting > 0
+}
+
+// BufferedBytes is the bytes (record plus decoded reading estimate)
+// currently buffered by all shards.
+func (w *Writer) BufferedBytes() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buffered
+}
+
+// Shard returns the writer for one shard of streamName. It must be used from
+// one goroutine (the shard's processor).
+func (w *Writer) Shard(streamName, shardID string) *ShardWriter {
+	return &ShardWriter{
+		w: w, stream: streamName, shard: shardID,
+		log:  w.log.With("stream", streamName, "shard", shardID),
+		gold: map[int64]*goldPart{}, errs: map[int64]*errPart{},
+	}
+}
+
+// ShardWriter buffers one shard's records per hour partition and writes them
+// all at once when a flush trigger fires, then checkpoints. Every flush
+// therefore covers the contiguous run of records right after the shard's
+// last checkpoint, which is what makes the object names replay-safe.
+type ShardWriter struct {
+	w             *Writer
+	stream, shard string
+	log           *slog.Logger
+
+	gold    map[int64]*goldPart // by partition hour (unix seconds)
+	errs    map[int64]*errPart
+	lastSeq string // sequence number of the last record buffered (or flushed)
+	records int
+	bytes   int64
+	since   time.Time // when the oldest buffered record was added
+}
+
+type goldPart struct {
+	hour     time.Time
+	firstSeq string
+	bodies   [][]byte
+	readings []weather.Reading
+}
+
+type errPart struct {
+	hour     time.Time
+	firstSeq string
+	recs     []ErrorRecord
+}
+
+// Add buffers items and flushes when the shard's buffer reaches
+// lake.flush.max_bytes (record bytes plus the decoded readings' estimated
+// size, see itemSize) or max_records or its oldest record max_age; a flush
+// writes every object and then checkpoints the last record it holds. Records
+// at or before the last one already buffered are skipped, so the consumer may
+// retry a batch after an error. While the Writer's buffered bytes are over
+// lake.max_buffered_bytes, Add first flushes its own shard, then blocks until
+// budget is freed or ctx ends.
+func (s *ShardWriter) Add(ctx context.Context, items []Item, cp stream.Checkpointer) error {
+	for i := range items {
+		it := &items[i]
+		seq := it.Record.SequenceNumber
+		if seq == "" {
+			return fmt.Errorf("lake shard %s: record without a sequence number", s.shard)
+		}
+		if s.lastSeq != "" && !SeqLess(s.lastSeq, seq) {
+			continue
+		}
+		n := itemSize(it)
+		for {
+			ok, freed := s.w.reserve(n)
+			if ok {
+				break
+			}
+			if s.records > 0 {
+				if err := s.flush(ctx, cp, "buffer budget"); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.w.wait(ctx, freed); err != nil {
+				return fmt.Errorf("lake shard %s: wait for buffer budget: %w", s.shard, err)
+			}
+		}
+		s.append(it, n)
+		if s.bytes >= s.w.cfg.Flush.MaxBytes || s.records >= s.w.cfg.Flush.MaxRecords {
+			if err := s.flush(ctx, cp, "size"); err != nil {
+				return err
+			}
+		}
+	}
+	return s.Tick(ctx, cp)
+}
+
+// Tick flushes when the oldest buffered record is lake.flush.max_age old, or
+// early when another shard is blocked on the buffer budget. The processor
+// calls it for empty batches.
+func (s *ShardWriter) Tick(ctx context.Context, cp stream.Checkpointer) error {
+	if s.records == 0 {
+		return nil
+	}
+	if s.w.now().Sub(s.since) >= s.w.cfg.Flush.MaxAge {
+		return s.flush(ctx, cp, "age")
+	}
+	if s.w.underPressure() {
+		return s.flush(ctx, cp, "buffer budget")
+	}
+	return nil
+}
+
+// Flush writes everything buffered and checkpoints it (shutdown, shard end).
+func (s *ShardWriter) Flush(ctx context.Context, cp stream.Checkpointer) error {
+	return s.flush(ctx, cp, "shutdown")
+}
+
+// Discard drops the buffer without writing it and frees its budget: the
+// lease is lost and the new owner replays from the last checkpoint.
+func (s *ShardWriter) Discard() {
+	if s.records > 0 {
+		s.log.Info("dropping lake buffer: lease lost, the new owner replays it", "records", s.records, "bytes", s.bytes)
+	}
+	s.reset()
+	s.lastSeq = ""
+}
+
+func (s *ShardWriter) reset() {
+	s.w.release(s.bytes)
+	clear(s.gold)
+	clear(s.errs)
+	s.records, s.bytes = 0, 0
+}
+
+func (s *ShardWriter) append(it *Item, n int64) {
+	seq := it.Record.SequenceNumber
+	if it.Err == nil && !it.Reading.ObservedAt.IsZero() {
+		hour := it.Reading.ObservedAt.UTC().Truncate(time.Hour)
+		p := s.gold[hour.Unix()]
+		if p == nil {
+			p = &goldPart{hour: hour, firstSeq: seq}
+			s.gold[hour.Unix()] = p
+		}
+		p.bodies = append(p.bodies, it.Record.Data)
+		p.readings = append(p.readings, it.Reading)
+	} else {
+		reason := "decoded reading has no observed_at"
+		if it.Err != nil {
+			reason = it.Err.Error()
+		}
+		hour := s.errorHour(it)
+		p := s.errs[hour.Unix()]
+		if p == nil {
+			p = &errPart{hour: hour, firstSeq: seq}
+			s.errs[hour.Unix()] = p
+		}
+		p.recs = append(p.recs, ErrorRecord{
+			Reason: reason, Stream: s.stream, Shard: s.shard, SequenceNumber: seq,
+			PartitionKey: it.Record.PartitionKey, ArrivedAt: it.Record.ArrivedAt.UTC(), Data: it.Record.Data,
+		})
+		s.w.m.poison.Inc()
+	}
+	if s.records == 0 {
+		s.since = s.w.now()
+	}
+	s.lastSeq = seq
+	s.records++
+	s.bytes += n
+}
+
+// itemSize estimates the memory one buffered item holds, which is what the
+// byte triggers and the budget count: the record bytes plus the decoded
+// reading (its strings, the values map and the boxed numbers), measured at
+// roughly 512 bytes plus 64 per value for Go 1.26 maps.
+func itemSize(it *Item) int64 {
+	n := int64(len(it.Record.Data)) + 512
+	if it.Err == nil {
+		n += 64 * int64(len(it.Reading.Values))
+	}
+	return n
+}
+
+// errorHour partitions a poison record by its observed_at when the bytes
+// still carry a parsable one, else by the stream's arrival time. Both come
+// from the record itself, so a replay puts it in the same partition.
+func (s *ShardWriter) errorHour(it *Item) time.Time {
+	var probe struct {
+		ObservedAt string `json:"observed_at"`
+	}
+	if json.Unmarshal(it.Record.Data, &probe) == nil && probe.ObservedAt != "" {
+		if t, err := time.Parse(time.RFC3339Nano, probe.ObservedAt); err == nil {
+			return t.UTC().Truncate(time.Hour)
+		}
+	}
+	if !it.Record.ArrivedAt.IsZero() {
+		return it.Record.ArrivedAt.UTC().Truncate(time.Hour)
+	}
+	return s.w.now().UTC().Truncate(time.Hour)
+}
+
+func (s *ShardWriter) flush(ctx context.Context, cp stream.Checkpointer, why string) error {
+	if s.records == 0 {
+		return nil
+	}
+	start := time.Now()
+	err := s.write(ctx)
+	if err == nil {
+		if err = cp.Checkpoint(ctx, s.lastSeq); err != nil {
+			err = fmt.Errorf("checkpoint %s: %w", s.lastSeq, err)
+		}
+	}
+	if err != nil {
+		// Keep the buffer: the next flush starts at the same checkpoint, so it
+		// rewrites the same object names with a superset of these records.
+		s.w.m.flushFailures.Inc()
+		return fmt.Errorf("flush lake shard %s: %w", s.shard, err)
+	}
+	s.w.m.flushDuration.Observe(time.Since(start).Seconds())
+	s.log.Debug("lake flush", "reason", why, "records", s.records, "bytes", s.bytes,
+		"partitions", len(s.gold), "error_partitions", len(s.errs), "checkpoint", s.lastSeq,
+		"took", time.Since(start))
+	s.reset()
+	return nil
+}
+
+// write puts every object of the buffer, spreading the encoding over the
+// CPUs. A failure on a raw/ or gold/ object fails the flush; a failure on an
+// errors/ object is logged with the records' sequence numbers and counted,
+// so a broken errors/ prefix never holds back good readings.
+func (s *ShardWriter) write(ctx context.Context) error {
+	var g errgroup.Group
+	g.SetLimit(maxPuts)
+	hours := make([]int64, 0, len(s.gold))
+	for h := range s.gold {
+		hours = append(hours, h)
+	}
+	sort.Slice(hours, func(i, j int) bool { return hours[i] < hours[j] })
+	for _, h := range hours {
+		p := s.gold[h]
+		name := ObjectName(s.stream, s.shard, p.firstSeq)
+		g.Go(func() error {
+			data, err := s.w.encode(func() ([]byte, error) { return encodeRaw(p.bodies) })
+			if err != nil {
+				return fmt.Errorf("encode %s: %w", ObjectKey(KindRaw, p.hour, name), err)
+			}
+			return s.put(ctx, KindRaw, ObjectKey(KindRaw, p.hour, name), data)
+		})
+		g.Go(func() error {
+			data, err := s.w.encode(func() ([]byte, error) {
+				rows := make([]Row, len(p.readings))
+				unknown := 0
+				for i := range p.readings {
+					var u int
+					rows[i], u = NewRow(p.readings[i])
+					unknown += u
+				}
+				s.w.m.unknownValues.Add(float64(unknown))
+				return s.w.enc.encode(rows)
+			})
+			if err != nil {
+				return fmt.Errorf("encode %s: %w", ObjectKey(KindGold, p.hour, name), err)
+			}
+			return s.put(ctx, KindGold, ObjectKey(KindGold, p.hour, name), data)
+		})
+	}
+	for _, p := range s.errs {
+		key := ObjectKey(KindErrors, p.hour, ObjectName(s.stream, s.shard, p.firstSeq))
+		g.Go(func() error {
+			data, err := s.w.encode(func() ([]byte, error) { return encodeErrors(p.recs) })
+			if err == nil {
+				err = s.put(ctx, KindErrors, key, data)
+			}
+			if err != nil {
+				seqs := make([]string, len(p.recs))
+				for i := range p.recs {
+					seqs[i] = p.recs[i].SequenceNumber
+				}
+				s.w.m.errorsDropped.Add(float64(len(p.recs)))
+				s.log.Error("could not write poison records to errors/; they are skipped (still in the stream until its retention ends)",
+					"key", key, "sequence_numbers", seqs, "err", err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// maxPuts bounds the objects one flush uploads at once.
+const maxPuts = 16
+
+// encode runs f holding one of the encoder slots shared by all shards, so at
+// most one object per CPU is being encoded (rows and output in memory) at a
+// time; uploads happen outside the slot.
+func (w *Writer) encode(f func() ([]byte, error)) ([]byte, error) {
+	w.encoders <- struct{}{}
+	defer func() { <-w.encoders }()
+	return f()
+}
+
+func (s *ShardWriter) put(ctx context.Context, kind, key string, data []byte) error {
+	if err := s.w.store.Put(ctx, key, data); err != nil {
+		return err
+	}
+	s.w.m.objects.WithLabelValues(kind).Inc()
+	s.w.m.bytes.WithLabelValues(kind).Add(float64(len(data)))
+	return nil
+}
