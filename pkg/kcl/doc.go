@@ -1,0 +1,73 @@
+// Package kcl consumes a Kinesis stream the way Amazon's Kinesis Client
+// Library does: workers that share a DynamoDB lease table split the stream's
+// shards among themselves, read each shard they hold in order, hand the
+// records to a stream.Processor and record checkpoints in the table.
+//
+// # Lease table
+//
+// The table is vmware-go-kcl-v2's, so a fleet can switch over and continue
+// from that library's checkpoints: the table is named after the
+// application, its only key is the string hash key ShardID, and each item
+// carries AssignedTo (owner worker id, absent when free), LeaseTimeout
+// (RFC3339Nano UTC), Checkpoint (a sequence number or SHARD_END),
+// ParentShardId and ClaimRequest. weatherd adds LeaseCounter (a number
+// bumped by every ownership write, the fencing token) and
+// AdjacentParentShardId (the second parent of a merge). An item without
+// them, as vmware-go-kcl-v2 writes it, is taken by conditioning on its exact
+// AssignedTo and LeaseTimeout and the absence of LeaseCounter. New tables are
+// created on-demand (PAY_PER_REQUEST).
+//
+// # Protocol
+//
+// Every write that depends on ownership is a conditional UpdateItem:
+//
+//   - take: set AssignedTo, LeaseTimeout and LeaseCounter+1, if owner,
+//     timeout and counter are still what the worker read;
+//   - renew (every renew_interval): new LeaseTimeout and LeaseCounter+1, if
+//     AssignedTo is us and the counter is ours;
+//   - checkpoint: set Checkpoint if AssignedTo is us and the counter is ours,
+//     so a worker that lost the lease gets stream.ErrLeaseLost instead of
+//     overwriting the new owner's progress;
+//   - release: remove AssignedTo (with SHARD_END when the shard is finished)
+//     under the same condition, so another worker takes the lease at once.
+//
+// Expiry does not trust clocks: a worker notes, on its own monotonic clock,
+// when it last saw each lease's (AssignedTo, LeaseTimeout, LeaseCounter)
+// change; a lease unchanged for lease_duration is expired and may be taken.
+// LeaseTimeout is still written, for vmware-go-kcl-v2 and for operators. A
+// worker whose renewals keep failing stops its shard before others can
+// consider the lease expired.
+//
+// # Balancing
+//
+// Every take_interval a worker scans the table. Workers are the owners of
+// live leases plus itself; its share is ⌈S/W⌉ of the S processable leases
+// (capped by max_leases_per_worker). Below its share it takes every free or
+// expired lease it needs in that pass. When none is free it steals one lease
+// at a time from the busiest worker, and only when that worker is above the
+// share (or at it while the thief is two below), so counts settle at ⌈S/W⌉
+// or ⌊S/W⌋. A steal is graceful: the thief writes ClaimRequest; the owner
+// sees it on its next renewal, lets the current batch finish, calls
+// Shutdown(Requested) so the processor flushes and checkpoints, then hands
+// the lease over (AssignedTo = thief) and the thief adopts it on its next
+// scan. A claim not honoured within graceful_handoff_timeout plus
+// lease_duration is withdrawn.
+//
+// # Shards
+//
+// Shard sync (ListShards, paginated) runs at start, every
+// shard_sync_interval and after a shard ends, and creates a free lease for
+// each new shard. A shard is processed only when every parent (both for a
+// merge) is checkpointed SHARD_END or gone from the stream; children of a
+// resharding start at TRIM_HORIZON. When GetRecords returns no next
+// iterator the consumer calls Shutdown(ShardEndReached) and then writes
+// SHARD_END itself.
+//
+// Each shard is read with GetRecords at most 5 times a second, with
+// idle_time_between_reads after an empty read and the processor given an
+// empty batch at least every second while idle. Reads bypass the SDK's
+// retryer (its retry-token bucket is shared by every goroutine) and back off
+// on their own; an expired iterator is replaced after the last processed
+// record. A ProcessRecords error is retried with the same records after a
+// backoff: records are never skipped.
+package kcl

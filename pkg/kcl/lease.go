@@ -1,0 +1,134 @@
+package kcl
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/weatherd/weatherd/pkg/stream"
+)
+
+// Lease table attribute names. The first six are vmware-go-kcl-v2's; the
+// last two are weatherd's own, which that library ignores.
+const (
+	attrShardID        = "ShardID"
+	attrAssignedTo     = "AssignedTo"
+	attrLeaseTimeout   = "LeaseTimeout"
+	attrCheckpoint     = "Checkpoint"
+	attrParent         = "ParentShardId"
+	attrClaimRequest   = "ClaimRequest"
+	attrLeaseCounter   = "LeaseCounter"
+	attrAdjacentParent = "AdjacentParentShardId"
+)
+
+// lease is one item of the lease table as read.
+type lease struct {
+	ShardID        string
+	AssignedTo     string // "" when free
+	LeaseTimeout   string // RFC3339Nano UTC, informational only (expiry is timed locally)
+	Checkpoint     string // "" when never checkpointed
+	Parent         string
+	AdjacentParent string
+	ClaimRequest   string
+	// Counter is bumped by every ownership write; HasCounter is false for an
+	// item last written by vmware-go-kcl-v2, whose writes drop it.
+	Counter    int64
+	HasCounter bool
+}
+
+// version identifies an ownership state: a lease whose version does not
+// change for the lease duration has not been renewed.
+func (l lease) version() string {
+	c := "-"
+	if l.HasCounter {
+		c = strconv.FormatInt(l.Counter, 10)
+	}
+	return l.AssignedTo + "|" + l.LeaseTimeout + "|" + c
+}
+
+// finished reports whether the shard has been read to its end.
+func (l lease) finished() bool { return l.Checkpoint == stream.ShardEnd }
+
+// parents lists the parent shard ids recorded on the item.
+func (l lease) parents() []string {
+	var ps []string
+	for _, p := range []string{l.Parent, l.AdjacentParent} {
+		if p != "" {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+func leaseFromItem(item map[string]types.AttributeValue) lease {
+	str := func(name string) string {
+		if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	l := lease{
+		ShardID:        str(attrShardID),
+		AssignedTo:     str(attrAssignedTo),
+		LeaseTimeout:   str(attrLeaseTimeout),
+		Checkpoint:     str(attrCheckpoint),
+		Parent:         str(attrParent),
+		AdjacentParent: str(attrAdjacentParent),
+		ClaimRequest:   str(attrClaimRequest),
+	}
+	if v, ok := item[attrLeaseCounter].(*types.AttributeValueMemberN); ok {
+		if n, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
+			l.Counter, l.HasCounter = n, true
+		}
+	}
+	return l
+}
+
+// leaseTimeout formats an absolute expiry the way vmware-go-kcl-v2 writes it.
+func leaseTimeout(now time.Time, d time.Duration) string {
+	return now.Add(d).UTC().Format(time.RFC3339Nano)
+}
+
+// expiryTracker decides when other workers' leases have expired without
+// trusting their clocks: a lease whose version has not changed for the lease
+// duration, timed on this process' monotonic clock, is expired.
+type expiryTracker struct {
+	duration time.Duration
+	seen     map[string]sighting
+}
+
+type sighting struct {
+	version string
+	since   time.Time
+}
+
+func newExpiryTracker(d time.Duration) *expiryTracker {
+	return &expiryTracker{duration: d, seen: map[string]sighting{}}
+}
+
+// observe records the versions read at now and forgets leases no longer in
+// the table, so the tracker stays as small as the table.
+func (t *expiryTracker) observe(now time.Time, leases []lease) {
+	present := make(map[string]bool, len(leases))
+	for _, l := range leases {
+		present[l.ShardID] = true
+		if s, ok := t.seen[l.ShardID]; !ok || s.version != l.version() {
+			t.seen[l.ShardID] = sighting{version: l.version(), since: now}
+		}
+	}
+	for id := range t.seen {
+		if !present[id] {
+			delete(t.seen, id)
+		}
+	}
+}
+
+// expired reports whether l has been seen unchanged for the lease duration.
+// A lease never observed is not expired: the clock starts at first sight.
+func (t *expiryTracker) expired(now time.Time, l lease) bool {
+	s, ok := t.seen[l.ShardID]
+	if !ok || s.version != l.version() {
+		return false
+	}
+	return now.Sub(s.since) >= t.duration
+}

@@ -1,0 +1,353 @@
+package kcl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/weatherd/weatherd/pkg/stream"
+)
+
+// DynamoDBAPI is the part of the DynamoDB client the lease table uses.
+type DynamoDBAPI interface {
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+var _ DynamoDBAPI = (*dynamodb.Client)(nil)
+
+// errConflict means a conditional write found the lease changed: someone else
+// owns it now, or took, renewed or claimed it first.
+var errConflict = errors.New("lease changed by another worker")
+
+// ErrTableSchema is returned when the lease table exists with another key.
+var ErrTableSchema = errors.New("lease table has the wrong key schema")
+
+// leaseTable is the lease table: every write that changes or depends on
+// ownership is conditional, so the table is the only truth.
+type leaseTable struct {
+	ddb   DynamoDBAPI
+	name  string
+	calls func(op string) // counts DynamoDB calls by op
+}
+
+// EnsureTable creates the lease table name (key ShardID, on-demand billing)
+// when it does not exist and waits until it is ACTIVE. An existing table,
+// for example one created by vmware-go-kcl-v2, is used as it is after its key
+// schema is checked.
+func EnsureTable(ctx context.Context, ddb DynamoDBAPI, name string) error {
+	t := &leaseTable{ddb: ddb, name: name, calls: func(string) {}}
+	return t.ensure(ctx)
+}
+
+func (t *leaseTable) ensure(ctx context.Context) error {
+	created := false
+	for {
+		t.calls("describe_table")
+		out, err := t.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &t.name})
+		var nf *types.ResourceNotFoundException
+		switch {
+		case errors.As(err, &nf) && !created:
+			t.calls("create_table")
+			_, err := t.ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+				TableName:            &t.name,
+				BillingMode:          types.BillingModePayPerRequest,
+				AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrShardID), AttributeType: types.ScalarAttributeTypeS}},
+				KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(attrShardID), KeyType: types.KeyTypeHash}},
+			})
+			var inUse *types.ResourceInUseException
+			if err != nil && !errors.As(err, &inUse) {
+				return fmt.Errorf("create lease table %q: %w", t.name, err)
+			}
+			created = true
+		case errors.As(err, &nf):
+			// created, not visible yet
+		case err != nil:
+			return fmt.Errorf("describe lease table %q: %w", t.name, err)
+		default:
+			if err := checkKey(out.Table); err != nil {
+				return fmt.Errorf("lease table %q: %w", t.name, err)
+			}
+			if out.Table.TableStatus == types.TableStatusActive {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for lease table %q to be active: %w", t.name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func checkKey(td *types.TableDescription) error {
+	var keys []string
+	for _, k := range td.KeySchema {
+		keys = append(keys, aws.ToString(k.AttributeName)+" "+string(k.KeyType))
+	}
+	strKey := false
+	for _, a := range td.AttributeDefinitions {
+		if aws.ToString(a.AttributeName) == attrShardID && a.AttributeType == types.ScalarAttributeTypeS {
+			strKey = true
+		}
+	}
+	if len(keys) != 1 || keys[0] != attrShardID+" HASH" || !strKey {
+		return fmt.Errorf("%w: got key [%s], want ShardID (string) as the only (hash) key", ErrTableSchema, strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+// scan reads the whole table with strongly consistent reads.
+func (t *leaseTable) scan(ctx context.Context) ([]lease, error) {
+	var out []lease
+	in := &dynamodb.ScanInput{TableName: &t.name, ConsistentRead: aws.Bool(true)}
+	for {
+		t.calls("scan")
+		page, err := t.ddb.Scan(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("scan lease table %q: %w", t.name, err)
+		}
+		for _, item := range page.Items {
+			out = append(out, leaseFromItem(item))
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// create adds a free lease for a shard unless one exists.
+func (t *leaseTable) create(ctx context.Context, s shardInfo) error {
+	item := map[string]types.AttributeValue{attrShardID: str(s.ID)}
+	if len(s.Parents) > 0 {
+		item[attrParent] = str(s.Parents[0])
+	}
+	if len(s.Parents) > 1 {
+		item[attrAdjacentParent] = str(s.Parents[1])
+	}
+	t.calls("create_lease")
+	_, err := t.ddb.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                &t.name,
+		Item:                     item,
+		ConditionExpression:      aws.String("attribute_not_exists(#k)"),
+		ExpressionAttributeNames: map[string]string{"#k": attrShardID},
+	})
+	if err := conflict(err); err != nil && !errors.Is(err, errConflict) {
+		return fmt.Errorf("create lease %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// take makes me the owner of old, provided it is exactly as read (owner,
+// timeout and counter unchanged). It returns the item as written.
+func (t *leaseTable) take(ctx context.Context, old lease, me string, d time.Duration) (lease, error) {
+	u := newUpdate()
+	u.set(attrAssignedTo, str(me))
+	u.set(attrLeaseTimeout, str(leaseTimeout(time.Now(), d)))
+	u.set(attrLeaseCounter, num(old.Counter+1))
+	u.remove(attrClaimRequest)
+	u.eqOrAbsent(attrAssignedTo, old.AssignedTo)
+	u.eqOrAbsent(attrLeaseTimeout, old.LeaseTimeout)
+	if old.HasCounter {
+		u.cond(attrLeaseCounter, "=", num(old.Counter))
+	} else {
+		u.absent(attrLeaseCounter)
+	}
+	t.calls("take")
+	out, err := t.ddb.UpdateItem(ctx, u.input(t.name, old.ShardID))
+	if err := conflict(err); err != nil {
+		return lease{}, fmt.Errorf("take lease %s: %w", old.ShardID, err)
+	}
+	return leaseFromItem(out.Attributes), nil
+}
+
+// renew extends me's lease at counter and returns the item as written (its
+// ClaimRequest tells the owner that another worker asks for the shard).
+func (t *leaseTable) renew(ctx context.Context, shardID, me string, counter int64, d time.Duration) (lease, error) {
+	u := newUpdate()
+	u.set(attrLeaseTimeout, str(leaseTimeout(time.Now(), d)))
+	u.set(attrLeaseCounter, num(counter+1))
+	u.owned(me, counter)
+	t.calls("renew")
+	out, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
+	if err := conflict(err); err != nil {
+		return lease{}, fmt.Errorf("renew lease %s: %w", shardID, err)
+	}
+	return leaseFromItem(out.Attributes), nil
+}
+
+// checkpoint writes seq as the shard's checkpoint, fenced on me still owning
+// the lease at counter.
+func (t *leaseTable) checkpoint(ctx context.Context, shardID, me string, counter int64, seq string) error {
+	u := newUpdate()
+	u.set(attrCheckpoint, str(seq))
+	u.owned(me, counter)
+	t.calls("checkpoint")
+	_, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
+	if err := conflict(err); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", shardID, err)
+	}
+	return nil
+}
+
+// release frees me's lease so another worker takes it at once. With
+// shardEnd it also writes the SHARD_END checkpoint in the same write.
+func (t *leaseTable) release(ctx context.Context, shardID, me string, counter int64, shardEnd bool) error {
+	u := newUpdate()
+	if shardEnd {
+		u.set(attrCheckpoint, str(stream.ShardEnd))
+	}
+	u.set(attrLeaseTimeout, str(leaseTimeout(time.Now(), 0)))
+	u.set(attrLeaseCounter, num(counter+1))
+	u.remove(attrAssignedTo)
+	u.remove(attrClaimRequest)
+	u.owned(me, counter)
+	t.calls("release")
+	_, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
+	if err := conflict(err); err != nil {
+		return fmt.Errorf("release lease %s: %w", shardID, err)
+	}
+	return nil
+}
+
+// handOver gives me's lease to the worker that claimed it.
+func (t *leaseTable) handOver(ctx context.Context, shardID, me string, counter int64, to string, d time.Duration) error {
+	u := newUpdate()
+	u.set(attrAssignedTo, str(to))
+	u.set(attrLeaseTimeout, str(leaseTimeout(time.Now(), d)))
+	u.set(attrLeaseCounter, num(counter+1))
+	u.remove(attrClaimRequest)
+	u.owned(me, counter)
+	u.cond(attrClaimRequest, "=", str(to))
+	t.calls("handover")
+	_, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
+	if err := conflict(err); err != nil {
+		return fmt.Errorf("hand lease %s over to %s: %w", shardID, to, err)
+	}
+	return nil
+}
+
+// claim asks owner to hand the lease over to me. It does not touch the
+// owner's version, so the owner keeps renewing while it winds the shard down.
+func (t *leaseTable) claim(ctx context.Context, shardID, owner, me string) error {
+	u := newUpdate()
+	u.set(attrClaimRequest, str(me))
+	u.cond(attrAssignedTo, "=", str(owner))
+	u.absent(attrClaimRequest)
+	t.calls("claim")
+	_, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
+	if err := conflict(err); err != nil {
+		return fmt.Errorf("claim lease %s from %s: %w", shardID, owner, err)
+	}
+	return nil
+}
+
+// unclaim withdraws me's claim.
+func (t *leaseTable) unclaim(ctx context.Context, shardID, me string) error {
+	u := newUpdate()
+	u.remove(attrClaimRequest)
+	u.cond(attrClaimRequest, "=", str(me))
+	t.calls("unclaim")
+	_, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
+	if err := conflict(err); err != nil && !errors.Is(err, errConflict) {
+		return fmt.Errorf("withdraw claim on %s: %w", shardID, err)
+	}
+	return nil
+}
+
+// conflict maps a failed condition to errConflict.
+func conflict(err error) error {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return errConflict
+	}
+	return err
+}
+
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+// update builds an UpdateItem with placeholders for every name and value.
+type update struct {
+	sets, removes, conds []string
+	names                map[string]string
+	values               map[string]types.AttributeValue
+}
+
+func newUpdate() *update {
+	return &update{names: map[string]string{}, values: map[string]types.AttributeValue{}}
+}
+
+func (u *update) name(n string) string {
+	p := "#" + strings.ToLower(n)
+	u.names[p] = n
+	return p
+}
+
+func (u *update) value(v types.AttributeValue) string {
+	p := fmt.Sprintf(":v%d", len(u.values))
+	u.values[p] = v
+	return p
+}
+
+func (u *update) set(n string, v types.AttributeValue) {
+	u.sets = append(u.sets, u.name(n)+" = "+u.value(v))
+}
+
+func (u *update) remove(n string) { u.removes = append(u.removes, u.name(n)) }
+
+func (u *update) cond(n, op string, v types.AttributeValue) {
+	u.conds = append(u.conds, u.name(n)+" "+op+" "+u.value(v))
+}
+
+func (u *update) absent(n string) {
+	u.conds = append(u.conds, "attribute_not_exists("+u.name(n)+")")
+}
+
+func (u *update) eqOrAbsent(n, v string) {
+	if v == "" {
+		u.absent(n)
+		return
+	}
+	u.cond(n, "=", str(v))
+}
+
+// owned conditions the write on me owning the lease at counter.
+func (u *update) owned(me string, counter int64) {
+	u.cond(attrAssignedTo, "=", str(me))
+	u.cond(attrLeaseCounter, "=", num(counter))
+}
+
+func (u *update) input(table, shardID string) *dynamodb.UpdateItemInput {
+	var expr []string
+	if len(u.sets) > 0 {
+		expr = append(expr, "SET "+strings.Join(u.sets, ", "))
+	}
+	if len(u.removes) > 0 {
+		expr = append(expr, "REMOVE "+strings.Join(u.removes, ", "))
+	}
+	in := &dynamodb.UpdateItemInput{
+		TableName:                &table,
+		Key:                      map[string]types.AttributeValue{attrShardID: str(shardID)},
+		UpdateExpression:         aws.String(strings.Join(expr, " ")),
+		ConditionExpression:      aws.String(strings.Join(append([]string{"attribute_exists(" + u.name(attrShardID) + ")"}, u.conds...), " AND ")),
+		ExpressionAttributeNames: u.names,
+		ReturnValues:             types.ReturnValueAllNew,
+	}
+	if len(u.values) > 0 {
+		in.ExpressionAttributeValues = u.values
+	}
+	return in
+}
