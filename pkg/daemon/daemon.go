@@ -1,0 +1,169 @@
+// Package daemon builds weatherd's components from a configuration and runs
+// them as one process: poller → stream → consumer → (alerts, lake) →
+// checkpoint, with the HTTP endpoints beside them.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weatherd/weatherd/pkg/alert"
+	"github.com/weatherd/weatherd/pkg/awsconf"
+	"github.com/weatherd/weatherd/pkg/config"
+	"github.com/weatherd/weatherd/pkg/kcl"
+	"github.com/weatherd/weatherd/pkg/lake"
+	"github.com/weatherd/weatherd/pkg/lifecycle"
+	"github.com/weatherd/weatherd/pkg/pipeline"
+	"github.com/weatherd/weatherd/pkg/poller"
+	"github.com/weatherd/weatherd/pkg/producer"
+	"github.com/weatherd/weatherd/pkg/server"
+	"github.com/weatherd/weatherd/pkg/stream"
+	"github.com/weatherd/weatherd/pkg/stream/memstream"
+)
+
+// Daemon is one weatherd process, built and ready to run.
+type Daemon struct {
+	cfg    *config.Config
+	group  *lifecycle.Group
+	server *server.Server
+	log    *slog.Logger
+}
+
+// New builds every component cfg names. Nothing runs yet, and nothing is left
+// half-started when it fails: the only resource it holds is the HTTP listener,
+// released on error.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	reg := server.NewRegistry()
+	g := lifecycle.New(log)
+	d := &Daemon{cfg: cfg, group: g, log: log}
+
+	var sdk aws.Config
+	if needsAWS(cfg) {
+		var err error
+		if sdk, err = awsconf.Load(ctx, cfg.AWS); err != nil {
+			return nil, err
+		}
+	}
+
+	alerts, err := alert.New(cfg.Alerts, cfg.Locations, alertDeps(cfg, sdk), reg, log)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	var s3api lake.S3API
+	if loc, _ := lake.ParseURL(cfg.Lake.URL); loc.Scheme == "s3" {
+		s3api = awsconf.NewS3(sdk, cfg.AWS)
+	}
+	store, err := lake.OpenStore(ctx, cfg.Lake, s3api)
+	if err != nil {
+		return nil, fmt.Errorf("lake: %w", err)
+	}
+	writer, err := lake.New(cfg.Lake, store, reg, log)
+	if err != nil {
+		return nil, fmt.Errorf("lake: %w", err)
+	}
+	factory := &pipeline.Factory{
+		Stream:  cfg.Stream.Kinesis.Name,
+		Alerts:  alerts,
+		Lake:    func(s, shard string) pipeline.ShardSink { return writer.Shard(s, shard) },
+		Metrics: pipeline.NewMetrics(reg),
+		Log:     log,
+	}
+
+	var out stream.Producer
+	var consumer lifecycle.Component
+	switch cfg.Stream.Driver {
+	case stream.DriverMemory:
+		factory.Stream = "memory"
+		ms := memstream.New(cfg.Stream.Memory, reg)
+		out = ms.Producer()
+		c := ms.Consumer(factory.New, log)
+		consumer = lifecycle.Component{Name: "consumer", Run: c.Run, Ready: c.Ready}
+	case stream.DriverKinesis:
+		kin := awsconf.NewKinesis(sdk, cfg.AWS)
+		out = producer.New(cfg.Stream.Kinesis, kin, reg, log)
+		w, err := kcl.New(cfg.Consumer, cfg.Stream.Kinesis.Name, kin, awsconf.NewDynamoDB(sdk, cfg.AWS), factory.New, reg, log)
+		if err != nil {
+			return nil, fmt.Errorf("consumer: %w", err)
+		}
+		consumer = lifecycle.Component{Name: "consumer", Run: w.Run, Ready: w.Ready}
+	default:
+		return nil, fmt.Errorf("stream.driver: unknown driver %q", cfg.Stream.Driver)
+	}
+
+	// Data-flow order: each is stopped only after the one before it returned.
+	if cfg.Poller.Enabled {
+		prov, err := newProvider(cfg, reg, log)
+		if err != nil {
+			return nil, fmt.Errorf("poller: %w", err)
+		}
+		p, err := poller.New(cfg.Poller, cfg.Locations, prov, out, poller.NewMetrics(reg), log)
+		if err != nil {
+			return nil, err
+		}
+		g.Add(lifecycle.Component{Name: "poller", Run: p.Run})
+	}
+	g.Add(lifecycle.Component{Name: "producer", Run: out.Run})
+	g.Add(consumer)
+	g.Add(lifecycle.Component{Name: "alerts", Run: alerts.Run, Ready: alerts.Ready})
+	g.Add(lifecycle.Component{Name: "lake", Run: writer.Run})
+
+	srv, err := server.New(cfg.HTTP.Listen, reg, g.Ready, log)
+	if err != nil {
+		return nil, err
+	}
+	d.server = srv
+	g.Add(lifecycle.Component{Name: "http", Run: srv.Run})
+	return d, nil
+}
+
+// Addr is the HTTP address the daemon listens on.
+func (d *Daemon) Addr() string { return d.server.Addr() }
+
+// Run runs every component until ctx ends or one fails, then stops them all
+// within shutdown_timeout.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.log.Info("weatherd starting", "config", d.cfg.String(), "http", d.Addr())
+	err := d.group.Run(ctx, d.cfg.ShutdownTimeout)
+	if err == nil {
+		d.log.Info("weatherd stopped cleanly")
+	}
+	return err
+}
+
+func needsAWS(cfg *config.Config) bool {
+	if cfg.Stream.Driver == stream.DriverKinesis || cfg.Alerts.State.Driver == "dynamodb" {
+		return true
+	}
+	if loc, _ := lake.ParseURL(cfg.Lake.URL); loc.Scheme == "s3" {
+		return true
+	}
+	for _, ch := range cfg.Alerts.Channels {
+		if ch.Type == "sns" {
+			return true
+		}
+	}
+	return false
+}
+
+func alertDeps(cfg *config.Config, sdk aws.Config) alert.Deps {
+	deps := alert.Deps{HTTPClient: &http.Client{Timeout: 10 * time.Second}, Now: time.Now}
+	for _, ch := range cfg.Alerts.Channels {
+		if ch.Type == "sns" {
+			deps.SNS = awsconf.NewSNS(sdk, cfg.AWS)
+			break
+		}
+	}
+	if cfg.Alerts.State.Driver == "dynamodb" {
+		deps.DynamoDB = awsconf.NewDynamoDB(sdk, cfg.AWS)
+	}
+	return deps
+}
+
+// registerer is what components register their metrics on.
+var _ prometheus.Registerer = (*prometheus.Registry)(nil)

@@ -1,0 +1,34 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weatherd/weatherd/pkg/config"
+	"github.com/weatherd/weatherd/pkg/poller"
+	"github.com/weatherd/weatherd/pkg/provider"
+	"github.com/weatherd/weatherd/pkg/provider/openmeteo"
+	"github.com/weatherd/weatherd/pkg/provider/simulated"
+	"github.com/weatherd/weatherd/pkg/provider/tomorrowio"
+)
+
+// newProvider builds the weather provider poller.provider names.
+func newProvider(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (provider.Provider, error) {
+	p := cfg.Poller
+	switch p.Provider {
+	case poller.ProviderSimulated:
+		return simulated.New(simulated.Config{
+			Seed:          p.Simulated.Seed,
+			FrontEvery:    p.Simulated.FrontEvery,
+			FrontDuration: p.Simulated.FrontDuration,
+		}, time.Now(), cfg.Locations, nil), nil
+	case poller.ProviderTomorrowIO:
+		return tomorrowio.New(p.TomorrowIO, p.Timeout, reg, log)
+	case poller.ProviderOpenMeteo:
+		return openmeteo.New(p.OpenMeteo, p.Timeout, reg, log)
+	}
+	return nil, fmt.Errorf("unknown provider %q", p.Provider)
+}
