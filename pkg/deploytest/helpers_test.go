@@ -1,0 +1,102 @@
+package deploytest
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MustRoot returns the repository root (the directory holding go.mod).
+func MustRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// MustRead returns the file at rel (slash-separated, from the repository root).
+func MustRead(tb testing.TB, rel string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(MustRoot(tb), filepath.FromSlash(rel)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// MustModule returns the module path from go.mod.
+func MustModule(tb testing.TB) string {
+	tb.Helper()
+	for _, line := range strings.Split(string(MustRead(tb, "go.mod")), "\n") {
+		if m, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			return strings.TrimSpace(m)
+		}
+	}
+	tb.Fatal("go.mod has no module line")
+	return ""
+}
+
+// MustJSON decodes the JSON file at rel into v, rejecting unknown fields when
+// v is a struct.
+func MustJSON(tb testing.TB, rel string, v any) {
+	tb.Helper()
+	dec := json.NewDecoder(bytes.NewReader(MustRead(tb, rel)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		tb.Fatalf("%s: %v", rel, err)
+	}
+}
+
+// MustYAML decodes the YAML file at rel into v.
+func MustYAML(tb testing.TB, rel string, v any) {
+	tb.Helper()
+	if err := yaml.Unmarshal(MustRead(tb, rel), v); err != nil {
+		tb.Fatalf("%s: %v", rel, err)
+	}
+}
+
+// MustTool returns the path of an external command, failing with how to
+// install it when it is missing (CI installs it in .ci/run).
+func MustTool(tb testing.TB, name, aptPackage string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		tb.Fatalf("%s is not installed: install it with `apt-get install -y --no-install-recommends %s` (Debian), as .ci/run does", name, aptPackage)
+	}
+	return p
+}
+
+// MustRun runs a command in the repository root and returns its combined
+// output, failing with that output when it exits non-zero.
+func MustRun(tb testing.TB, env []string, name string, args ...string) string {
+	tb.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = MustRoot(tb)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// jsonUnmarshalLoose decodes JSON into v, ignoring fields v does not have
+// (for formats, like Grafana's, with many fields the tests do not read).
+func jsonUnmarshalLoose(b []byte, v any) error { return json.Unmarshal(b, v) }
