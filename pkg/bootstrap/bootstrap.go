@@ -1,7 +1,8 @@
 // Package bootstrap creates, idempotently, the AWS resources a configuration
-// names — stream, lease table, alert-state table, bucket, topics and their
-// subscriptions — for LocalStack and the local emulators. Production accounts
-// use the infrastructure code in deploy/ instead.
+// names — stream, lease table, poller leader table, alert-state table,
+// bucket, topics and their subscriptions — for LocalStack and the local
+// emulators. Production accounts use the infrastructure code in deploy/
+// instead.
 package bootstrap
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/kcl"
 	"github.com/weatherd/weatherd/pkg/lake"
+	"github.com/weatherd/weatherd/pkg/leader"
 	"github.com/weatherd/weatherd/pkg/producer"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
@@ -61,6 +63,13 @@ func Run(ctx context.Context, cfg *config.Config, out io.Writer, log *slog.Logge
 			return fmt.Errorf("lease table %s: %w", table, err)
 		}
 		fmt.Fprintf(out, "lease table %s: ready\n", table)
+	}
+	if cfg.Poller.Enabled && cfg.Poller.Leader.Enabled {
+		table := cfg.Poller.Leader.Table
+		if err := leader.EnsureTable(ctx, awsconf.NewDynamoDB(sdk, cfg.AWS), table); err != nil {
+			return fmt.Errorf("poller leader table %s: %w", table, err)
+		}
+		fmt.Fprintf(out, "poller leader table %s: ready\n", table)
 	}
 	if cfg.Alerts.State.Driver == "dynamodb" {
 		table := cfg.Alerts.State.Table

@@ -51,6 +51,8 @@ func TestRun_CreatesEverythingIdempotently(t *testing.T) {
 	cfg.Stream.Kinesis.Name = emulator.Name(t, "boot")
 	cfg.Stream.Kinesis.Shards = 3
 	cfg.Consumer.ApplicationName = emulator.Name(t, "leases")
+	cfg.Poller.Leader.Enabled = true
+	cfg.Poller.Leader.Table = emulator.Name(t, "leader")
 	cfg.Alerts.State.Driver = "dynamodb"
 	cfg.Alerts.State.Table = emulator.Name(t, "state")
 	bucket := emulator.Name(t, "lake")
@@ -73,6 +75,7 @@ func TestRun_CreatesEverythingIdempotently(t *testing.T) {
 	for _, want := range []string{
 		"stream " + cfg.Stream.Kinesis.Name + ": ready",
 		"lease table " + cfg.Consumer.ApplicationName + ": ready",
+		"poller leader table " + cfg.Poller.Leader.Table + ": ready",
 		"alert-state table " + cfg.Alerts.State.Table + ": ready",
 		"bucket " + bucket + ": ready",
 		topicName + ": ready (1 subscriptions)",
@@ -91,7 +94,7 @@ func TestRun_CreatesEverythingIdempotently(t *testing.T) {
 		t.Errorf("stream %s with %d shards", sum.StreamDescriptionSummary.StreamStatus, aws.ToInt32(sum.StreamDescriptionSummary.OpenShardCount))
 	}
 	ddb := emulator.DynamoDB(t)
-	for _, table := range []string{cfg.Consumer.ApplicationName, cfg.Alerts.State.Table} {
+	for _, table := range []string{cfg.Consumer.ApplicationName, cfg.Poller.Leader.Table, cfg.Alerts.State.Table} {
 		d, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 		if err != nil {
 			t.Fatalf("table %s: %v", table, err)

@@ -232,3 +232,25 @@ func TestSecrets_NeverLeak(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestWarnings(t *testing.T) {
+	cfg, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws := Warnings(cfg); len(ws) != 0 {
+		t.Errorf("the embedded default warns: %q", ws)
+	}
+	cfg.Stream.Driver = "kinesis"
+	if ws := Warnings(cfg); len(ws) != 1 || !strings.HasPrefix(ws[0], "poller.leader.enabled is false with stream.driver kinesis") {
+		t.Errorf("kinesis without leadership: %q", ws)
+	}
+	cfg.Poller.Leader.Enabled = true
+	if ws := Warnings(cfg); len(ws) != 0 {
+		t.Errorf("kinesis with leadership: %q", ws)
+	}
+	cfg.Stream.Driver = "memory"
+	if ws := Warnings(cfg); len(ws) != 1 || !strings.HasPrefix(ws[0], "poller.leader.enabled is true with stream.driver memory") {
+		t.Errorf("memory with leadership: %q", ws)
+	}
+}

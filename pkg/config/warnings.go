@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/weatherd/weatherd/pkg/stream"
+)
 
 // Warnings lists what is allowed but probably not what the operator wants,
 // such as a schedule that cannot fit the weather API plan's daily budget.
@@ -9,5 +13,12 @@ func Warnings(c *Config) []string {
 	if !c.Poller.Enabled {
 		return nil
 	}
-	return c.Poller.BudgetWarnings(len(c.Locations), time.Now())
+	ws := c.Poller.BudgetWarnings(len(c.Locations), time.Now())
+	switch {
+	case c.Stream.Driver == stream.DriverKinesis && !c.Poller.Leader.Enabled:
+		ws = append(ws, "poller.leader.enabled is false with stream.driver kinesis: every replica polls the weather API, and a restarted poller emits each location's current observation again; set poller.leader.enabled: true")
+	case c.Stream.Driver == stream.DriverMemory && c.Poller.Leader.Enabled:
+		ws = append(ws, "poller.leader.enabled is true with stream.driver memory: each replica has its own in-process stream, so only the leader's consumer sees readings")
+	}
+	return ws
 }

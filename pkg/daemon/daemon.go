@@ -18,6 +18,7 @@ import (
 	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/kcl"
 	"github.com/weatherd/weatherd/pkg/lake"
+	"github.com/weatherd/weatherd/pkg/leader"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/pipeline"
 	"github.com/weatherd/weatherd/pkg/poller"
@@ -77,6 +78,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 
 	var out stream.Producer
 	var consumer lifecycle.Component
+	workerID := cfg.Consumer.WorkerID
+	delivered := func() bool { return true } // whether the producer has sent everything
 	switch cfg.Stream.Driver {
 	case stream.DriverMemory:
 		factory.Stream = "memory"
@@ -86,11 +89,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 		consumer = lifecycle.Component{Name: "consumer", Run: c.Run, Ready: c.Ready}
 	case stream.DriverKinesis:
 		kin := awsconf.NewKinesis(sdk, cfg.AWS)
-		out = producer.New(cfg.Stream.Kinesis, kin, reg, log)
+		prod := producer.New(cfg.Stream.Kinesis, kin, reg, log)
+		out, delivered = prod, func() bool { return prod.Buffered() == 0 }
 		w, err := kcl.New(cfg.Consumer, cfg.Stream.Kinesis.Name, kin, awsconf.NewDynamoDB(sdk, cfg.AWS), factory.New, reg, log)
 		if err != nil {
 			return nil, fmt.Errorf("consumer: %w", err)
 		}
+		workerID = w.WorkerID()
 		consumer = lifecycle.Component{Name: "consumer", Run: w.Run, Ready: w.Ready}
 	default:
 		return nil, fmt.Errorf("stream.driver: unknown driver %q", cfg.Stream.Driver)
@@ -102,11 +107,26 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 		if err != nil {
 			return nil, fmt.Errorf("poller: %w", err)
 		}
-		p, err := poller.New(cfg.Poller, cfg.Locations, prov, out, poller.NewMetrics(reg), log)
+		var elector *leader.Elector
+		var opts []poller.Option
+		if cfg.Poller.Leader.Enabled {
+			if elector, err = newElector(cfg, sdk, workerID, reg, log); err != nil {
+				return nil, fmt.Errorf("poller: %w", err)
+			}
+			// The leader keeps its last observations on the lease item, so
+			// the next leader does not emit them again.
+			opts = append(opts, poller.WithStateStore(elector, delivered))
+		}
+		p, err := poller.New(cfg.Poller, cfg.Locations, prov, out, poller.NewMetrics(reg), log, opts...)
 		if err != nil {
 			return nil, err
 		}
-		g.Add(lifecycle.Component{Name: "poller", Run: p.Run})
+		run := p.Run
+		if elector != nil {
+			run = leader.NewGate(elector, p.Run).Run
+		}
+		// Not a readiness condition: a follower that does not poll is ready.
+		g.Add(lifecycle.Component{Name: "poller", Run: run})
 	}
 	g.Add(lifecycle.Component{Name: "producer", Run: out.Run})
 	g.Add(consumer)
@@ -136,8 +156,35 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
+// newElector returns the poller leadership election, as workerID (the
+// consumer's worker id, so one name identifies the instance in both tables).
+func newElector(cfg *config.Config, sdk aws.Config, workerID string, reg prometheus.Registerer, log *slog.Logger) (*leader.Elector, error) {
+	if workerID == "" {
+		id, err := leader.DefaultID()
+		if err != nil {
+			return nil, err
+		}
+		workerID = id
+	}
+	lc := cfg.Poller.Leader
+	e, err := leader.New(leader.Config{
+		Table:         lc.Table,
+		Name:          lc.Name,
+		LeaseDuration: lc.LeaseDuration,
+		RenewInterval: lc.RenewInterval,
+		ID:            workerID,
+	}, awsconf.NewDynamoDB(sdk, cfg.AWS), leader.NewMetrics(reg), log)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
 func needsAWS(cfg *config.Config) bool {
 	if cfg.Stream.Driver == stream.DriverKinesis || cfg.Alerts.State.Driver == "dynamodb" {
+		return true
+	}
+	if cfg.Poller.Enabled && cfg.Poller.Leader.Enabled {
 		return true
 	}
 	if loc, _ := lake.ParseURL(cfg.Lake.URL); loc.Scheme == "s3" {

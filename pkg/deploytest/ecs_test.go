@@ -202,6 +202,7 @@ func TestTaskDefinition_Config(t *testing.T) {
 		{"aws.region", cfg.AWS.Region, "eu-west-1"},
 		{"aws.endpoint", cfg.AWS.Endpoint, ""},
 		{"poller.provider", cfg.Poller.Provider, "tomorrowio"},
+		{"poller.leader.enabled", cfg.Poller.Leader.Enabled, true},
 		{"tomorrowio api key", cfg.Poller.TomorrowIO.APIKey.Reveal(), "fake-tomorrow_api_key"},
 	}
 	for _, ck := range checks {
@@ -228,6 +229,9 @@ func TestTaskDefinition_Config(t *testing.T) {
 		arn("dynamodb", "table/"+cfg.Alerts.State.Table),
 		"arn:aws:s3:::" + loc.Bucket,
 		"arn:aws:s3:::" + loc.Bucket + "/" + loc.Prefix + "/*",
+	}
+	if cfg.Poller.Enabled && cfg.Poller.Leader.Enabled {
+		want = append(want, arn("dynamodb", "table/"+cfg.Poller.Leader.Table))
 	}
 	snsChannels := 0
 	for name, ch := range cfg.Alerts.Channels {

@@ -105,6 +105,7 @@ func TestPrometheus_Rules(t *testing.T) {
 		"WeatherdLakeFlushFailing":     {"weatherd_lake_flush_failures_total"},
 		"WeatherdNoReadings":           {"increase(weatherd_consumer_records_total[15m])", "== 0"},
 		"WeatherdNoLeasesHeld":         {"sum by (job) (weatherd_leases_held)", "== 0"},
+		"WeatherdPollerLeadership":     {"sum by (job) (weatherd_poller_leader)", "!= 1"},
 	}
 	var names []string
 	for n := range rules {

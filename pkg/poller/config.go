@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"regexp"
 	"time"
 
 	"github.com/weatherd/weatherd/pkg/check"
@@ -28,6 +29,27 @@ type Config struct {
 	TomorrowIO TomorrowIOConfig `mapstructure:"tomorrowio"`
 	OpenMeteo  OpenMeteoConfig  `mapstructure:"openmeteo"`
 	Simulated  SimulatedConfig  `mapstructure:"simulated"`
+	// Leader elects one poller among replicas sharing a stream.
+	Leader LeaderConfig `mapstructure:"leader"`
+}
+
+// LeaderConfig configures the poller leadership: with it enabled, replicas
+// sharing a lease table elect one of them to poll, through a lease item in a
+// DynamoDB table, so the weather API is called once per tick, not once per
+// replica.
+type LeaderConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Table is the DynamoDB table holding the lease (created when missing).
+	Table string `mapstructure:"table"`
+	// Name is the lease item's key; replicas with the same table and name
+	// elect one poller.
+	Name string `mapstructure:"name"`
+	// LeaseDuration is how long a lease may go unrenewed, timed on the
+	// observing replica's own clock, before another replica takes it.
+	LeaseDuration time.Duration `mapstructure:"lease_duration"`
+	// RenewInterval is how often the leader renews and followers look; less
+	// than half of LeaseDuration.
+	RenewInterval time.Duration `mapstructure:"renew_interval"`
 }
 
 // TomorrowIOConfig configures the Tomorrow.io realtime API.
@@ -92,5 +114,34 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	}
 	if c.Provider == ProviderSimulated && c.Simulated.FrontDuration > c.Simulated.FrontEvery {
 		ps.Add(check.Key(key, "simulated.front_duration"), "got %s, want at most simulated.front_every (%s)", c.Simulated.FrontDuration, c.Simulated.FrontEvery)
+	}
+	c.Leader.validate(check.Key(key, "leader"), ps)
+}
+
+// leaderTableName is a DynamoDB table name: 3 to 255 of these characters.
+var leaderTableName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
+
+func (c LeaderConfig) validate(key string, ps *check.Problems) {
+	if !c.Enabled {
+		return
+	}
+	enabled := check.Key(key, "enabled")
+	switch {
+	case c.Table == "":
+		ps.Add(check.Key(key, "table"), "required when %s is true", enabled)
+	case !leaderTableName.MatchString(c.Table):
+		ps.Add(check.Key(key, "table"), "got %q, want a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ . -", c.Table)
+	}
+	switch {
+	case c.Name == "":
+		ps.Add(check.Key(key, "name"), "required when %s is true", enabled)
+	case len(c.Name) > 1024:
+		ps.Add(check.Key(key, "name"), "got %d bytes, want at most 1024", len(c.Name))
+	}
+	if c.LeaseDuration < time.Second {
+		ps.Add(check.Key(key, "lease_duration"), "got %s, want at least 1s", c.LeaseDuration)
+	}
+	if c.RenewInterval <= 0 || 2*c.RenewInterval >= c.LeaseDuration {
+		ps.Add(check.Key(key, "renew_interval"), "got %s, want more than 0 and less than half of %s (%s)", c.RenewInterval, check.Key(key, "lease_duration"), c.LeaseDuration/2)
 	}
 }

@@ -32,6 +32,9 @@ type Poller struct {
 	now       func() time.Time
 	wait      func(ctx context.Context, d time.Duration) error
 
+	store     StateStore  // optional: remembers last across restarts
+	delivered func() bool // whether the producer has delivered everything
+
 	mu   sync.Mutex
 	last map[string]time.Time // newest observation time emitted per location
 }
@@ -74,13 +77,30 @@ func New(cfg Config, locations []weather.Location, prov provider.Provider, out s
 // Run ticks on the schedule until ctx ends. A tick in progress when ctx ends
 // is cancelled; readings already handed to the producer stay there.
 func (p *Poller) Run(ctx context.Context) error {
+	p.loadMemory(ctx)
 	next := p.schedule.Next(p.now())
 	p.log.Info("poller started", "schedule", p.cfg.Schedule, "locations", len(p.locations), "next", next.Format(time.RFC3339))
+	var pending map[string]time.Time // memory not saved yet
 	for {
+		// Save the memory as soon as the last tick's readings are delivered,
+		// checking while waiting for the next tick.
+		for pending != nil {
+			if p.saveMemory(ctx, pending) {
+				pending = nil
+				break
+			}
+			if left := next.Sub(p.now()); left <= 0 || p.wait(ctx, min(left, 200*time.Millisecond)) != nil {
+				break
+			}
+		}
 		if err := p.wait(ctx, next.Sub(p.now())); err != nil {
+			p.finalSave(pending)
 			return nil
 		}
 		p.tick(ctx, next)
+		if p.store != nil {
+			pending = p.snapshot()
+		}
 		// Skip schedule times that passed while the tick ran.
 		now := p.now()
 		following := p.schedule.Next(next)

@@ -1,0 +1,412 @@
+// Package leader elects one leader among weatherd replicas with a lease item
+// in DynamoDB, and runs a function (the poller) only while this instance
+// holds it, so replicas sharing a stream do not each call the weather API.
+//
+// The lease is fenced by a counter bumped on every take, renew and release,
+// and its expiry is timed on each instance's own monotonic clock (as the KCL
+// does), so hosts' clocks need not agree: a follower takes the lease only
+// after it has seen the same counter unchanged for the lease duration, and a
+// leader that cannot renew steps down a safety margin before that can happen.
+package leader
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrStopped is returned by Await once the election has stopped.
+var ErrStopped = errors.New("leader election stopped")
+
+// releaseTimeout bounds the release write on a graceful stop.
+const releaseTimeout = 2 * time.Second
+
+// Config configures an Elector.
+type Config struct {
+	// Table is the DynamoDB table holding the leadership items.
+	Table string
+	// Name is the leadership's item key: instances contending for the same
+	// Name in the same Table elect one leader.
+	Name string
+	// LeaseDuration is how long a lease may go unrenewed, timed on a
+	// follower's own clock, before the follower may take it.
+	LeaseDuration time.Duration
+	// RenewInterval is how often the leader renews and a follower looks;
+	// less than half of LeaseDuration.
+	RenewInterval time.Duration
+	// ID identifies this instance in the table (the consumer's worker id).
+	ID string
+}
+
+func (c Config) check() error {
+	switch {
+	case c.Table == "":
+		return errors.New("table is empty")
+	case c.Name == "":
+		return errors.New("name is empty")
+	case c.ID == "":
+		return errors.New("id is empty")
+	case c.LeaseDuration <= 0:
+		return fmt.Errorf("lease duration %s is not positive", c.LeaseDuration)
+	case c.RenewInterval <= 0 || 2*c.RenewInterval >= c.LeaseDuration:
+		return fmt.Errorf("renew interval %s is not between 0 and half of the lease duration %s", c.RenewInterval, c.LeaseDuration)
+	}
+	return nil
+}
+
+// Elector takes part in one leadership election. Run drives it; Await and
+// Leading tell whether this instance leads.
+type Elector struct {
+	cfg    Config
+	table  *table
+	m      *Metrics
+	log    *slog.Logger
+	margin time.Duration // a leader that could not renew steps down this long before a follower may take over
+
+	running atomic.Bool
+	done    chan struct{} // closed when Run returns
+	leading atomic.Bool
+	crashed atomic.Bool // test hook: stop without releasing, as a crash would
+
+	mu      sync.Mutex
+	term    context.Context // ends when the current leadership does; nil while following
+	endTerm context.CancelFunc
+	changed chan struct{} // closed and replaced at every transition
+
+	// Run's own state.
+	seen       record    // the owned item last read while following
+	seenAt     time.Time // when seen was first read (monotonic)
+	seenValid  bool
+	counter    int64     // the counter of our lease, while leading
+	validUntil time.Time // while leading: step down at this time unless renewed
+	errStreak  int       // DynamoDB calls failed in a row
+}
+
+// New returns an elector for cfg over ddb. Nothing runs until Run.
+func New(cfg Config, ddb DynamoDBAPI, m *Metrics, log *slog.Logger) (*Elector, error) {
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("new leader elector: %w", err)
+	}
+	if ddb == nil || m == nil || log == nil {
+		return nil, errors.New("new leader elector: dynamodb client, metrics and logger are required")
+	}
+	return &Elector{
+		cfg:     cfg,
+		table:   &table{ddb: ddb, name: cfg.Table, key: cfg.Name},
+		m:       m,
+		log:     log.With("component", "leader", "worker", cfg.ID, "table", cfg.Table, "name", cfg.Name),
+		margin:  cfg.LeaseDuration / 5,
+		done:    make(chan struct{}),
+		changed: make(chan struct{}),
+	}, nil
+}
+
+// DefaultID returns the hostname plus a random suffix, for instances without
+// a configured worker id.
+func DefaultID() (string, error) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "weatherd"
+	}
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("leader id: %w", err)
+	}
+	return host + "-" + hex.EncodeToString(b), nil
+}
+
+// ErrNotLeader is returned by SaveState when this instance does not own the
+// leadership.
+var ErrNotLeader = errors.New("not the leader")
+
+// LoadState returns the state the leaders of this election last saved, or
+// nil when none has been.
+func (e *Elector) LoadState(ctx context.Context) ([]byte, error) {
+	return e.table.loadState(ctx)
+}
+
+// SaveState keeps blob on the leadership item for the next leader. Only the
+// owner can write it: otherwise it returns ErrNotLeader.
+func (e *Elector) SaveState(ctx context.Context, blob []byte) error {
+	if !e.Leading() {
+		return ErrNotLeader
+	}
+	if err := e.table.saveState(ctx, e.cfg.ID, blob); err != nil {
+		if errors.Is(err, errConflict) {
+			return ErrNotLeader
+		}
+		return err
+	}
+	return nil
+}
+
+// ID is the id this instance writes as the lease owner.
+func (e *Elector) ID() string { return e.cfg.ID }
+
+// Leading reports whether this instance holds the leadership now.
+func (e *Elector) Leading() bool { return e.leading.Load() }
+
+// Await blocks until this instance leads and returns a context that ends
+// when the leadership does (lost, or released at stop). It returns ctx's
+// error when ctx ends first, and ErrStopped once Run has returned.
+func (e *Elector) Await(ctx context.Context) (context.Context, error) {
+	for {
+		e.mu.Lock()
+		term, changed := e.term, e.changed
+		e.mu.Unlock()
+		if term != nil && term.Err() == nil {
+			return term, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-e.done:
+			return nil, ErrStopped
+		case <-changed:
+		}
+	}
+}
+
+// Run takes part in the election until ctx ends: it creates the table when
+// missing, takes the lease when it is free or expired, renews it while
+// leading, and steps down at once when a renewal is refused (another
+// instance took over) or when DynamoDB has failed for nearly a lease
+// duration. When ctx ends it releases a held lease, so another instance
+// takes over at its next look. DynamoDB errors are retried, never returned;
+// Run returns an error only when it cannot work at all (a table with the
+// wrong key).
+func (e *Elector) Run(ctx context.Context) error {
+	if !e.running.CompareAndSwap(false, true) {
+		return errors.New("leader: Run called twice")
+	}
+	defer close(e.done)
+	if err := e.ensure(ctx); err != nil || ctx.Err() != nil {
+		return err
+	}
+	e.log.Info("poller leadership election started", "lease_duration", e.cfg.LeaseDuration.String(), "renew_interval", e.cfg.RenewInterval.String())
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			e.stop(ctx)
+			return nil
+		case <-timer.C:
+		}
+		var next time.Duration
+		if e.Leading() {
+			next = e.renewStep(ctx)
+		} else {
+			next = e.followStep(ctx)
+		}
+		timer.Reset(next)
+	}
+}
+
+// ensure creates the table, retrying every failure but a wrong key schema.
+func (e *Elector) ensure(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := EnsureTable(ctx, e.table.ddb, e.cfg.Table)
+		if err == nil || ctx.Err() != nil {
+			e.succeeded()
+			return nil
+		}
+		if errors.Is(err, ErrTableSchema) {
+			return fmt.Errorf("leader: %w", err)
+		}
+		e.failed(opEnsure, err)
+		wait := min(time.Duration(1<<min(attempt, 6))*250*time.Millisecond, 15*time.Second)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// followStep reads the item and takes the lease when it is free or has not
+// changed for a lease duration. It returns the wait before the next step.
+func (e *Elector) followStep(ctx context.Context) time.Duration {
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.RenewInterval)
+	defer cancel()
+	r, err := e.table.read(cctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.failed(opRead, err)
+		}
+		return e.cfg.RenewInterval
+	}
+	e.succeeded()
+	if r.exists && r.owner != "" {
+		now := time.Now()
+		if !e.seenValid || e.seen != r {
+			e.seen, e.seenAt, e.seenValid = r, now, true
+			return e.cfg.RenewInterval
+		}
+		if now.Sub(e.seenAt) < e.cfg.LeaseDuration {
+			return e.cfg.RenewInterval
+		}
+	}
+	sent := time.Now()
+	counter, err := e.table.take(cctx, r, e.cfg.ID, e.cfg.LeaseDuration)
+	switch {
+	case errors.Is(err, errConflict):
+		e.seenValid = false // another instance moved first
+	case err != nil:
+		if ctx.Err() == nil {
+			e.failed(opTake, err)
+		}
+	default:
+		e.succeeded()
+		e.acquire(r, counter, sent)
+	}
+	return e.cfg.RenewInterval
+}
+
+// renewStep renews the lease, or steps down when that is refused or has
+// failed for too long. It returns the wait before the next step.
+func (e *Elector) renewStep(ctx context.Context) time.Duration {
+	if !time.Now().Before(e.validUntil) {
+		e.lose("the lease could not be renewed in time")
+		return e.cfg.RenewInterval
+	}
+	// The call may not outlive the lease: a leader stuck in a slow call
+	// steps down on time.
+	cctx, cancel := context.WithDeadline(ctx, e.validUntil)
+	defer cancel()
+	sent := time.Now()
+	err := e.table.renew(cctx, e.cfg.ID, e.counter, e.cfg.LeaseDuration)
+	if errors.Is(err, errConflict) && e.confirm(cctx, e.counter+1) {
+		err = nil // our write landed; only its answer was lost
+	}
+	switch {
+	case err == nil:
+		e.succeeded()
+		e.counter++
+		e.validUntil = sent.Add(e.cfg.LeaseDuration - e.margin)
+		return e.cfg.RenewInterval
+	case ctx.Err() != nil:
+		return 0 // stopping
+	case errors.Is(err, errConflict):
+		e.lose("another instance took the leadership")
+		return e.cfg.RenewInterval
+	}
+	e.failed(opRenew, err)
+	left := time.Until(e.validUntil)
+	if left <= 0 {
+		e.lose("the lease could not be renewed in time")
+		return e.cfg.RenewInterval
+	}
+	return min(e.cfg.RenewInterval/2, left)
+}
+
+// confirm reports whether the item shows this instance owning it at counter
+// (a conditional write whose first attempt landed is refused when the SDK
+// retries it).
+func (e *Elector) confirm(ctx context.Context, counter int64) bool {
+	r, err := e.table.read(ctx)
+	return err == nil && r.owner == e.cfg.ID && r.counter == counter
+}
+
+// stop ends a held leadership when ctx has ended: it releases the lease so
+// that another instance takes over at once.
+func (e *Elector) stop(ctx context.Context) {
+	if !e.Leading() {
+		return
+	}
+	if e.crashed.Load() {
+		e.endLeadership()
+		return
+	}
+	e.endLeadership()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	err := e.table.release(rctx, e.cfg.ID, e.counter)
+	if errors.Is(err, errConflict) && e.confirm(rctx, e.counter+1) {
+		// A renewal cut short by the stop landed after all.
+		e.counter++
+		err = e.table.release(rctx, e.cfg.ID, e.counter)
+	}
+	if err != nil {
+		if !errors.Is(err, errConflict) {
+			e.m.errors.WithLabelValues(opRelease).Inc()
+		}
+		e.m.transitions.WithLabelValues(eventLost).Inc()
+		e.log.Warn("poller leadership ended at stop but the lease was not released; another instance takes over once it expires", "lease_duration", e.cfg.LeaseDuration.String(), "err", err)
+		return
+	}
+	e.m.transitions.WithLabelValues(eventReleased).Inc()
+	e.log.Info("poller leadership released", "counter", e.counter+1)
+}
+
+// acquire records a taken lease and starts a leadership term.
+func (e *Elector) acquire(old record, counter int64, sent time.Time) {
+	e.counter = counter
+	e.validUntil = sent.Add(e.cfg.LeaseDuration - e.margin)
+	e.seenValid = false
+	term, end := context.WithCancel(context.Background())
+	e.mu.Lock()
+	e.term, e.endTerm = term, end
+	close(e.changed)
+	e.changed = make(chan struct{})
+	e.mu.Unlock()
+	e.leading.Store(true)
+	e.m.leader.Set(1)
+	e.m.transitions.WithLabelValues(eventAcquired).Inc()
+	from := "none"
+	switch {
+	case old.owner != "":
+		from = old.owner + " (expired)"
+	case old.exists:
+		from = "released"
+	}
+	e.log.Info("poller leadership acquired", "counter", counter, "previous", from)
+}
+
+// lose ends the leadership because it can no longer be trusted.
+func (e *Elector) lose(reason string) {
+	e.endLeadership()
+	e.m.transitions.WithLabelValues(eventLost).Inc()
+	e.log.Warn("poller leadership lost", "reason", reason, "counter", e.counter)
+}
+
+// endLeadership ends the current term.
+func (e *Elector) endLeadership() {
+	e.leading.Store(false)
+	e.m.leader.Set(0)
+	e.mu.Lock()
+	if e.endTerm != nil {
+		e.endTerm()
+	}
+	e.term, e.endTerm = nil, nil
+	close(e.changed)
+	e.changed = make(chan struct{})
+	e.mu.Unlock()
+}
+
+// failed counts a failed DynamoDB call; the first of a streak is logged at
+// warn, the rest at debug, so an outage does not flood the log.
+func (e *Elector) failed(op string, err error) {
+	e.m.errors.WithLabelValues(op).Inc()
+	e.errStreak++
+	if e.errStreak == 1 {
+		e.log.Warn("poller leadership: DynamoDB call failed; retrying", "op", op, "err", err)
+		return
+	}
+	e.log.Debug("poller leadership: DynamoDB call failed again", "op", op, "failures", e.errStreak, "err", err)
+}
+
+// succeeded ends a streak of failures.
+func (e *Elector) succeeded() {
+	if e.errStreak > 0 {
+		e.log.Info("poller leadership: DynamoDB calls succeed again", "failures", e.errStreak)
+		e.errStreak = 0
+	}
+}

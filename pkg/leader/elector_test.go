@@ -1,0 +1,393 @@
+package leader
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/weatherd/weatherd/pkg/emulator"
+)
+
+// sampler checks, until stopped, that two nodes never lead at once.
+type sampler struct {
+	both, samples atomic.Int64
+	stopped       chan struct{}
+	done          chan struct{}
+}
+
+func sample(a, b *node) *sampler {
+	s := &sampler{stopped: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for {
+			select {
+			case <-s.stopped:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			s.samples.Add(1)
+			if a.Leading() && b.Leading() {
+				s.both.Add(1)
+			}
+		}
+	}()
+	return s
+}
+
+func (s *sampler) check(t *testing.T) {
+	t.Helper()
+	close(s.stopped)
+	<-s.done
+	if s.both.Load() != 0 {
+		t.Errorf("both led at once in %d of %d samples", s.both.Load(), s.samples.Load())
+	}
+	t.Logf("%d samples, never both leading", s.samples.Load())
+}
+
+func TestElector_OneLeaderThenGracefulHandOver(t *testing.T) {
+	tbl := MustTable(t)
+	a := newNode(t, tbl, "worker-a", nil).start(t)
+	b := newNode(t, tbl, "worker-b", nil).start(t)
+	s := sample(a, b)
+	lead, follow := leaderOf(t, a, b)
+
+	// Over more than a lease duration the leader keeps the lease by renewing.
+	time.Sleep(leaseDuration + time.Second)
+	if !lead.Leading() || follow.Leading() {
+		t.Fatalf("leading: %s=%v %s=%v, want only %s", lead.ID(), lead.Leading(), follow.ID(), follow.Leading(), lead.ID())
+	}
+	if r := item(t, tbl); r.owner != lead.ID() || r.counter < 3 {
+		t.Errorf("item = %+v, want owner %s renewed at least twice", r, lead.ID())
+	}
+	if lead.transitions(eventAcquired) != 1 || follow.transitions(eventAcquired) != 0 {
+		t.Errorf("acquired: %s %d, %s %d; want 1 and 0", lead.ID(), lead.transitions(eventAcquired), follow.ID(), follow.transitions(eventAcquired))
+	}
+	if lead.gauge() != 1 || follow.gauge() != 0 {
+		t.Errorf("weatherd_poller_leader: leader %v, follower %v", lead.gauge(), follow.gauge())
+	}
+
+	// A graceful stop releases the lease: the follower takes it at its next look.
+	start := time.Now()
+	lead.stop(t)
+	if lead.Leading() || lead.gauge() != 0 || lead.transitions(eventReleased) != 1 || lead.transitions(eventLost) != 0 {
+		t.Errorf("stopped leader: leading %v, gauge %v, released %d, lost %d", lead.Leading(), lead.gauge(), lead.transitions(eventReleased), lead.transitions(eventLost))
+	}
+	waitFor(t, 5*time.Second, "graceful takeover", follow.Leading)
+	took := time.Since(start)
+	t.Logf("graceful takeover after %s (renew_interval %s)", took.Round(time.Millisecond), renewInterval)
+	if took > 2*time.Second {
+		t.Errorf("graceful takeover took %s, want under 2s", took)
+	}
+	if r := item(t, tbl); r.owner != follow.ID() {
+		t.Errorf("item owner = %q, want %s", r.owner, follow.ID())
+	}
+	s.check(t)
+}
+
+func TestElector_CrashedLeaderIsTakenOverAfterTheLease(t *testing.T) {
+	tbl := MustTable(t)
+	a := newNode(t, tbl, "worker-a", nil).start(t)
+	b := newNode(t, tbl, "worker-b", nil).start(t)
+	s := sample(a, b)
+	lead, follow := leaderOf(t, a, b)
+	time.Sleep(renewInterval) // the follower has seen the lease
+	before := item(t, tbl)
+
+	lead.crashed.Store(true) // stops renewing and does not release
+	crash := time.Now()
+	lead.stop(t)
+	if r := item(t, tbl); r.owner != lead.ID() {
+		t.Fatalf("the crashed leader released its lease: %+v", r)
+	}
+	waitFor(t, 3*leaseDuration, "takeover after a crash", follow.Leading)
+	took := time.Since(crash)
+	t.Logf("takeover after a crash: %s (lease_duration %s, renew_interval %s)", took.Round(time.Millisecond), leaseDuration, renewInterval)
+	// The follower takes the lease only once it has seen it unrenewed for
+	// lease_duration; the last renewal was at most about a renew interval
+	// before the crash.
+	if took < leaseDuration-2*renewInterval || took > 2*leaseDuration {
+		t.Errorf("takeover after %s, want between %s and %s", took, leaseDuration-2*renewInterval, 2*leaseDuration)
+	}
+	if r := item(t, tbl); r.owner != follow.ID() || r.counter <= before.counter {
+		t.Errorf("item = %+v, want owner %s and a counter above %d", r, follow.ID(), before.counter)
+	}
+	if lead.transitions(eventReleased) != 0 || follow.transitions(eventAcquired) != 1 {
+		t.Errorf("released %d, acquired %d; want 0 and 1", lead.transitions(eventReleased), follow.transitions(eventAcquired))
+	}
+	s.check(t)
+}
+
+// intrude takes the lease for id as if it had found it expired.
+func intrude(t *testing.T, tbl, id string) int64 {
+	t.Helper()
+	tb := &table{ddb: emulator.DynamoDB(t), name: tbl, key: "poller"}
+	for range 20 {
+		c, err := tb.take(context.Background(), item(t, tbl), id, leaseDuration)
+		if err == nil {
+			return c
+		}
+		if !errors.Is(err, errConflict) {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("could not take the lease in 20 tries")
+	return 0
+}
+
+func TestElector_FencedRenewStepsDown(t *testing.T) {
+	tbl := MustTable(t)
+	a := newNode(t, tbl, "worker-a", nil).start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	term, err := a.Await(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	intrude(t, tbl, "intruder")
+	select {
+	case <-term.Done():
+	case <-time.After(3 * renewInterval):
+		t.Fatal("still leading after its renewal was refused")
+	}
+	if a.Leading() || a.transitions(eventLost) != 1 || a.gauge() != 0 {
+		t.Errorf("leading %v, lost %d, gauge %v", a.Leading(), a.transitions(eventLost), a.gauge())
+	}
+	if n := a.errorsOf(opRenew); n != 0 {
+		t.Errorf("a refused renewal counted as %d errors", n)
+	}
+	// The intruder never renews: a takes the lease back once it expired.
+	term2, err := a.Await(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if term2 == term || term2.Err() != nil {
+		t.Error("Await returned the old term")
+	}
+	if r := item(t, tbl); r.owner != a.ID() {
+		t.Errorf("item owner = %q, want %s", r.owner, a.ID())
+	}
+}
+
+func TestElector_OutageStepsDownBeforeTakeover(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode int32
+	}{{"Refused", refused}, {"Hanging", hanging}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := MustTable(t)
+			f := &flaky{DynamoDBAPI: emulator.DynamoDB(t)}
+			a := newNode(t, tbl, "worker-a", f).start(t)
+			defer f.mode.Store(up)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			term, err := a.Await(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := newNode(t, tbl, "worker-b", nil).start(t)
+			s := sample(a, b)
+			time.Sleep(2 * renewInterval) // b has seen the lease
+
+			f.mode.Store(tc.mode)
+			outage := time.Now()
+			var down time.Time
+			select {
+			case <-term.Done():
+				down = time.Now()
+			case <-time.After(3 * leaseDuration):
+				t.Fatal("the leader kept its leadership through a DynamoDB outage")
+			}
+			if _, err := b.Await(ctx); err != nil {
+				t.Fatal(err)
+			}
+			upAt := time.Now()
+			stepDown, takeover := down.Sub(outage), upAt.Sub(outage)
+			t.Logf("outage: leader stepped down after %s, follower took over after %s (lease_duration %s)", stepDown.Round(time.Millisecond), takeover.Round(time.Millisecond), leaseDuration)
+			// The last successful renewal was at or before the outage began:
+			// the leader must be gone within lease_duration of it.
+			if stepDown >= leaseDuration {
+				t.Errorf("stepped down %s after the outage began, want under lease_duration %s", stepDown, leaseDuration)
+			}
+			if stepDown < leaseDuration/4 {
+				t.Errorf("stepped down %s after the outage began: too early", stepDown)
+			}
+			if !down.Before(upAt) {
+				t.Errorf("follower took over %s before the leader stepped down", down.Sub(upAt))
+			}
+			if a.transitions(eventLost) != 1 || a.errorsOf(opRenew) == 0 {
+				t.Errorf("lost %d, renew errors %d; want 1 and some", a.transitions(eventLost), a.errorsOf(opRenew))
+			}
+			f.mode.Store(up)
+			time.Sleep(2 * renewInterval)
+			if a.Leading() || !b.Leading() {
+				t.Errorf("after the outage: a leading %v, b leading %v; want b only", a.Leading(), b.Leading())
+			}
+			s.check(t)
+		})
+	}
+}
+
+func TestElector_Await(t *testing.T) {
+	tbl := MustTable(t)
+	a := newNode(t, tbl, "worker-a", nil)
+	t.Run("ContextEnds", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := a.Await(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("ElectionStopped", func(t *testing.T) {
+		a.start(t)
+		if _, err := a.Await(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		a.stop(t)
+		if _, err := a.Await(context.Background()); !errors.Is(err, ErrStopped) {
+			t.Errorf("err = %v, want ErrStopped", err)
+		}
+		if err := a.Run(context.Background()); err == nil || err.Error() != "leader: Run called twice" {
+			t.Errorf("second Run = %v", err)
+		}
+	})
+}
+
+func TestEnsureTable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ddb := emulator.DynamoDB(t)
+	t.Run("CreatesOnceOnDemand", func(t *testing.T) {
+		name := emulator.Name(t, "leader")
+		for range 2 {
+			if err := EnsureTable(ctx, ddb, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkKey(d.Table); err != nil {
+			t.Error(err)
+		}
+		if d.Table.BillingModeSummary == nil || d.Table.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
+			t.Errorf("billing mode = %+v, want PAY_PER_REQUEST", d.Table.BillingModeSummary)
+		}
+	})
+	t.Run("WrongKey", func(t *testing.T) {
+		name := wrongKeyTable(t)
+		err := EnsureTable(ctx, ddb, name)
+		want := `leader table "` + name + `": leader table has the wrong key schema: got key [ShardID HASH], want LeaseKey (string) as the only (hash) key`
+		if !errors.Is(err, ErrTableSchema) || err.Error() != want {
+			t.Errorf("err = %v\nwant %s", err, want)
+		}
+		// The elector cannot work on it and says so instead of retrying.
+		n := newNode(t, name, "worker-a", nil)
+		if err := n.Run(ctx); !errors.Is(err, ErrTableSchema) || !strings.HasPrefix(err.Error(), "leader: ") {
+			t.Errorf("Run = %v", err)
+		}
+	})
+}
+
+func TestNew_BadConfig(t *testing.T) {
+	ok := Config{Table: "t-leader", Name: "poller", LeaseDuration: 10 * time.Second, RenewInterval: 3 * time.Second, ID: "w"}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"NoTable", func(c *Config) { c.Table = "" }, "new leader elector: table is empty"},
+		{"NoName", func(c *Config) { c.Name = "" }, "new leader elector: name is empty"},
+		{"NoID", func(c *Config) { c.ID = "" }, "new leader elector: id is empty"},
+		{"NoLease", func(c *Config) { c.LeaseDuration = 0 }, "new leader elector: lease duration 0s is not positive"},
+		{"SlowRenew", func(c *Config) { c.RenewInterval = 5 * time.Second }, "new leader elector: renew interval 5s is not between 0 and half of the lease duration 10s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok
+			tc.edit(&c)
+			_, err := New(c, emulator.DynamoDB(t), NewMetrics(testRegistry()), testLog())
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("err = %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMetrics_Registered(t *testing.T) {
+	reg := testRegistry()
+	NewMetrics(reg)
+	want := `
+# HELP weatherd_poller_leader 1 while this instance holds the poller leadership (and may poll the weather API), else 0.
+# TYPE weatherd_poller_leader gauge
+weatherd_poller_leader 0
+# HELP weatherd_poller_leader_transitions_total Poller leadership changes of this instance, by event (acquired, lost, released).
+# TYPE weatherd_poller_leader_transitions_total counter
+weatherd_poller_leader_transitions_total{event="acquired"} 0
+weatherd_poller_leader_transitions_total{event="lost"} 0
+weatherd_poller_leader_transitions_total{event="released"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "weatherd_poller_leader", "weatherd_poller_leader_transitions_total"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "weatherd_poller_leader_errors_total"); err != nil || n != 5 {
+		t.Errorf("errors series = %d, %v; want 5", n, err)
+	}
+}
+
+// wrongKeyTable creates a table keyed like the consumer's lease table.
+func wrongKeyTable(t *testing.T) string {
+	t.Helper()
+	name := emulator.Name(t, "leader")
+	if _, err := emulator.DynamoDB(t).CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            &name,
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("ShardID"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("ShardID"), KeyType: types.KeyTypeHash}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// lostAnswer applies the next UpdateItem and then answers as a retry of it
+// would: the condition failed (the first attempt had changed the item).
+type lostAnswer struct {
+	DynamoDBAPI
+	armed atomic.Bool
+	fired atomic.Int32
+}
+
+func (l *lostAnswer) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	out, err := l.DynamoDBAPI.UpdateItem(ctx, in, opts...)
+	if err == nil && l.armed.CompareAndSwap(true, false) {
+		l.fired.Add(1)
+		return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
+	}
+	return out, err
+}
+
+func TestElector_RenewWhoseAnswerWasLostKeepsLeading(t *testing.T) {
+	tbl := MustTable(t)
+	l := &lostAnswer{DynamoDBAPI: emulator.DynamoDB(t)}
+	a := newNode(t, tbl, "worker-a", l).start(t)
+	waitFor(t, 10*time.Second, "leading", a.Leading)
+	l.armed.Store(true)
+	waitFor(t, 5*time.Second, "the lost answer", func() bool { return l.fired.Load() == 1 })
+	time.Sleep(2 * renewInterval)
+	if !a.Leading() || a.transitions(eventLost) != 0 {
+		t.Errorf("leading %v, lost %d; want still leading", a.Leading(), a.transitions(eventLost))
+	}
+	before := item(t, tbl).counter
+	a.stop(t)
+	if r := item(t, tbl); r.owner != "" || r.counter <= before || a.transitions(eventReleased) != 1 {
+		t.Errorf("after stop: item %+v (counter before %d), released %d; want released with a higher counter", r, before, a.transitions(eventReleased))
+	}
+}

@@ -1,0 +1,147 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weatherd/weatherd/pkg/weather"
+)
+
+// blobStore is a StateStore in memory, the shape *leader.Elector has.
+type blobStore struct {
+	mu    sync.Mutex
+	blob  []byte
+	saves int
+}
+
+func (s *blobStore) LoadState(context.Context) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.blob, nil
+}
+
+func (s *blobStore) SaveState(_ context.Context, b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.blob, s.saves = b, s.saves+1
+	return nil
+}
+
+// runUntil runs p until cond holds, then stops it.
+func runUntil(t *testing.T, p *Poller, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !cond() {
+		t.Fatal("condition not reached in 10s")
+	}
+}
+
+// TestPoller_MemorySurvivesALeaderChange: a second poller (a new leader or a
+// restart) does not emit the observations the first one delivered.
+func TestPoller_MemorySurvivesALeaderChange(t *testing.T) {
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	var advance atomic.Bool
+	fetch := func(loc weather.Location, n int) (weather.Reading, error) {
+		obs := at
+		if advance.Load() {
+			obs = at.Add(time.Minute)
+		}
+		return weather.NewReading(loc, "scripted", obs, time.Now(), weather.Values{}), nil
+	}
+	store := &blobStore{}
+	out := &recorder{}
+	first, _, _ := newPoller(t, testConfig("@every 1s"), locs(3), &scripted{fetch: fetch}, out)
+	WithStateStore(store, func() bool { return true })(first)
+	runUntil(t, first, func() bool { return out.count() == 3 && store.saves > 0 })
+	if !strings.Contains(string(store.blob), `"loc-02":"2026-11-27T10:00:00Z"`) {
+		t.Fatalf("saved state = %s", store.blob)
+	}
+
+	var logs strings.Builder
+	second, _, secondLogs := newPoller(t, testConfig("@every 1s"), locs(3), &scripted{fetch: fetch}, out)
+	WithStateStore(store, func() bool { return true })(second)
+	prov := second.prov.(*scripted)
+	runUntil(t, second, func() bool {
+		return len(prov.callsFor("loc-00")) >= 1 && strings.Contains(secondLogs.String(), "msg=poll ")
+	})
+	if out.count() != 3 {
+		t.Errorf("the second poller emitted %d readings the first had delivered", out.count()-3)
+	}
+	if !strings.Contains(secondLogs.String(), "loaded the last observations") {
+		t.Errorf("no load logged:\n%s%s", secondLogs, logs.String())
+	}
+	advance.Store(true)
+	runUntil(t, second, func() bool { return out.count() == 6 })
+}
+
+// TestPoller_MemoryWaitsForDelivery: nothing is saved while the producer
+// still holds readings, so a crash can repeat an observation but not skip it.
+func TestPoller_MemoryWaitsForDelivery(t *testing.T) {
+	store := &blobStore{}
+	out := &recorder{}
+	var delivered atomic.Bool
+	p, _, _ := newPoller(t, testConfig("@every 1s"), locs(2), &scripted{fetch: everyObservation(time.Now())}, out)
+	WithStateStore(store, delivered.Load)(p)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for out.count() < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	store.mu.Lock()
+	saves := store.saves
+	store.mu.Unlock()
+	if saves != 0 {
+		t.Fatalf("saved %d times before delivery", saves)
+	}
+	delivered.Store(true)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		store.mu.Lock()
+		saves = store.saves
+		store.mu.Unlock()
+		if saves > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if saves == 0 {
+		t.Error("not saved within 2s of delivery")
+	}
+}
+
+// failingStore refuses everything: the poller polls on, forgetting nothing.
+type failingStore struct{}
+
+func (failingStore) LoadState(context.Context) ([]byte, error) {
+	return nil, errors.New("dynamodb down")
+}
+func (failingStore) SaveState(context.Context, []byte) error { return errors.New("dynamodb down") }
+
+func TestPoller_MemoryStoreDownStillPolls(t *testing.T) {
+	out := &recorder{}
+	p, _, logs := newPoller(t, testConfig("@every 1s"), locs(2), &scripted{fetch: everyObservation(time.Now())}, out)
+	WithStateStore(failingStore{}, func() bool { return true })(p)
+	runUntil(t, p, func() bool { return out.count() >= 2 })
+	if !strings.Contains(logs.String(), "could not load the last observations") {
+		t.Errorf("load failure not logged:\n%s", logs)
+	}
+}
