@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/weatherd/weatherd/pkg/ddbtable"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 var errConflict = errors.New("lease changed by another worker")
 
 // ErrTableSchema is returned when the lease table exists with another key.
-var ErrTableSchema = errors.New("lease table has the wrong key schema")
+var ErrTableSchema = ddbtable.ErrSchema
 
 // leaseTable is the lease table: every write that changes or depends on
 // ownership is conditional, so the table is the only truth.
@@ -50,60 +51,21 @@ func EnsureTable(ctx context.Context, ddb DynamoDBAPI, name string) error {
 }
 
 func (t *leaseTable) ensure(ctx context.Context) error {
-	created := false
-	for {
-		t.calls("describe_table")
-		out, err := t.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &t.name})
-		var nf *types.ResourceNotFoundException
-		switch {
-		case errors.As(err, &nf) && !created:
-			t.calls("create_table")
-			_, err := t.ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
-				TableName:            &t.name,
-				BillingMode:          types.BillingModePayPerRequest,
-				AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrShardID), AttributeType: types.ScalarAttributeTypeS}},
-				KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(attrShardID), KeyType: types.KeyTypeHash}},
-			})
-			var inUse *types.ResourceInUseException
-			if err != nil && !errors.As(err, &inUse) {
-				return fmt.Errorf("create lease table %q: %w", t.name, err)
-			}
-			created = true
-		case errors.As(err, &nf):
-			// created, not visible yet
-		case err != nil:
-			return fmt.Errorf("describe lease table %q: %w", t.name, err)
-		default:
-			if err := checkKey(out.Table); err != nil {
-				return fmt.Errorf("lease table %q: %w", t.name, err)
-			}
-			if out.Table.TableStatus == types.TableStatusActive {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for lease table %q to be active: %w", t.name, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return ddbtable.Ensure(ctx, countingTableAPI{t}, ddbtable.Table{Kind: "lease table", Name: t.name, Hash: attrShardID})
 }
 
-func checkKey(td *types.TableDescription) error {
-	var keys []string
-	for _, k := range td.KeySchema {
-		keys = append(keys, aws.ToString(k.AttributeName)+" "+string(k.KeyType))
-	}
-	strKey := false
-	for _, a := range td.AttributeDefinitions {
-		if aws.ToString(a.AttributeName) == attrShardID && a.AttributeType == types.ScalarAttributeTypeS {
-			strKey = true
-		}
-	}
-	if len(keys) != 1 || keys[0] != attrShardID+" HASH" || !strKey {
-		return fmt.Errorf("%w: got key [%s], want ShardID (string) as the only (hash) key", ErrTableSchema, strings.Join(keys, ", "))
-	}
-	return nil
+// countingTableAPI counts the table calls Ensure makes, for the coordination
+// metrics.
+type countingTableAPI struct{ t *leaseTable }
+
+func (c countingTableAPI) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
+	c.t.calls("describe_table")
+	return c.t.ddb.DescribeTable(ctx, in, opts...)
+}
+
+func (c countingTableAPI) CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error) {
+	c.t.calls("create_table")
+	return c.t.ddb.CreateTable(ctx, in, opts...)
 }
 
 // scan reads the whole table with strongly consistent reads.

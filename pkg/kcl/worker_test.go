@@ -453,7 +453,7 @@ func TestEnsureTable_RejectsWrongKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = EnsureTable(context.Background(), ddb, name)
-	want := `lease table "` + name + `": lease table has the wrong key schema: got key [leaseKey HASH], want ShardID (string) as the only (hash) key`
+	want := `lease table "` + name + `": wrong key schema: got key [leaseKey HASH], want ShardID (string) as the only (hash) key`
 	if !errors.Is(err, ErrTableSchema) || err.Error() != want {
 		t.Fatalf("EnsureTable = %v, want %s", err, want)
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/weatherd/weatherd/pkg/ddbtable"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,7 +35,7 @@ type DynamoDBAPI interface {
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 
 // ErrTableSchema is returned when the leader table exists with another key.
-var ErrTableSchema = errors.New("leader table has the wrong key schema")
+var ErrTableSchema = ddbtable.ErrSchema
 
 // errConflict means a conditional write found the item changed: another
 // instance took, renewed or released the lease first.
@@ -45,61 +45,9 @@ var errConflict = errors.New("lease changed by another instance")
 // on-demand billing) when it does not exist and waits until it is ACTIVE. An
 // existing table is used as it is once its key schema is checked.
 func EnsureTable(ctx context.Context, ddb DynamoDBAPI, name string) error {
-	created := false
-	for {
-		out, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
-		var nf *types.ResourceNotFoundException
-		switch {
-		case errors.As(err, &nf) && !created:
-			_, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
-				TableName:            &name,
-				BillingMode:          types.BillingModePayPerRequest,
-				AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrKey), AttributeType: types.ScalarAttributeTypeS}},
-				KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(attrKey), KeyType: types.KeyTypeHash}},
-			})
-			var inUse *types.ResourceInUseException
-			if err != nil && !errors.As(err, &inUse) {
-				return fmt.Errorf("create leader table %q: %w", name, err)
-			}
-			created = true
-		case errors.As(err, &nf):
-			// created, not visible yet
-		case err != nil:
-			return fmt.Errorf("describe leader table %q: %w", name, err)
-		default:
-			if err := checkKey(out.Table); err != nil {
-				return fmt.Errorf("leader table %q: %w", name, err)
-			}
-			if out.Table.TableStatus == types.TableStatusActive {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for leader table %q to be active: %w", name, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return ddbtable.Ensure(ctx, ddb, ddbtable.Table{Kind: "leader table", Name: name, Hash: attrKey})
 }
 
-func checkKey(td *types.TableDescription) error {
-	var keys []string
-	for _, k := range td.KeySchema {
-		keys = append(keys, aws.ToString(k.AttributeName)+" "+string(k.KeyType))
-	}
-	strKey := false
-	for _, a := range td.AttributeDefinitions {
-		if aws.ToString(a.AttributeName) == attrKey && a.AttributeType == types.ScalarAttributeTypeS {
-			strKey = true
-		}
-	}
-	if len(keys) != 1 || keys[0] != attrKey+" HASH" || !strKey {
-		return fmt.Errorf("%w: got key [%s], want %s (string) as the only (hash) key", ErrTableSchema, strings.Join(keys, ", "), attrKey)
-	}
-	return nil
-}
-
-// record is the leadership item as read. A missing item reads as !exists.
 type record struct {
 	exists  bool
 	owner   string // "" when released

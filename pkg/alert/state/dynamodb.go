@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/weatherd/weatherd/pkg/ddbtable"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -47,41 +47,11 @@ func (d *DynamoDB) Init(ctx context.Context) error {
 	return EnsureTable(ctx, d.api, d.table)
 }
 
-// EnsureTable creates the alert-state table when it is missing and waits for
-// it to be active; `weatherd bootstrap` uses it too.
+// EnsureTable creates the alert-state table (hash key location, range key
+// rule) when it is missing and waits for it to be active; `weatherd
+// bootstrap` uses it too.
 func EnsureTable(ctx context.Context, api DynamoDBAPI, table string) error {
-	_, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	var nf *types.ResourceNotFoundException
-	switch {
-	case err == nil:
-	case errors.As(err, &nf):
-		_, err = api.CreateTable(ctx, &dynamodb.CreateTableInput{
-			TableName:   aws.String(table),
-			BillingMode: types.BillingModePayPerRequest,
-			AttributeDefinitions: []types.AttributeDefinition{
-				{AttributeName: aws.String("location"), AttributeType: types.ScalarAttributeTypeS},
-				{AttributeName: aws.String("rule"), AttributeType: types.ScalarAttributeTypeS},
-			},
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String("location"), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String("rule"), KeyType: types.KeyTypeRange},
-			},
-		})
-		var inUse *types.ResourceInUseException
-		if err != nil && !errors.As(err, &inUse) {
-			return fmt.Errorf("create alert state table %s: %w", table, err)
-		}
-	default:
-		return fmt.Errorf("describe alert state table %s: %w", table, err)
-	}
-	w := dynamodb.NewTableExistsWaiter(api, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay = 200 * time.Millisecond
-		o.MaxDelay = 2 * time.Second
-	})
-	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 2*time.Minute); err != nil {
-		return fmt.Errorf("wait for alert state table %s: %w", table, err)
-	}
-	return nil
+	return ddbtable.Ensure(ctx, api, ddbtable.Table{Kind: "alert-state table", Name: table, Hash: "location", Range: "rule"})
 }
 
 // Load returns every alert of a location (consistent read).
