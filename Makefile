@@ -28,11 +28,15 @@ test:
 test-unit:
 	$(GO) test $(TEST_FLAGS) $(PKGS)
 
-## bench: benchmarks with the emulators up (they are stopped afterwards)
+## bench: benchmarks with the emulators up (they are stopped afterwards), ending with a summary table
+##        (pipeline vs DuckDB, end-to-end and alert latency on the emulators; see BENCHMARKS.md)
+BENCH_COUNT ?= 3
 bench:
 	rc=0; trap '$(EMULATORS) stop || echo "make: stopping the emulators failed" >&2' EXIT; \
 	$(EMULATORS) start; \
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS) || rc=$$?; exit $$rc
+	{ $(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCH_COUNT) -timeout 30m ./pkg/benchmark/ && \
+	  $(GO) test -run '^$$' -bench 'BenchmarkDecode|BenchmarkEncodeStages' -benchmem -timeout 10m ./pkg/weather/ ./pkg/lake/; } 2>&1 \
+	  | $(GO) run ./pkg/benchmark/cmd/report || rc=$$?; exit $$rc
 
 ## lint: gofmt and go vet
 lint:

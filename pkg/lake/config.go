@@ -17,7 +17,7 @@ type Config struct {
 	URL   string      `mapstructure:"url"`
 	Flush FlushConfig `mapstructure:"flush"`
 	// MaxBufferedBytes bounds the bytes buffered by all shards together
-	// (record bytes plus an estimate of the decoded reading); past it
+	// (record bytes plus an estimate of their buffered rows); past it
 	// ShardWriter.Add blocks until a flush frees budget.
 	MaxBufferedBytes int64            `mapstructure:"max_buffered_bytes"`
 	Parquet          ParquetConfig    `mapstructure:"parquet"`

@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		buffered: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "weatherd_lake_buffered_bytes",
-			Help: "Bytes (records plus decoded readings, estimated) buffered by all shards, not yet written to the lake.",
+			Help: "Bytes (records plus their buffered rows, estimated) buffered by all shards, not yet written to the lake.",
 		}),
 		poison: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weatherd_poison_records_total",

@@ -100,75 +100,27 @@ var ValueColumns = []ValueColumn{
 
 // setValue stores one reading value in its column; it reports false for a
 // value with no column.
-func (r *Row) setValue(name string, v *float64) bool {
-	switch name {
-	case "temperature":
-		r.Temperature = v
-	case "temperatureApparent":
-		r.TemperatureApparent = v
-	case "dewPoint":
-		r.DewPoint = v
-	case "humidity":
-		r.Humidity = v
-	case "windSpeed":
-		r.WindSpeed = v
-	case "windGust":
-		r.WindGust = v
-	case "windDirection":
-		r.WindDirection = v
-	case "pressureSurfaceLevel":
-		r.PressureSurfaceLevel = v
-	case "pressureSeaLevel":
-		r.PressureSeaLevel = v
-	case "weatherCode":
-		r.WeatherCode = toInt32(v)
-	case "precipitationIntensity":
-		r.PrecipitationIntensity = v
-	case "precipitationProbability":
-		r.PrecipitationProbability = v
-	case "precipitationType":
-		r.PrecipitationType = toInt32(v)
-	case "rainIntensity":
-		r.RainIntensity = v
-	case "freezingRainIntensity":
-		r.FreezingRainIntensity = v
-	case "snowIntensity":
-		r.SnowIntensity = v
-	case "sleetIntensity":
-		r.SleetIntensity = v
-	case "rainAccumulation":
-		r.RainAccumulation = v
-	case "snowAccumulation":
-		r.SnowAccumulation = v
-	case "sleetAccumulation":
-		r.SleetAccumulation = v
-	case "iceAccumulation":
-		r.IceAccumulation = v
-	case "visibility":
-		r.Visibility = v
-	case "cloudCover":
-		r.CloudCover = v
-	case "cloudBase":
-		r.CloudBase = v
-	case "cloudCeiling":
-		r.CloudCeiling = v
-	case "uvIndex":
-		r.UvIndex = v
-	case "uvHealthConcern":
-		r.UvHealthConcern = toInt32(v)
-	case "evapotranspiration":
-		r.Evapotranspiration = v
-	default:
-		return false
+func (r *Row) setValue(name string, v *float64, ints *int32Slab) bool {
+	i, ok := columnOf(name)
+	if ok {
+		r.setColumn(i, v, ints)
 	}
-	return true
+	return ok
 }
 
 // NewRow turns a reading into its gold row. It reports how many values had
 // no column (they stay in raw/ only). The row shares the reading's value
 // pointers; neither is modified afterwards.
 func NewRow(r weather.Reading) (Row, int) {
-	row := Row{
+	var row Row
+	u := row.fill(r, nil)
+	return row, u
+}
+
+// fill sets row from r, taking the INT32 columns' storage from ints (nil:
+// one allocation each).
+func (row *Row) fill(r weather.Reading, ints *int32Slab) int {
+	*row = Row{
 		EventID:      r.EventID,
 		LocationID:   r.Location.ID,
 		LocationName: r.Location.Name,
@@ -180,19 +132,33 @@ func NewRow(r weather.Reading) (Row, int) {
 	}
 	unknown := 0
 	for name, v := range r.Values {
-		if !row.setValue(name, v) {
+		if !row.setValue(name, v, ints) {
 			unknown++
 		}
 	}
-	return row, unknown
+	return unknown
+}
+
+// int32Slab hands out *int32 from shared arrays, so the code columns of a
+// batch of rows cost a few allocations instead of one per value.
+type int32Slab []int32
+
+func (s *int32Slab) ptr(x int32) *int32 {
+	if s == nil {
+		return &x
+	}
+	if len(*s) == cap(*s) {
+		*s = make([]int32, 0, 4096)
+	}
+	*s = append(*s, x)
+	return &(*s)[len(*s)-1]
 }
 
 // toInt32 keeps a code value only when it is a whole number that fits INT32;
 // anything else becomes null in gold (raw/ keeps the original).
-func toInt32(v *float64) *int32 {
+func toInt32(v *float64, ints *int32Slab) *int32 {
 	if v == nil || *v != math.Trunc(*v) || *v < math.MinInt32 || *v > math.MaxInt32 {
 		return nil
 	}
-	i := int32(*v)
-	return &i
+	return ints.ptr(int32(*v))
 }

@@ -32,7 +32,7 @@ func TestValueColumns_MatchRow(t *testing.T) {
 		}
 		var row Row
 		v := 42.0
-		if !row.setValue(c.Value, &v) {
+		if !row.setValue(c.Value, &v, nil) {
 			t.Errorf("setValue(%q) has no column", c.Value)
 		}
 		got := reflect.ValueOf(row).Field(8 + i)

@@ -124,7 +124,7 @@ func (w *Writer) underPressure() bool {
 	return w.waiting > 0
 }
 
-// BufferedBytes is the bytes (record plus decoded reading estimate)
+// BufferedBytes is the bytes (records plus their buffered rows, estimated)
 // currently buffered by all shards.
 func (w *Writer) BufferedBytes() int64 {
 	w.mu.Lock()
@@ -159,11 +159,35 @@ type ShardWriter struct {
 	since   time.Time // when the oldest buffered record was added
 }
 
+// goldPart is one hour partition of a shard's buffer: the record bodies for
+// raw/ and their gold rows. Readings are turned into compact rows as they
+// arrive (see bufRow), so the buffer does not hold decoded readings with
+// their value maps, and rows are kept in chunks so it grows without copying.
 type goldPart struct {
 	hour     time.Time
 	firstSeq string
 	bodies   [][]byte
-	readings []weather.Reading
+	rows     [][]bufRow
+	n        int // rows in all chunks
+	unknown  int // values with no gold column (kept in raw/ only)
+}
+
+// maxRowChunk bounds one chunk of a goldPart's rows; chunks start small and
+// double up to it, so a partition with one late reading stays small.
+const maxRowChunk = 1024
+
+func (p *goldPart) addRow(r weather.Reading) {
+	if len(p.rows) == 0 || len(p.rows[len(p.rows)-1]) == cap(p.rows[len(p.rows)-1]) {
+		size := 16
+		if len(p.rows) > 0 {
+			size = min(2*cap(p.rows[len(p.rows)-1]), maxRowChunk)
+		}
+		p.rows = append(p.rows, make([]bufRow, 0, size))
+	}
+	c := &p.rows[len(p.rows)-1]
+	*c = append(*c, bufRow{})
+	p.unknown += (*c)[len(*c)-1].set(r)
+	p.n++
 }
 
 type errPart struct {
@@ -173,7 +197,7 @@ type errPart struct {
 }
 
 // Add buffers items and flushes when the shard's buffer reaches
-// lake.flush.max_bytes (record bytes plus the decoded readings' estimated
+// lake.flush.max_bytes (record bytes plus the buffered rows' estimated
 // size, see itemSize) or max_records or its oldest record max_age; a flush
 // writes every object and then checkpoints the last record it holds. Records
 // at or before the last one already buffered are skipped, so the consumer may
@@ -264,7 +288,7 @@ func (s *ShardWriter) append(it *Item, n int64) {
 			s.gold[hour.Unix()] = p
 		}
 		p.bodies = append(p.bodies, it.Record.Data)
-		p.readings = append(p.readings, it.Reading)
+		p.addRow(it.Reading)
 	} else {
 		reason := "decoded reading has no observed_at"
 		if it.Err != nil {
@@ -291,13 +315,17 @@ func (s *ShardWriter) append(it *Item, n int64) {
 }
 
 // itemSize estimates the memory one buffered item holds, which is what the
-// byte triggers and the budget count: the record bytes plus the decoded
-// reading (its strings, the values map and the boxed numbers), measured at
-// roughly 512 bytes plus 64 per value for Go 1.26 maps.
+// byte triggers and the budget count: the record bytes plus what the buffer
+// keeps beside them — the gold row (bufRow, its values inline) with its
+// strings for a reading, the error record and its reason for a poison one —
+// rounded up to 512 bytes, the allocation overhead included.
 func itemSize(it *Item) int64 {
 	n := int64(len(it.Record.Data)) + 512
 	if it.Err == nil {
-		n += 64 * int64(len(it.Reading.Values))
+		r := &it.Reading
+		n += int64(len(r.EventID) + len(r.Location.ID) + len(r.Location.Name) + len(r.Provider))
+	} else {
+		n += int64(len(it.Err.Error()))
 	}
 	return n
 }
@@ -369,15 +397,8 @@ func (s *ShardWriter) write(ctx context.Context) error {
 		})
 		g.Go(func() error {
 			data, err := s.w.encode(func() ([]byte, error) {
-				rows := make([]Row, len(p.readings))
-				unknown := 0
-				for i := range p.readings {
-					var u int
-					rows[i], u = NewRow(p.readings[i])
-					unknown += u
-				}
-				s.w.m.unknownValues.Add(float64(unknown))
-				return s.w.enc.encode(rows)
+				s.w.m.unknownValues.Add(float64(p.unknown))
+				return s.w.enc.encodeBuffered(p.rows, p.n)
 			})
 			if err != nil {
 				return fmt.Errorf("encode %s: %w", ObjectKey(KindGold, p.hour, name), err)

@@ -7,6 +7,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -66,6 +69,16 @@ type processor struct {
 	shard string
 	sink  ShardSink
 	log   *slog.Logger
+	// buf is reused from batch to batch: neither the lake nor the alert
+	// engine keeps its slices (they copy what they keep).
+	buf batchBuf
+}
+
+// batchBuf holds one slice of a batch: its items for the lake and its
+// readings for the alert engine.
+type batchBuf struct {
+	items    []lake.Item
+	readings []weather.Reading
 }
 
 func (p *processor) Initialize(ctx context.Context, shardID string, from stream.Position) error {
@@ -76,33 +89,106 @@ func (p *processor) Initialize(ctx context.Context, shardID string, from stream.
 	return nil
 }
 
+// subBatch bounds the records decoded and held at once: a large GetRecords
+// batch goes through alerts and the lake in slices of this many, so only
+// one slice of decoded readings (with their value maps) is alive at a time,
+// and each is used while it is still in the CPU cache. Slicing is safe: if
+// a later slice fails, the consumer retries the whole batch; the lake skips
+// records it already holds and the alert engine readings it already judged.
+// (Handing a slice to the lake in the background while the next is decoded
+// was measured too: no faster on two cores, and twice the memory.)
+const subBatch = 4096
+
 func (p *processor) ProcessRecords(ctx context.Context, records []stream.Record, cp stream.Checkpointer) error {
 	if len(records) == 0 {
 		return p.sink.Tick(ctx, cp)
 	}
-	items := make([]lake.Item, len(records))
-	readings := make([]weather.Reading, 0, len(records))
-	for i, rec := range records {
-		items[i].Record = rec
-		r, err := weather.Decode(rec.Data)
+	defer p.buf.release()
+	for lo := 0; lo < len(records); lo += subBatch {
+		items, err := p.prepare(ctx, records[lo:min(lo+subBatch, len(records))], &p.buf)
 		if err != nil {
-			items[i].Err = err
-			p.log.Warn("invalid record sent to the lake's errors/", "sequence", rec.SequenceNumber, "partition_key", rec.PartitionKey, "err", err)
-			continue
+			return err
 		}
-		items[i].Reading = r
-		readings = append(readings, r)
-	}
-	if len(readings) > 0 {
-		if err := p.f.Alerts.Observe(ctx, readings); err != nil {
-			return fmt.Errorf("evaluate alerts: %w", err)
+		if err := p.sink.Add(ctx, items, cp); err != nil {
+			return fmt.Errorf("lake: %w", err)
 		}
-	}
-	if err := p.sink.Add(ctx, items, cp); err != nil {
-		return fmt.Errorf("lake: %w", err)
 	}
 	p.f.Metrics.records.Add(float64(len(records)))
 	return nil
+}
+
+// prepare decodes records into b and lets the alert engine see the
+// readings; it returns the items for the lake.
+func (p *processor) prepare(ctx context.Context, records []stream.Record, b *batchBuf) ([]lake.Item, error) {
+	items, readings := b.sized(len(records))
+	decodeAll(records, items)
+	for i := range items {
+		if err := items[i].Err; err != nil {
+			rec := &records[i]
+			p.log.Warn("invalid record sent to the lake's errors/", "sequence", rec.SequenceNumber, "partition_key", rec.PartitionKey, "err", err)
+			continue
+		}
+		readings = append(readings, items[i].Reading)
+	}
+	b.readings = readings
+	if len(readings) > 0 {
+		if err := p.f.Alerts.Observe(ctx, readings); err != nil {
+			return nil, fmt.Errorf("evaluate alerts: %w", err)
+		}
+	}
+	return items, nil
+}
+
+// decodeChunk is how many records one goroutine decodes at a time.
+const decodeChunk = 1024
+
+// decodeAll decodes records into items (Record and Reading or Err). A large
+// batch is decoded by up to GOMAXPROCS goroutines, so decoding also uses a
+// core another shard leaves idle while it waits on a flush.
+func decodeAll(records []stream.Record, items []lake.Item) {
+	decode := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			items[i].Record = records[i]
+			items[i].Reading, items[i].Err = weather.Decode(records[i].Data)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(records)/decodeChunk)
+	if workers < 2 {
+		decode(0, len(records))
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(decodeChunk)) - decodeChunk
+				if lo >= len(records) {
+					return
+				}
+				decode(lo, min(lo+decodeChunk, len(records)))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// sized returns b's buffers sized for n records.
+func (b *batchBuf) sized(n int) ([]lake.Item, []weather.Reading) {
+	if cap(b.items) < n {
+		b.items = make([]lake.Item, n)
+		b.readings = make([]weather.Reading, 0, n)
+	}
+	return b.items[:n], b.readings[:0]
+}
+
+// release clears the buffers, so a slice's records and readings are not
+// kept alive by them until the next batch overwrites them.
+func (b *batchBuf) release() {
+	clear(b.items[:cap(b.items)])
+	clear(b.readings[:cap(b.readings)])
 }
 
 func (p *processor) Shutdown(ctx context.Context, reason stream.ShutdownReason, cp stream.Checkpointer) error {

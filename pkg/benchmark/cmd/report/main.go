@@ -1,0 +1,22 @@
+// Command report copies `go test -bench` output from stdin to stdout and
+// ends it with weatherd's benchmark summary table (see pkg/benchmark). It
+// is the tail of `make bench`:
+//
+//	go test -run '^$' -bench . ./pkg/benchmark/ | go run ./pkg/benchmark/cmd/report
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/weatherd/weatherd/pkg/benchmark"
+)
+
+func main() {
+	res, err := benchmark.ParseBench(os.Stdin, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+	benchmark.WriteSummary(os.Stdout, res)
+}

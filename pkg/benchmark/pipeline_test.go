@@ -1,0 +1,296 @@
+package benchmark
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weatherd/weatherd/pkg/alert"
+	"github.com/weatherd/weatherd/pkg/config"
+	"github.com/weatherd/weatherd/pkg/lake"
+	"github.com/weatherd/weatherd/pkg/pipeline"
+	"github.com/weatherd/weatherd/pkg/stream"
+)
+
+const (
+	pipelineReadings  = 100_000
+	pipelineLocations = 50
+	pipelineStep      = 6 * time.Second // 2,000 readings a location: 3h20m of weather
+	pipelineShards    = 2               // the default stream.kinesis.shards
+)
+
+// rounds is how many times each side runs per b.N; the figures are medians.
+// WEATHERD_BENCH_ROUNDS overrides it.
+func rounds(b *testing.B) int {
+	n := 5
+	if v := os.Getenv("WEATHERD_BENCH_ROUNDS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("WEATHERD_BENCH_ROUNDS=%q: want a positive integer", v)
+		}
+	}
+	return n * b.N
+}
+
+// BenchmarkPipelineVsDuckDB runs, alternately in one process, weatherd's
+// in-process pipeline and DuckDB's NDJSON → Parquet conversion on the same
+// 100,000 readings, and reports the medians and their ratio; and, in the
+// same rounds, the pipeline with no alert rules (decode → raw + Parquet),
+// which is the work DuckDB's conversion compares with.
+//
+// weatherd: one pipeline processor per shard (2, the default), each fed the
+// shard's records in batches of consumer.max_records, decoding them, running
+// the embedded default alert rules (real alert.Engine, log channel to
+// io.Discard) and handing them to the real lake.Writer with the default lake
+// settings on a file store (raw gzip NDJSON + Parquet, fsynced), final flush
+// included. DuckDB: COPY (SELECT * FROM read_ndjson(file)) TO out.parquet.
+// Both read the input from the same NDJSON file, mapped into memory, so the
+// Go heap holds only what the pipeline allocates.
+func BenchmarkPipelineVsDuckDB(b *testing.B) {
+	ds := NewDataset(pipelineReadings, pipelineLocations, pipelineStep, 1)
+	dir := b.TempDir()
+	in := filepath.Join(dir, "readings.ndjson")
+	if err := ds.WriteNDJSON(in); err != nil {
+		b.Fatal(err)
+	}
+	bodies, unmap := mapLines(b, in)
+	defer unmap()
+	if len(bodies) != pipelineReadings {
+		b.Fatalf("mapped %d lines, want %d", len(bodies), pipelineReadings)
+	}
+	ds = ds.WithBodies(bodies)
+	shards := ds.Shards(pipelineShards)
+
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+
+	var wd, dd, ld, wcpu, dcpu, lcpu []float64
+	var first MemPeak
+	var heapAdded, live uint64
+	b.ResetTimer()
+	for r := range rounds(b) {
+		out := filepath.Join(dir, fmt.Sprint("lake-", r))
+		// The same pipeline with no alert rules: the lake path alone.
+		runtime.GC()
+		cpu0 := cpuTime()
+		start := time.Now()
+		runPipeline(b, ds, shards, out, false)
+		ld = append(ld, float64(pipelineReadings)/time.Since(start).Seconds())
+		lcpu = append(lcpu, (cpuTime()-cpu0).Seconds()*1e6/pipelineReadings)
+		if err := os.RemoveAll(out); err != nil {
+			b.Fatal(err)
+		}
+
+		runtime.GC()
+		s := StartSampler()
+		cpu0 = cpuTime()
+		start = time.Now()
+		runPipeline(b, ds, shards, out, true)
+		el := time.Since(start)
+		wcpu = append(wcpu, (cpuTime()-cpu0).Seconds()*1e6/pipelineReadings)
+		peak := s.Stop()
+		wd = append(wd, float64(pipelineReadings)/el.Seconds())
+		heapAdded = max(heapAdded, peak.Heap-min(peak.Heap, peak.HeapBase))
+		live = max(live, peak.Live-min(peak.Live, peak.LiveBase))
+		if r == 0 {
+			first = peak // before DuckDB ever ran in this process
+			checkLake(b, db, out, pipelineReadings)
+		}
+		if err := os.RemoveAll(out); err != nil {
+			b.Fatal(err)
+		}
+
+		pq := filepath.Join(dir, fmt.Sprint("duckdb-", r, ".parquet"))
+		cpu0 = cpuTime()
+		start = time.Now()
+		if _, err := db.Exec(fmt.Sprintf("COPY (SELECT * FROM read_ndjson('%s')) TO '%s' (FORMAT parquet)", in, pq)); err != nil {
+			b.Fatal(err)
+		}
+		dd = append(dd, float64(pipelineReadings)/time.Since(start).Seconds())
+		dcpu = append(dcpu, (cpuTime()-cpu0).Seconds()*1e6/pipelineReadings)
+		if err := os.Remove(pq); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	w, d := median(wd), median(dd)
+	b.ReportMetric(w, "weatherd-readings/s")
+	b.ReportMetric(d, "duckdb-readings/s")
+	b.ReportMetric(w/d, "x-duckdb")
+	b.ReportMetric(median(wcpu), "weatherd-cpu-us/reading")
+	b.ReportMetric(median(ld), "norules-readings/s")
+	b.ReportMetric(median(lcpu), "norules-cpu-us/reading")
+	b.ReportMetric(median(ld)/d, "norules-x-duckdb")
+	b.ReportMetric(median(dcpu), "duckdb-cpu-us/reading")
+	b.ReportMetric(float64(first.RSS)/(1<<20), "peak-rss-MiB")
+	b.ReportMetric(float64(heapAdded)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(live)/(1<<20), "peak-live-heap-MiB")
+	b.Logf("%d rounds; weatherd readings/s %.0f (runs %.0f), with no alert rules %.0f (runs %.0f), DuckDB %.0f (runs %.0f); input %.1f MiB mapped; ratio of medians %.2f",
+		len(wd), w, wd, median(ld), ld, d, dd, float64(ds.Bytes())/(1<<20), w/d)
+}
+
+// runPipeline pushes every shard's records through its own pipeline
+// processor concurrently, as the consumer does, and stops each with a final
+// flush. Without rules the alert engine has no rules to evaluate.
+func runPipeline(b *testing.B, ds *Dataset, shards [][]stream.Record, dir string, rules bool) {
+	b.Helper()
+	cfg, err := config.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !rules {
+		cfg.Alerts.Rules = nil
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := prometheus.NewRegistry()
+	alerts, err := alert.New(cfg.Alerts, ds.Locations, alert.Deps{}, reg, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Lake.URL = "file://" + dir
+	store, err := lake.OpenStore(context.Background(), cfg.Lake, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := lake.New(cfg.Lake, store, reg, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &pipeline.Factory{
+		Stream:  "bench",
+		Alerts:  alerts,
+		Lake:    func(s, shard string) pipeline.ShardSink { return w.Shard(s, shard) },
+		Metrics: pipeline.NewMetrics(reg),
+		Log:     log,
+	}
+	batch := cfg.Consumer.MaxRecords
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, len(shards))
+	for i, recs := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = runShard(ctx, f.New(), fmt.Sprintf("shardId-%012d", i), recs, batch)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func runShard(ctx context.Context, p stream.Processor, shard string, recs []stream.Record, batch int) error {
+	cp := &checkpoints{}
+	if err := p.Initialize(ctx, shard, stream.Position{Initial: "TRIM_HORIZON"}); err != nil {
+		return err
+	}
+	for lo := 0; lo < len(recs); lo += batch {
+		if err := p.ProcessRecords(ctx, recs[lo:min(lo+batch, len(recs))], cp); err != nil {
+			return err
+		}
+	}
+	if err := p.Shutdown(ctx, stream.Requested, cp); err != nil {
+		return err
+	}
+	if last := recs[len(recs)-1].SequenceNumber; cp.last != last {
+		return fmt.Errorf("shard %s checkpointed %q, want the last record %q", shard, cp.last, last)
+	}
+	return nil
+}
+
+// checkpoints records the last checkpoint of a shard.
+type checkpoints struct{ last string }
+
+func (c *checkpoints) Checkpoint(_ context.Context, seq string) error {
+	c.last = seq
+	return nil
+}
+
+// checkLake reads the lake back with DuckDB: every reading is in gold/
+// exactly once, and raw/ holds every body.
+func checkLake(b *testing.B, db *sql.DB, dir string, want int) {
+	b.Helper()
+	var rows, ids int
+	q := fmt.Sprintf("SELECT count(*), count(DISTINCT event_id) FROM read_parquet('%s/gold/**/*.parquet', hive_partitioning=true)", dir)
+	if err := db.QueryRow(q).Scan(&rows, &ids); err != nil {
+		b.Fatalf("read gold back: %v", err)
+	}
+	var raw int
+	q = fmt.Sprintf("SELECT count(*) FROM read_ndjson('%s/raw/**/*.json.gz')", dir)
+	if err := db.QueryRow(q).Scan(&raw); err != nil {
+		b.Fatalf("read raw back: %v", err)
+	}
+	if rows != want || ids != want || raw != want {
+		b.Fatalf("lake holds %d gold rows (%d distinct events) and %d raw lines, want %d of each", rows, ids, raw, want)
+	}
+}
+
+// cpuTime is the CPU time (user + system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// mapLines maps path read-only and returns its lines (without the newline).
+func mapLines(b *testing.B, path string) ([][]byte, func()) {
+	b.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		b.Fatalf("mmap %s: %v", path, err)
+	}
+	var lines [][]byte
+	for rest := data; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			i = len(rest)
+		}
+		lines = append(lines, rest[:i:i])
+		rest = rest[min(i+1, len(rest)):]
+	}
+	return lines, func() { syscall.Munmap(data) }
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,400 @@
+package weather
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// This file is Decode's fast path: a scanner for exactly the shape weatherd
+// writes (the contract's reading event, any field order, JSON whitespace
+// allowed). It builds the same Reading goccy/go-json would, with far fewer
+// allocations: value names are interned, the numbers of one reading share one
+// array, and the map is sized once. Anything it is not sure about (escapes
+// in strings, unknown or repeated fields, nulls outside values, bad UTF-8,
+// numbers out of range, trailing bytes) makes it give up, and Decode takes
+// the general path, which also words every error. So the fast path changes
+// speed, never results.
+
+// knownNames interns the value names providers send (Tomorrow.io's), so a
+// decoded reading does not allocate a string per value name. It is a small
+// table indexed by a hash of the name's length and first, middle and last
+// bytes; a name whose slot is taken is simply not interned.
+var knownNames = func() (t [256]string) {
+	for _, n := range []string{
+		"temperature", "temperatureApparent", "dewPoint", "humidity", "windSpeed", "windGust", "windDirection",
+		"pressureSurfaceLevel", "pressureSeaLevel", "weatherCode", "precipitationIntensity", "precipitationProbability",
+		"precipitationType", "rainIntensity", "freezingRainIntensity", "snowIntensity", "sleetIntensity",
+		"rainAccumulation", "snowAccumulation", "sleetAccumulation", "iceAccumulation", "visibility", "cloudCover",
+		"cloudBase", "cloudCeiling", "uvIndex", "uvHealthConcern", "evapotranspiration", "altimeterSetting",
+		"hailProbability", "hailSize", "thunderstormProbability", "ezHeatStressIndex", "snowDepth",
+		"windSpeedMax", "windGustMax",
+	} {
+		if i := nameSlot([]byte(n)); t[i] == "" {
+			t[i] = n
+		}
+	}
+	return t
+}()
+
+func nameSlot(b []byte) uint8 {
+	if len(b) == 0 {
+		return 0
+	}
+	return uint8(len(b)*37 + int(b[0])*11 + int(b[len(b)/2])*5 + int(b[len(b)-1]))
+}
+
+// internName returns the interned copy of a known name (known true), else
+// a new string.
+func internName(b []byte) (name string, known bool) {
+	if n := knownNames[nameSlot(b)]; n == string(b) && n != "" {
+		return n, true
+	}
+	return string(b), false
+}
+
+// valuesHint sizes a decoded values map: a realtime Tomorrow.io reading has
+// about 20 values.
+const valuesHint = 24
+
+// Field bits, to refuse a repeated field (the general path applies JSON's
+// last-one-wins; the fast path does not bother).
+const (
+	fSchema = 1 << iota
+	fEventID
+	fLocation
+	fObserved
+	fIngested
+	fProvider
+	fUnits
+	fValues
+	fLocID
+	fLocName
+	fLocLat
+	fLocLon
+)
+
+type scanner struct {
+	b    []byte
+	i    int
+	seen int // field bits already read
+	// badName is set when a value name is not a camelCase name.
+	badName bool
+	nums    []float64 // backing store for the current reading's values
+}
+
+// decodeFast parses data into a Reading; ok is false when the general path
+// must decide. namesOK reports that every value name is a camelCase name
+// (JSON has no NaN or infinities, so the values need no further check).
+func decodeFast(data []byte) (r Reading, namesOK, ok bool) {
+	s := scanner{b: data}
+	if !s.object(func(key []byte) bool { return s.readingField(key, &r) }) {
+		return Reading{}, false, false
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return Reading{}, false, false
+	}
+	return r, !s.badName, true
+}
+
+func (s *scanner) readingField(key []byte, r *Reading) bool {
+	switch string(key) {
+	case "schema":
+		v, ok := s.str()
+		if !ok || !s.mark(fSchema) {
+			return false
+		}
+		r.Schema = intern(v, Schema)
+	case "event_id":
+		v, ok := s.str()
+		if !ok || !s.mark(fEventID) {
+			return false
+		}
+		r.EventID = string(v)
+	case "location":
+		if !s.mark(fLocation) {
+			return false
+		}
+		return s.object(func(k []byte) bool { return s.locationField(k, &r.Location) })
+	case "observed_at":
+		return s.mark(fObserved) && s.time(&r.ObservedAt)
+	case "ingested_at":
+		return s.mark(fIngested) && s.time(&r.IngestedAt)
+	case "provider":
+		v, ok := s.str()
+		if !ok || !s.mark(fProvider) {
+			return false
+		}
+		r.Provider = string(v)
+	case "units":
+		v, ok := s.str()
+		if !ok || !s.mark(fUnits) {
+			return false
+		}
+		r.Units = intern(v, UnitsMetric)
+	case "values":
+		if !s.mark(fValues) {
+			return false
+		}
+		r.Values = make(Values, valuesHint)
+		return s.object(func(k []byte) bool { return s.value(k, r.Values) })
+	default:
+		return false
+	}
+	return true
+}
+
+func (s *scanner) locationField(key []byte, l *EventLocation) bool {
+	switch string(key) {
+	case "id":
+		v, ok := s.str()
+		if !ok || !s.mark(fLocID) {
+			return false
+		}
+		l.ID = string(v)
+	case "name":
+		v, ok := s.str()
+		if !ok || !s.mark(fLocName) {
+			return false
+		}
+		l.Name = string(v)
+	case "lat":
+		return s.mark(fLocLat) && s.num(&l.Lat)
+	case "lon":
+		return s.mark(fLocLon) && s.num(&l.Lon)
+	default:
+		return false
+	}
+	return true
+}
+
+func (s *scanner) value(key []byte, vals Values) bool {
+	name, known := internName(key)
+	if !known && !valueName(name) {
+		s.badName = true // Validate words the error
+	}
+	var p *float64
+	if !s.lit("null") {
+		if len(s.nums) == cap(s.nums) {
+			s.nums = make([]float64, 0, valuesHint)
+		}
+		s.nums = append(s.nums, 0)
+		p = &s.nums[len(s.nums)-1]
+		if !s.num(p) {
+			return false
+		}
+	}
+	n := len(vals)
+	vals[name] = p
+	return len(vals) > n // a repeated name: let the general path decide
+}
+
+func (s *scanner) mark(bit int) bool {
+	if s.seen&bit != 0 {
+		return false
+	}
+	s.seen |= bit
+	return true
+}
+
+// object parses {"key": value, ...}, calling field with the cursor on each
+// value (after the colon and any whitespace).
+func (s *scanner) object(field func(key []byte) bool) bool {
+	s.ws()
+	if !s.byte('{') {
+		return false
+	}
+	s.ws()
+	if s.byte('}') {
+		return true
+	}
+	for {
+		s.ws()
+		key, ok := s.str()
+		if !ok {
+			return false
+		}
+		s.ws()
+		if !s.byte(':') {
+			return false
+		}
+		s.ws()
+		if !field(key) {
+			return false
+		}
+		s.ws()
+		if s.byte(',') {
+			continue
+		}
+		return s.byte('}')
+	}
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) byte(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+func (s *scanner) lit(word string) bool {
+	if len(s.b)-s.i >= len(word) && string(s.b[s.i:s.i+len(word)]) == word {
+		s.i += len(word)
+		return true
+	}
+	return false
+}
+
+// str returns the bytes of a string without escapes (the caller copies them).
+func (s *scanner) str() ([]byte, bool) {
+	if !s.byte('"') {
+		return nil, false
+	}
+	b := s.b
+	ascii := true
+	for i := s.i; i < len(b); i++ {
+		c := b[i]
+		if strPlain[c] {
+			continue
+		}
+		switch {
+		case c == '"':
+			v := b[s.i:i]
+			s.i = i + 1
+			if !ascii && !utf8.Valid(v) {
+				return nil, false
+			}
+			return v, true
+		case c >= utf8.RuneSelf:
+			ascii = false
+		default: // a backslash or a control character
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// strPlain marks the bytes str passes over without a second look.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// num parses a JSON number (strict grammar) into a finite float64.
+func (s *scanner) num(dst *float64) bool {
+	start := s.i
+	s.byte('-')
+	switch {
+	case s.byte('0'):
+	case s.i < len(s.b) && '1' <= s.b[s.i] && s.b[s.i] <= '9':
+		s.digits()
+	default:
+		return false
+	}
+	if s.byte('.') && !s.digits() {
+		return false
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if !s.byte('+') {
+			s.byte('-')
+		}
+		if !s.digits() {
+			return false
+		}
+	}
+	if f, ok := smallDecimal(s.b[start:s.i]); ok {
+		*dst = f
+		return true
+	}
+	f, err := strconv.ParseFloat(string(s.b[start:s.i]), 64)
+	if err != nil {
+		return false
+	}
+	*dst = f
+	return true
+}
+
+func (s *scanner) digits() bool {
+	start := s.i
+	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+		s.i++
+	}
+	return s.i > start
+}
+
+// time parses a quoted timestamp exactly as time.Time.UnmarshalJSON does
+// (which is what the general path calls).
+func (s *scanner) time(dst *time.Time) bool {
+	start := s.i
+	if _, ok := s.str(); !ok {
+		return false
+	}
+	return dst.UnmarshalJSON(s.b[start:s.i]) == nil
+}
+
+// intern returns constant when v spells it, else a copy of v.
+func intern(v []byte, constant string) string {
+	if string(v) == constant {
+		return constant
+	}
+	return string(v)
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// smallDecimal converts a number of the form -?digits(.digits)? with at most
+// 15 significant digits, the usual shape of a weather value. The mantissa
+// and the power of ten are exact in a float64, so one IEEE division rounds
+// correctly, giving the same bits as strconv.ParseFloat. It reports false
+// for anything else (exponents, longer mantissas).
+func smallDecimal(b []byte) (float64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}

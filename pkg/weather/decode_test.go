@@ -1,0 +1,162 @@
+package weather
+
+import (
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const fastGood = `{"schema":"weatherd.reading/v1","event_id":"sao-paulo/2026-11-26T23:40:00Z",` +
+	`"location":{"id":"sao-paulo","name":"São Paulo","lat":-23.55,"lon":-46.63},` +
+	`"observed_at":"2026-11-26T23:40:00Z","ingested_at":"2026-11-26T23:41:02.123Z",` +
+	`"provider":"tomorrowio","units":"metric","values":{"cloudCeiling":null,"temperature":24.1,"windGust":12.3,"weatherCode":1001,"uvIndex":0,"dewPoint":-3.25}}`
+
+// TestDecode_FastPathMatchesGeneral feeds Decode inputs the fast path takes
+// and inputs it must hand over, and checks that every one decodes exactly
+// as the general path (goccy/go-json + Validate) decodes it, error included.
+func TestDecode_FastPathMatchesGeneral(t *testing.T) {
+	rep := func(old, nu string) string { return strings.Replace(fastGood, old, nu, 1) }
+	cases := map[string]struct {
+		data string
+		fast bool // the fast path decides it
+	}{
+		"Compact":            {fastGood, true},
+		"Whitespace":         {" {\n\t\"schema\" : \"weatherd.reading/v1\" ,\r\n" + fastGood[strings.Index(fastGood, `"event_id"`):len(fastGood)-1] + " } \n", true},
+		"FieldOrder":         {`{"values":{"a1":1},"units":"metric","provider":"p","ingested_at":"2026-11-26T23:41:00Z","observed_at":"2026-11-26T23:40:00Z","location":{"lon":2,"lat":1,"name":"A","id":"a"},"event_id":"a/2026-11-26T23:40:00Z","schema":"weatherd.reading/v1"}`, true},
+		"EmptyValues":        {rep(`"values":{"cloudCeiling":null,"temperature":24.1,"windGust":12.3,"weatherCode":1001,"uvIndex":0,"dewPoint":-3.25}`, `"values":{}`), true},
+		"NoValues":           {rep(`,"values":{"cloudCeiling":null,"temperature":24.1,"windGust":12.3,"weatherCode":1001,"uvIndex":0,"dewPoint":-3.25}`, ``), true},
+		"UnknownValueName":   {rep(`"uvIndex":0`, `"someNewValue2":7.5`), true},
+		"BadValueName":       {rep(`"uvIndex":0`, `"Wind Gust":1`), true},
+		"Exponents":          {rep(`"uvIndex":0`, `"uvIndex":1.5e2,"humidity":-2E-3,"visibility":1e+1`), true},
+		"LongMantissa":       {rep(`"uvIndex":0`, `"uvIndex":0.1234567890123456789`), true},
+		"NegativeZero":       {rep(`"uvIndex":0`, `"uvIndex":-0`), true},
+		"ForeignID":          {rep(`"event_id":"sao-paulo/`, `"event_id":"rio/`), true},
+		"WrongSchema":        {rep(`reading/v1`, `reading/v2`), true},
+		"Imperial":           {rep(`"metric"`, `"imperial"`), true},
+		"NanosObserved":      {rep(`"observed_at":"2026-11-26T23:40:00Z"`, `"observed_at":"2026-11-26T23:40:00.5Z"`), true},
+		"OffsetObserved":     {rep(`"observed_at":"2026-11-26T23:40:00Z"`, `"observed_at":"2026-11-26T20:40:00-03:00"`), true},
+		"Escapes":            {rep(`"name":"São Paulo"`, `"name":"S\u00e3o \"Paulo\""`), false},
+		"UnknownField":       {rep(`"units":"metric"`, `"units":"metric","extra":{"x":[1,2]}`), false},
+		"RepeatedField":      {rep(`"provider":"tomorrowio"`, `"provider":"a","provider":"tomorrowio"`), false},
+		"RepeatedValue":      {rep(`"uvIndex":0`, `"uvIndex":0,"uvIndex":3`), false},
+		"NullProvider":       {rep(`"provider":"tomorrowio"`, `"provider":null`), false},
+		"NullValues":         {rep(`"values":{`, `"values":null,"x":{`), false},
+		"CaseFoldedField":    {rep(`"provider"`, `"Provider"`), false},
+		"HugeNumber":         {rep(`"uvIndex":0`, `"uvIndex":1e999`), false},
+		"StringValue":        {rep(`"uvIndex":0`, `"uvIndex":"0"`), false},
+		"LeadingZero":        {rep(`"uvIndex":0`, `"uvIndex":01`), false},
+		"BadUTF8":            {rep(`São`, "S\xffo"), false},
+		"ControlInString":    {rep(`São`, "S\to"), false},
+		"Trailing":           {fastGood + "{}", false},
+		"Truncated":          {fastGood[:100], false},
+		"NotJSON":            {"hello", false},
+		"Empty":              {"", false},
+		"BadTime":            {rep(`"2026-11-26T23:41:02.123Z"`, `"yesterday"`), false},
+		"NoObservedAt":       {rep(`"observed_at":"2026-11-26T23:40:00Z",`, ``), true},
+		"TrailingCommaValue": {rep(`"dewPoint":-3.25}`, `"dewPoint":-3.25,}`), false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, _, fast := decodeFast([]byte(tc.data))
+			if fast != tc.fast {
+				t.Errorf("fast path took it: %v, want %v", fast, tc.fast)
+			}
+			got, gotErr := Decode([]byte(tc.data))
+			want, wantErr := decodeGeneral([]byte(tc.data))
+			if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+				t.Fatalf("err = %v, general path says %v", gotErr, wantErr)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Decode =\n%+v\ngeneral path =\n%+v", got, want)
+			}
+			for k, p := range want.Values {
+				if p != nil && math.Float64bits(*p) != math.Float64bits(*got.Values[k]) {
+					t.Errorf("value %s = %v, general path %v", k, *got.Values[k], *p)
+				}
+			}
+		})
+	}
+}
+
+// TestSmallDecimal_MatchesParseFloat checks the decimal shortcut bit for bit
+// against strconv on random weather-like numbers and on the edges of its range.
+func TestSmallDecimal_MatchesParseFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	inputs := []string{"0", "-0", "0.0", "1", "9", "0.1", "0.3", "-12.75", "999999999999999", "0.000000000000001",
+		"123456789.012345", "1013.25", "100.0000", "17.2", "13.9", "7.6"}
+	for range 200_000 {
+		x := (rng.Float64() - 0.5) * math.Pow10(rng.IntN(12))
+		inputs = append(inputs, strconv.FormatFloat(x, 'f', rng.IntN(8), 64))
+	}
+	for _, in := range inputs {
+		want, err := strconv.ParseFloat(in, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := smallDecimal([]byte(in))
+		digits := len(strings.TrimLeft(strings.NewReplacer("-", "", ".", "").Replace(in), ""))
+		if !ok {
+			if digits <= 15 {
+				t.Fatalf("smallDecimal(%q) refused a %d-digit number", in, digits)
+			}
+			continue
+		}
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("smallDecimal(%q) = %v (%x), ParseFloat %v (%x)", in, got, math.Float64bits(got), want, math.Float64bits(want))
+		}
+	}
+	for _, in := range []string{"1234567890123456", "1e5", "", "-", "1.2.3", "0x10"} {
+		if _, ok := smallDecimal([]byte(in)); ok {
+			t.Errorf("smallDecimal(%q) accepted it", in)
+		}
+	}
+}
+
+func TestInternName(t *testing.T) {
+	interned := 0
+	for _, n := range knownNames {
+		if n == "" {
+			continue
+		}
+		interned++
+		if got, known := internName([]byte(n)); got != n || !known {
+			t.Errorf("internName(%q) = %q, %v", n, got, known)
+		}
+	}
+	if interned < 30 {
+		t.Errorf("only %d known names interned: the slot hash collides too much", interned)
+	}
+	for _, n := range []string{"", "x", "temperatureX", "someNewValue"} {
+		if got, known := internName([]byte(n)); got != n || known {
+			t.Errorf("internName(%q) = %q, %v", n, got, known)
+		}
+	}
+}
+
+// FuzzDecode_FastPathMatchesGeneral: whatever the bytes, when the fast path
+// decides, it decides exactly as the general path would.
+func FuzzDecode_FastPathMatchesGeneral(f *testing.F) {
+	f.Add([]byte(fastGood))
+	f.Add([]byte(strings.Replace(fastGood, `"uvIndex":0`, `"uvIndex":1.5e2,"humidity":-2E-3`, 1)))
+	f.Add([]byte(strings.Replace(fastGood, `"values":{`, `"values":null,"x":{`, 1)))
+	f.Add([]byte(`{"schema":"weatherd.reading/v1"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, err := Decode(data)
+		general, gerr := decodeGeneral(data)
+		if (err == nil) != (gerr == nil) {
+			t.Fatalf("Decode err %v, general err %v for %q", err, gerr, data)
+		}
+		if err != nil {
+			return
+		}
+		a, _ := fast.Encode()
+		b, _ := general.Encode()
+		if string(a) != string(b) {
+			t.Fatalf("Decode and the general path differ for %q:\n%s\n%s", data, a, b)
+		}
+	})
+}
