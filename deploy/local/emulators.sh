@@ -8,15 +8,29 @@
 #   s3rver (S3)                   http://127.0.0.1:4570   WEATHERD_EMU_S3_PORT
 #   goaws (SNS + SQS)             http://127.0.0.1:4571   WEATHERD_EMU_SNS_PORT
 #
-# Usage: deploy/local/emulators.sh start|stop|status
+# Usage: deploy/local/emulators.sh start|stop|status [NAME...]
+#
+# NAME is kinesis, dynamodb, s3 or sns (or the emulator's own name:
+# kinesis-local, dynalite, s3rver, goaws); without names a command acts on
+# all four.
 #
 # start installs the pinned versions when they are missing or stale
 # (npm ci from package-lock.json; goaws built from goaws/go.mod), starts
-# every emulator that is not already answering, and waits until each one
-# answers a real request. It is idempotent: a second start is a no-op.
+# every named emulator that is not already answering, and waits until each
+# one answers a real request. It is idempotent: a second start is a no-op.
 # stop sends SIGTERM (SIGKILL after a grace period) to exactly the processes
 # start recorded in the pid files, and waits until their ports are free.
 # status prints each emulator and exits non-zero when any is down.
+#
+# State is in memory (S3 objects in $RUN_DIR/s3rver-data, wiped at start),
+# so a restarted emulator starts empty. With WEATHERD_EMU_PERSIST=1 the
+# Kinesis, DynamoDB and S3 emulators keep their state in $RUN_DIR across
+# `stop NAME` / `start NAME`, so a test can simulate an outage: kinesis-local
+# writes its streams to disk every second (and once more at SIGTERM), dynalite uses
+# LevelDB, s3rver keeps its directory. goaws cannot persist: after a restart
+# topics and subscriptions must be created again (weatherd bootstrap).
+# drain.js (preloaded into kinesis-local) makes its SIGTERM prompt and, when
+# persisting, lets it write its last records before it exits.
 #
 # Logs: $RUN_DIR/<name>.log, pids: $RUN_DIR/<name>.pid, where RUN_DIR is
 # deploy/local/.run unless WEATHERD_EMU_RUN_DIR says otherwise (use another
@@ -34,6 +48,7 @@ DYNAMODB_PORT=${WEATHERD_EMU_DYNAMODB_PORT:-4569}
 S3_PORT=${WEATHERD_EMU_S3_PORT:-4570}
 SNS_PORT=${WEATHERD_EMU_SNS_PORT:-4571}
 
+PERSIST=${WEATHERD_EMU_PERSIST:-0}              # 1: keep state across stop/start
 START_TIMEOUT=${WEATHERD_EMU_START_TIMEOUT:-90} # seconds per emulator
 STOP_GRACE=${WEATHERD_EMU_STOP_GRACE:-10}       # seconds before SIGKILL
 
@@ -151,9 +166,15 @@ port_open() {
 }
 
 launch() {
-	local name=$1 out
+	local name=$1 out KINESIS_PERSIST=false
+	local -a dynalite_path=()
 	out=$(log_file "$name")
 	: >"$out"
+	if [[ $PERSIST == 1 ]]; then
+		KINESIS_PERSIST=true
+		mkdir -p "$RUN_DIR/kinesis-data" "$RUN_DIR/dynalite-data"
+		dynalite_path=(--path "$RUN_DIR/dynalite-data")
+	fi
 	case $name in
 	kinesis-local)
 		(
@@ -176,10 +197,12 @@ launch() {
 				UPDATE_STREAM_MODE_DURATION=50ms \
 				SHARD_LIMIT=100000 \
 				ON_DEMAND_STREAM_COUNT_LIMIT=10000 \
-				SHOULD_PERSIST_DATA=false \
-				LOAD_DATA_IF_EXISTS=false \
+				SHOULD_PERSIST_DATA="$KINESIS_PERSIST" \
+				LOAD_DATA_IF_EXISTS="$KINESIS_PERSIST" \
+				PERSIST_PATH="$RUN_DIR/kinesis-data" \
+				PERSIST_INTERVAL=1s \
 				LOG_LEVEL=WARN \
-				setsid node --require "$HERE/loopback.js" --require "$HERE/guard.js" \
+				setsid node --require "$HERE/loopback.js" --require "$HERE/guard.js" --require "$HERE/drain.js" \
 				"$HERE/node_modules/kinesis-local/main.js"
 		) </dev/null >>"$out" 2>&1 9>&- &
 		;;
@@ -187,12 +210,14 @@ launch() {
 		(
 			cd "$RUN_DIR"
 			exec setsid node --require "$HERE/guard.js" "$HERE/node_modules/dynalite/cli.js" \
-				--host "$BIND" --port "$DYNAMODB_PORT" \
+				--host "$BIND" --port "$DYNAMODB_PORT" "${dynalite_path[@]}" \
 				--createTableMs 50 --deleteTableMs 50 --updateTableMs 50
 		) </dev/null >>"$out" 2>&1 9>&- &
 		;;
 	s3rver)
-		rm -rf "$RUN_DIR/s3rver-data"
+		if [[ $PERSIST != 1 ]]; then
+			rm -rf "$RUN_DIR/s3rver-data"
+		fi
 		mkdir -p "$RUN_DIR/s3rver-data"
 		(
 			cd "$RUN_DIR"
@@ -301,6 +326,30 @@ lock() {
 	fi
 }
 
+# select_names sets SELECTED to the emulators named by the arguments (all
+# four without arguments), in start order.
+select_names() {
+	local arg name
+	SELECTED=()
+	if (($# == 0)); then
+		SELECTED=("${NAMES[@]}")
+		return 0
+	fi
+	for arg in "$@"; do
+		case $arg in
+		kinesis | kinesis-local) name=kinesis-local ;;
+		dynamodb | dynalite) name=dynalite ;;
+		s3 | s3rver) name=s3rver ;;
+		sns | sqs | goaws) name=goaws ;;
+		*)
+			echo "$0: unknown emulator \"$arg\": want kinesis, dynamodb, s3 or sns" >&2
+			exit 2
+			;;
+		esac
+		[[ " ${SELECTED[*]} " == *" $name "* ]] || SELECTED+=("$name")
+	done
+}
+
 cmd_start() {
 	local t0=$SECONDS name
 	lock
@@ -308,10 +357,10 @@ cmd_start() {
 	install_npm
 	install_goaws
 	STARTED=()
-	for name in "${NAMES[@]}"; do
+	for name in "${SELECTED[@]}"; do
 		start_one "$name"
 	done
-	for name in "${NAMES[@]}"; do
+	for name in "${SELECTED[@]}"; do
 		wait_one "$name"
 	done
 	if ((${#STARTED[@]} == 0)); then
@@ -324,7 +373,7 @@ cmd_start() {
 cmd_stop() {
 	local name
 	lock
-	for name in "${NAMES[@]}"; do
+	for name in "${SELECTED[@]}"; do
 		stop_one "$name"
 	done
 }
@@ -333,7 +382,7 @@ cmd_status() {
 	local name pid state down=0
 	mkdir -p "$RUN_DIR"
 	printf '%-14s %-8s %-6s %s\n' EMULATOR PID PORT STATE
-	for name in "${NAMES[@]}"; do
+	for name in "${SELECTED[@]}"; do
 		pid=$(running_pid "$name")
 		if command -v node >/dev/null 2>&1 && healthy "$name"; then
 			state=up
@@ -346,12 +395,15 @@ cmd_status() {
 	return "$down"
 }
 
-case ${1:-} in
-start) cmd_start ;;
-stop) cmd_stop ;;
-status) cmd_status ;;
+cmd=${1:-}
+shift || true
+case $cmd in
+start | stop | status)
+	select_names "$@"
+	"cmd_$cmd"
+	;;
 *)
-	echo "usage: $0 start|stop|status" >&2
+	echo "usage: $0 start|stop|status [kinesis|dynamodb|s3|sns ...]" >&2
 	exit 2
 	;;
 esac

@@ -1,0 +1,260 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// crashSeed makes the kill times reproducible; change it to explore others.
+const crashSeed = 20261127
+
+// TestCrash kills weatherd with SIGKILL at random moments (seeded), twelve
+// times, restarting it with the same config each time, then lets the last
+// run finish and checks that nothing weatherd took in was lost or written
+// twice: every reading on the stream is in gold and raw, no reading is in
+// gold more often than on the stream, and every alert transition was
+// notified.
+//
+// What happens upstream of the stream is checked in subtests with the
+// evidence (see reportUpstreamGaps): observations served by the API but lost
+// in the producer's memory at a kill, observations put on the stream twice
+// across a kill, and transitions notified twice.
+func TestCrash(t *testing.T) {
+	t.Parallel()
+	const nSites, kills = 50, 12
+	sys := newSystem(t, options{sites: nSites, perStep: 2, faults: e2eFaults})
+	rng := rand.New(rand.NewPCG(crashSeed, 0))
+	start := time.Now()
+
+	type kill struct {
+		at      time.Time
+		uptime  time.Duration
+		stepMin int
+	}
+	var killed []kill
+	for i := 0; i < kills; i++ {
+		p := sys.start()
+		// A random moment 1–9 s after the start: some kills land during
+		// start-up or while waiting for the expired leases of the killed
+		// process (3 s), others mid-poll, mid-flush or mid-publish.
+		up := time.Second + time.Duration(rng.Int64N(int64(8*time.Second)))
+		time.Sleep(up)
+		if p.exited() {
+			t.Fatalf("weatherd exited by itself after %s: %v", up, p.err)
+		}
+		p.kill()
+		killed = append(killed, kill{time.Now(), up, sys.api.minStep()})
+	}
+	for _, k := range killed {
+		t.Logf("SIGKILL at %s after %s up (lowest step %d)", k.at.Format("15:04:05.000"), k.uptime.Round(time.Millisecond), k.stepMin)
+	}
+
+	// The last run goes on until every location is past the storms.
+	const steps = 20
+	p := sys.start()
+	sys.waitReady(p, 60*time.Second)
+	waitFor(t, 4*time.Minute, fmt.Sprintf("every location past step %d", steps), func() (bool, string) {
+		if p.exited() {
+			t.Fatalf("weatherd exited: %v", p.err)
+		}
+		m := sys.api.minStep()
+		return m >= steps, fmt.Sprintf("lowest step %d", m)
+	})
+	sys.api.exhaust()
+	time.Sleep(2 * time.Second) // let the last fetches reach the stream
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	recs, err := sys.readStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onStream := map[string]int{}
+	for _, r := range recs {
+		onStream[r.eventID]++
+	}
+	var lc *lakeContents
+	waitFor(t, 2*time.Minute, "every reading on the stream in gold", func() (bool, string) {
+		var err error
+		if lc, err = sys.readLake(ctx); err != nil {
+			return false, err.Error()
+		}
+		missing := 0
+		for id := range onStream {
+			if len(lc.gold[id]) == 0 {
+				missing++
+			}
+		}
+		return missing == 0, fmt.Sprintf("%d of %d stream readings not in gold yet", missing, len(onStream))
+	})
+	want := sys.api.snapshot()
+	wantAlerts := expectedTransitions(sys.sites, onlyOnStream(want, onStream))
+	// A notification published just before a kill but not marked sent is
+	// sent again once its claim expires (2 minutes): wait for the outbox to
+	// drain so such a repeat happens, and is counted, within the test.
+	waitFor(t, 4*time.Minute, "every transition notified and the outbox empty", func() (bool, string) {
+		m, err := sys.scrape()
+		if err != nil {
+			return false, err.Error()
+		}
+		pending := m.sum("weatherd_alert_outbox_pending")
+		got := map[transition]bool{}
+		names := map[string]string{}
+		for _, s := range sys.sites {
+			names[s.ID] = s.Name
+		}
+		for _, n := range sys.sub.notifications() {
+			tr, _ := parseNotification(n, names)
+			got[tr] = true
+		}
+		missing := 0
+		for _, tr := range wantAlerts {
+			if !got[tr] {
+				missing++
+			}
+		}
+		return missing == 0 && pending == 0, fmt.Sprintf("%d of %d transitions not notified yet, %v in the outbox", missing, len(wantAlerts), pending)
+	})
+
+	p.signal(syscall.SIGTERM)
+	if code := p.exitCode(t, 40*time.Second); code != 0 {
+		t.Fatalf("weatherd exited %d after SIGTERM, want 0", code)
+	}
+	if lc, err = sys.readLake(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Downstream of the stream: effectively once.
+	var missingGold, missingRaw, replayDup, extra []string
+	for id, n := range onStream {
+		if len(lc.gold[id]) == 0 {
+			missingGold = append(missingGold, id)
+		}
+		if lc.raw[id] == 0 {
+			missingRaw = append(missingRaw, id)
+		}
+		if len(lc.gold[id]) > n || lc.raw[id] > n {
+			replayDup = append(replayDup, fmt.Sprintf("%s: %d gold rows, %d raw lines, %d stream records", id, len(lc.gold[id]), lc.raw[id], n))
+		}
+		if _, ok := want[id]; !ok {
+			extra = append(extra, id)
+		}
+	}
+	for id := range lc.gold {
+		if onStream[id] == 0 {
+			extra = append(extra, id)
+		}
+	}
+	report := func(what string, ids []string) {
+		if len(ids) > 0 {
+			t.Errorf("%s: %d, e.g. %s", what, len(ids), strings.Join(first(ids, 10), "; "))
+		}
+	}
+	report("stream readings missing from gold", missingGold)
+	report("stream readings missing from raw", missingRaw)
+	report("lake rows beyond the stream's records (replays written twice)", replayDup)
+	report("readings nobody served", extra)
+	if lc.errorFiles != 0 {
+		t.Errorf("errors/ holds %d objects, want none", lc.errorFiles)
+	}
+
+	dups := checkNotifications(t, sys.sites, sys.sub.notifications(), wantAlerts, true)
+	for _, p := range sys.sub.problems() {
+		t.Errorf("subscriber: %s", p)
+	}
+	var killTimes []time.Time
+	for _, k := range killed {
+		killTimes = append(killTimes, k.at)
+	}
+	reportUpstreamGaps(t, sys, want, onStream, lc, dups, killTimes)
+	t.Logf("%d kills; served %d observations, %d stream records (%d distinct), %d transitions; lake: %d gold, %d raw objects; total %s",
+		kills, len(want), len(recs), len(onStream), len(wantAlerts), lc.goldFiles, lc.rawFiles, time.Since(start).Round(time.Second))
+}
+
+// strict turns the known gaps upstream of the stream into failures:
+// WEATHERD_E2E_STRICT=1 go test ./pkg/e2e -run TestCrash
+var strict = os.Getenv("WEATHERD_E2E_STRICT") == "1"
+
+// onlyOnStream keeps the observations that reached the stream.
+func onlyOnStream(obs map[string]served, onStream map[string]int) map[string]served {
+	out := make(map[string]served, len(onStream))
+	for id, o := range obs {
+		if onStream[id] > 0 {
+			out[id] = o
+		}
+	}
+	return out
+}
+
+// reportUpstreamGaps checks, in subtests, what the kills did before the
+// stream and to the notifications, with the evidence: which observation,
+// when the API served it, and which kill came between. These are design
+// gaps, not flakes (see the package README): each subtest is skipped with
+// its evidence unless WEATHERD_E2E_STRICT=1, so the gap stays visible in
+// every run without turning main red until it is fixed.
+func reportUpstreamGaps(t *testing.T, sys *system, served map[string]served, onStream map[string]int, lc *lakeContents, dups map[transition][]notification, kills []time.Time) {
+	t.Helper()
+	killsBetween := func(ts []time.Time) string {
+		if len(ts) == 0 {
+			return ""
+		}
+		var ks []string
+		for _, k := range kills {
+			if k.After(ts[0]) && (len(ts) == 1 || k.Before(ts[len(ts)-1])) {
+				ks = append(ks, k.Format("15:04:05.000"))
+			}
+		}
+		var ss []string
+		for _, at := range ts {
+			ss = append(ss, at.Format("15:04:05.000"))
+		}
+		return fmt.Sprintf("served at %s; kills in between: %s", strings.Join(ss, ", "), strings.Join(ks, ", "))
+	}
+	gap := func(name string, findings []string, what string) {
+		t.Run(name, func(t *testing.T) {
+			if len(findings) == 0 {
+				return
+			}
+			sort.Strings(findings)
+			msg := fmt.Sprintf("%d %s:\n  %s", len(findings), what, strings.Join(first(findings, 25), "\n  "))
+			if strict {
+				t.Error(msg)
+				return
+			}
+			t.Skip("KNOWN GAP (WEATHERD_E2E_STRICT=1 fails on it): " + msg)
+		})
+	}
+
+	var lost, twice []string
+	for id := range served {
+		if onStream[id] == 0 {
+			lost = append(lost, id+": "+killsBetween(sys.api.servedAt(id)))
+		}
+	}
+	for id, n := range onStream {
+		if n > 1 {
+			twice = append(twice, fmt.Sprintf("%s: %d stream records, %d gold rows, %d raw lines; %s", id, n, len(lc.gold[id]), lc.raw[id], killsBetween(sys.api.servedAt(id))))
+		}
+	}
+	gap("NoObservationLostBeforeTheStream", lost,
+		"observations the API served never reached the stream (lost in the producer's memory at a SIGKILL and not served again)")
+	gap("NoObservationTwiceOnTheStream", twice,
+		"observations were put on the stream twice across a kill (delivered, then the process died before the poller saved its state), so gold holds them twice")
+
+	var ds []string
+	for tr, ns := range dups {
+		var at []string
+		for _, n := range ns {
+			at = append(at, n.received.Format("15:04:05.000"))
+		}
+		ds = append(ds, fmt.Sprintf("%s delivered %d times at %s", tr, len(ns), strings.Join(at, ", ")))
+	}
+	gap("EachTransitionNotifiedOnce", ds, "alert transitions were notified more than once across the kills")
+}

@@ -1,0 +1,262 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/weatherd/weatherd/pkg/awsconf"
+)
+
+// privateEmulators is a set of emulators on ports of its own, started and
+// stopped by deploy/local/emulators.sh, with state kept across a stop/start
+// (WEATHERD_EMU_PERSIST=1) so a stop is an outage, not a wipe.
+type privateEmulators struct {
+	t      *testing.T
+	script string
+	env    []string
+	ports  map[string]string // service name -> port
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(freeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+func startPrivateEmulators(t *testing.T) *privateEmulators {
+	t.Helper()
+	e := &privateEmulators{
+		t:      t,
+		script: filepath.Join(moduleRoot, "deploy", "local", "emulators.sh"),
+		ports: map[string]string{
+			awsconf.Kinesis: freePort(t), awsconf.DynamoDB: freePort(t), awsconf.S3: freePort(t), awsconf.SNS: freePort(t),
+		},
+	}
+	runDir := t.TempDir()
+	e.env = append(os.Environ(),
+		"WEATHERD_EMU_RUN_DIR="+runDir,
+		"WEATHERD_EMU_PERSIST=1",
+		"WEATHERD_EMU_KINESIS_PORT="+e.ports[awsconf.Kinesis],
+		"WEATHERD_EMU_KINESIS_TLS_PORT="+freePort(t),
+		"WEATHERD_EMU_DYNAMODB_PORT="+e.ports[awsconf.DynamoDB],
+		"WEATHERD_EMU_S3_PORT="+e.ports[awsconf.S3],
+		"WEATHERD_EMU_SNS_PORT="+e.ports[awsconf.SNS],
+	)
+	// Registered before the start, so a half-started set is stopped too.
+	t.Cleanup(func() {
+		if out, err := e.run("stop"); err != nil {
+			t.Errorf("stopping the private emulators: %v\n%s", err, out)
+		}
+		if t.Failed() {
+			for _, n := range []string{"kinesis-local", "dynalite", "s3rver", "goaws"} {
+				t.Logf("%s log tail:\n%s", n, tail(filepath.Join(runDir, n+".log"), 15))
+			}
+		}
+	})
+	if out, err := e.run("start"); err != nil {
+		t.Fatalf("starting private emulators: %v\n%s", err, out)
+	}
+	return e
+}
+
+func (e *privateEmulators) run(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.script, args...)
+	cmd.Env = e.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (e *privateEmulators) endpoints() map[string]string {
+	m := map[string]string{}
+	for n, p := range e.ports {
+		m[n] = "http://127.0.0.1:" + p
+	}
+	return m
+}
+
+// outage is what was seen while one emulator was down.
+type outage struct {
+	name             string
+	samples, notRdy  int
+	readyAgainAfter  time.Duration // after the restart; -1: never
+	maxRSS           float64
+	producerBuffered float64
+	// delta is how much each failure counter moved from the stop to the
+	// recovery: the proof that the outage reached weatherd.
+	delta map[string]float64
+}
+
+// failureCounters are the series an outage should move.
+var failureCounters = []struct{ name, metric, label string }{
+	{"lake_flush_failures", "weatherd_lake_flush_failures_total", ""},
+	{"put_failures", "weatherd_producer_put_failures_total", ""},
+	{"getrecords_errors", "weatherd_consumer_getrecords_errors_total", ""},
+	{"renew_fail", "weatherd_consumer_lease_events_total", `event="renew_fail"`},
+	{"lease_lost", "weatherd_consumer_lease_events_total", `event="lose"`},
+	{"notify_failed", "weatherd_notifications_total", `outcome="failed"`},
+}
+
+func counters(m metrics) map[string]float64 {
+	out := map[string]float64{}
+	for _, c := range failureCounters {
+		if c.label == "" {
+			out[c.name] = m.sum(c.metric)
+		} else {
+			out[c.name] = m.sum(c.metric, c.label)
+		}
+	}
+	return out
+}
+
+// TestFaults stops each emulator in turn for 30 s while weatherd runs on a
+// private set: S3, DynamoDB, SNS, Kinesis. weatherd must stay up, keep its
+// memory bounded, and afterwards have every observation the API served in
+// gold and raw exactly once and every alert transition notified exactly once.
+// How /readyz follows each outage is measured and logged.
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	emus := startPrivateEmulators(t)
+	const nSites, down = 50, 30 * time.Second
+	sys := newSystem(t, options{sites: nSites, perStep: 2, faults: e2eFaults, endpoints: emus.endpoints()})
+	start := time.Now()
+	p := sys.start()
+	sys.waitReady(p, 60*time.Second)
+	waitFor(t, time.Minute, "every location past step 2", func() (bool, string) {
+		return sys.api.minStep() >= 2, fmt.Sprintf("lowest step %d", sys.api.minStep())
+	})
+	base := sys.mustScrape()
+	baseRSS := base.sum("process_resident_memory_bytes")
+
+	var outages []outage
+	for _, name := range []string{"s3", "dynamodb", "sns", "kinesis"} {
+		if out, err := emus.run("stop", name); err != nil {
+			t.Fatalf("stop %s: %v\n%s", name, err, out)
+		}
+		o := outage{name: name, readyAgainAfter: -1}
+		before := counters(sys.mustScrape())
+		stopped := time.Now()
+		for time.Since(stopped) < down {
+			time.Sleep(time.Second)
+			if p.exited() {
+				t.Fatalf("weatherd exited while %s was down: %v", name, p.err)
+			}
+			code, _, err := sys.httpGet("/readyz")
+			if err != nil {
+				t.Fatalf("/readyz while %s was down: %v", name, err)
+			}
+			o.samples++
+			if code != 200 {
+				o.notRdy++
+			}
+			if hc, _, err := sys.httpGet("/healthz"); err != nil || hc != 200 {
+				t.Errorf("/healthz while %s was down: %d %v", name, hc, err)
+			}
+			if m, err := sys.scrape(); err == nil {
+				o.maxRSS = max(o.maxRSS, m.sum("process_resident_memory_bytes"))
+				o.producerBuffered = max(o.producerBuffered, m.sum("weatherd_producer_buffered_records"))
+			}
+		}
+		if out, err := emus.run("start", name); err != nil {
+			t.Fatalf("start %s: %v\n%s", name, err, out)
+		}
+		restarted := time.Now()
+		if name == "sns" {
+			// goaws keeps nothing: the topic and the subscription come back
+			// the way an operator would restore them.
+			sys.bootstrap()
+		}
+		// Recovery: ready again, and the pipeline moving (a new observation
+		// for every location reaches the consumer).
+		waitFor(t, 2*time.Minute, name+": ready again", func() (bool, string) {
+			code, _, err := sys.httpGet("/readyz")
+			return err == nil && code == 200, fmt.Sprintf("/readyz %d %v", code, err)
+		})
+		o.readyAgainAfter = time.Since(restarted)
+		time.Sleep(8 * time.Second)
+		after := counters(sys.mustScrape())
+		o.delta = map[string]float64{}
+		for k, v := range after {
+			if d := v - before[k]; d != 0 {
+				o.delta[k] = d
+			}
+		}
+		outages = append(outages, o)
+	}
+
+	const steps = 20
+	waitFor(t, 4*time.Minute, fmt.Sprintf("every location past step %d", steps), func() (bool, string) {
+		if p.exited() {
+			t.Fatalf("weatherd exited: %v", p.err)
+		}
+		return sys.api.minStep() >= steps, fmt.Sprintf("lowest step %d", sys.api.minStep())
+	})
+	sys.api.exhaust()
+	want := sys.api.snapshot()
+	wantAlerts := expectedTransitions(sys.sites, want)
+	waitFor(t, 3*time.Minute, "consumer caught up and notifications delivered", func() (bool, string) {
+		m, err := sys.scrape()
+		if err != nil {
+			return false, err.Error()
+		}
+		produced, consumed := m.sum("weatherd_readings_produced_total"), m.sum("weatherd_consumer_records_total")
+		notes := len(sys.sub.notifications())
+		return produced >= float64(len(want)) && consumed >= produced && m.sum("weatherd_alert_outbox_pending") == 0 && notes >= len(wantAlerts),
+			fmt.Sprintf("served %d, produced %v, consumed %v, notifications %d of %d", len(want), produced, consumed, notes, len(wantAlerts))
+	})
+	final := sys.mustScrape()
+	p.signal(syscall.SIGTERM)
+	if code := p.exitCode(t, 40*time.Second); code != 0 {
+		t.Fatalf("weatherd exited %d after SIGTERM, want 0", code)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lc, err := sys.readLake(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLake(t, lc, want, sys.sites)
+	checkNotifications(t, sys.sites, sys.sub.notifications(), wantAlerts, false)
+
+	// Memory: the lake's budget (lake.max_buffered_bytes, 64 MiB by default)
+	// and the producer's buffer (10,000 readings of ~1 KiB) bound what an
+	// outage can pile up; with the Go heap's doubling (GOGC=100) and ~30 MiB
+	// of runtime and binary that stays under 256 MiB. A leak or an unbounded
+	// queue at 50 readings/s for 30 s would not be caught by that bound
+	// alone, so the growth over the steady state is bounded too: 64 MiB.
+	const rssBound, growthBound = 256 << 20, 64 << 20
+	var lines []string
+	for _, o := range outages {
+		lines = append(lines, fmt.Sprintf("%-8s /readyz 503 in %2d of %2d samples, ready %5s after restart, max RSS %5.1f MiB (steady %5.1f), producer buffer max %4.0f, failure counters moved: %v",
+			o.name, o.notRdy, o.samples, o.readyAgainAfter.Round(100*time.Millisecond), o.maxRSS/(1<<20), baseRSS/(1<<20), o.producerBuffered, o.delta))
+		// Each outage must have reached weatherd, or the test proves nothing.
+		if w := map[string]string{"s3": "lake_flush_failures", "kinesis": "put_failures", "sns": "notify_failed"}[o.name]; w != "" && o.delta[w] <= 0 {
+			t.Errorf("%s outage: %s did not move; did the outage reach weatherd?", o.name, w)
+		}
+		if o.maxRSS > rssBound {
+			t.Errorf("%s outage: RSS %.1f MiB, over the %d MiB bound", o.name, o.maxRSS/(1<<20), rssBound>>20)
+		}
+		if o.maxRSS-baseRSS > growthBound {
+			t.Errorf("%s outage: RSS grew %.1f MiB over the steady %.1f MiB, more than %d MiB", o.name, (o.maxRSS-baseRSS)/(1<<20), baseRSS/(1<<20), growthBound>>20)
+		}
+	}
+	t.Logf("outages:\n%s", strings.Join(lines, "\n"))
+	t.Logf("weatherd warnings and errors (count, level, component, message):\n%s", sys.logSummary())
+	t.Logf("final: produced %v, dropped %v, put failures %v, lake flush failures %v, notifications failed %v; served %d observations, %d transitions; total %s",
+		final.sum("weatherd_readings_produced_total"), final.sum("weatherd_producer_dropped_total"), final.sum("weatherd_producer_put_failures_total"),
+		final.sum("weatherd_lake_flush_failures_total"), final.sum("weatherd_notifications_total", `outcome="failed"`),
+		len(want), len(wantAlerts), time.Since(start).Round(time.Second))
+}
