@@ -18,14 +18,14 @@ const crashSeed = 20261127
 // TestCrash kills weatherd with SIGKILL at random moments (seeded), twelve
 // times, restarting it with the same config each time, then lets the last
 // run finish and checks that nothing weatherd took in was lost or written
-// twice: every reading on the stream is in gold and raw, no reading is in
-// gold more often than on the stream, and every alert transition was
-// notified.
+// twice: every reading on the stream is in gold and raw, each exactly once
+// (an observation put on the stream twice across a kill — delivered, then
+// the process died before the poller saved its state — is dropped by the
+// consumer's dedupe), and every alert transition was notified.
 //
 // What happens upstream of the stream is checked in subtests with the
 // evidence (see reportUpstreamGaps): observations served by the API but lost
-// in the producer's memory at a kill, observations put on the stream twice
-// across a kill, and transitions notified twice.
+// in the producer's memory at a kill, and transitions notified twice.
 func TestCrash(t *testing.T) {
 	t.Parallel()
 	const nSites, kills = 50, 12
@@ -132,7 +132,7 @@ func TestCrash(t *testing.T) {
 	}
 
 	// Downstream of the stream: effectively once.
-	var missingGold, missingRaw, replayDup, extra []string
+	var missingGold, missingRaw, replayDup, twice, extra []string
 	for id, n := range onStream {
 		if len(lc.gold[id]) == 0 {
 			missingGold = append(missingGold, id)
@@ -142,6 +142,8 @@ func TestCrash(t *testing.T) {
 		}
 		if len(lc.gold[id]) > n || lc.raw[id] > n {
 			replayDup = append(replayDup, fmt.Sprintf("%s: %d gold rows, %d raw lines, %d stream records", id, len(lc.gold[id]), lc.raw[id], n))
+		} else if len(lc.gold[id]) > 1 || lc.raw[id] > 1 {
+			twice = append(twice, fmt.Sprintf("%s: %d gold rows, %d raw lines, %d stream records", id, len(lc.gold[id]), lc.raw[id], n))
 		}
 		if _, ok := want[id]; !ok {
 			extra = append(extra, id)
@@ -160,6 +162,7 @@ func TestCrash(t *testing.T) {
 	report("stream readings missing from gold", missingGold)
 	report("stream readings missing from raw", missingRaw)
 	report("lake rows beyond the stream's records (replays written twice)", replayDup)
+	report("observations put on the stream twice and written to the lake twice (not deduped)", twice)
 	report("readings nobody served", extra)
 	if lc.errorFiles != 0 {
 		t.Errorf("errors/ holds %d objects, want none", lc.errorFiles)
@@ -232,21 +235,23 @@ func reportUpstreamGaps(t *testing.T, sys *system, served map[string]served, onS
 		})
 	}
 
-	var lost, twice []string
+	var lost []string
 	for id := range served {
 		if onStream[id] == 0 {
 			lost = append(lost, id+": "+killsBetween(sys.api.servedAt(id)))
 		}
 	}
-	for id, n := range onStream {
+	// Observations put twice across a kill are expected on the stream; the
+	// consumer drops the second (checked strictly in TestCrash).
+	onStreamTwice := 0
+	for _, n := range onStream {
 		if n > 1 {
-			twice = append(twice, fmt.Sprintf("%s: %d stream records, %d gold rows, %d raw lines; %s", id, n, len(lc.gold[id]), lc.raw[id], killsBetween(sys.api.servedAt(id))))
+			onStreamTwice++
 		}
 	}
+	t.Logf("%d observations were put on the stream more than once across the kills (deduped by the consumer)", onStreamTwice)
 	gap("NoObservationLostBeforeTheStream", lost,
 		"observations the API served never reached the stream (lost in the producer's memory at a SIGKILL and not served again)")
-	gap("NoObservationTwiceOnTheStream", twice,
-		"observations were put on the stream twice across a kill (delivered, then the process died before the poller saved its state), so gold holds them twice")
 
 	var ds []string
 	for tr, ns := range dups {

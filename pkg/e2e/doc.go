@@ -12,10 +12,13 @@
 //     once with the right email subject, email text and SMS, the counters
 //     match, and SIGTERM exits 0.
 //   - TestCrash: the same under twelve SIGKILLs at seeded random moments.
-//     Downstream of the stream nothing may be lost or written twice; what the
-//     kills do upstream (an observation put twice, one lost in the producer's
-//     memory, a notification sent twice) is reported in subtests that skip
-//     with the evidence, or fail with WEATHERD_E2E_STRICT=1.
+//     Nothing read from the stream may be lost or written twice, and an
+//     observation put on the stream twice across a kill must reach gold and
+//     raw once (the consumer drops the repeat). Two narrow windows the design
+//     documents (a reading lost in the producer's memory at a SIGKILL and
+//     never served again; a notification re-sent after a kill between its
+//     publish and its "sent" mark) are reported in subtests that skip with
+//     the evidence when they occur, or fail with WEATHERD_E2E_STRICT=1.
 //   - TestFaults: on a private set of emulators (free ports, own run
 //     directory, WEATHERD_EMU_PERSIST=1), S3, DynamoDB, SNS and Kinesis are
 //     each stopped for 30 s and started again while weatherd runs; it must

@@ -61,7 +61,7 @@ func startPosition(l lease, leases map[string]lease, shards map[string]shardInfo
 		// Java KCL writes these sentinels before the first real checkpoint.
 		return stream.Position{Initial: l.Checkpoint}
 	default:
-		return stream.Position{AfterSequence: l.Checkpoint}
+		return stream.Position{AfterSequence: l.Checkpoint, State: l.State}
 	}
 	for _, p := range unionParents(shards[l.ShardID].Parents, l.parents()) {
 		_, inTable := leases[p]

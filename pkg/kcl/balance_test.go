@@ -226,6 +226,7 @@ func TestStartPosition(t *testing.T) {
 		want stream.Position
 	}{
 		{"Checkpoint", lease{ShardID: "root", Checkpoint: "4959"}, stream.Position{AfterSequence: "4959"}},
+		{"CheckpointWithState", lease{ShardID: "root", Checkpoint: "4959", State: []byte("s")}, stream.Position{AfterSequence: "4959", State: []byte("s")}},
 		{"JavaSentinel", lease{ShardID: "root", Checkpoint: TrimHorizon}, stream.Position{Initial: TrimHorizon}},
 		{"Child", lease{ShardID: "child"}, stream.Position{Initial: TrimHorizon}},
 		{"Root", lease{ShardID: "root"}, stream.Position{Initial: AtTimestamp, At: at}},
@@ -233,7 +234,7 @@ func TestStartPosition(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := startPosition(tt.l, leases, shards, cfg); got != tt.want {
+			if got := startPosition(tt.l, leases, shards, cfg); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("startPosition = %+v, want %+v", got, tt.want)
 			}
 		})

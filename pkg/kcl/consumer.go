@@ -241,11 +241,26 @@ func (c *shardConsumer) readFailed(ctx context.Context, err error) {
 		c.idle(ctx, backoff(c.throttled, c.w.cfg.MaxBackoff))
 	default:
 		c.w.m.getErrors.Inc()
-		c.log.Warn("kinesis read failed; backing off", "err", err)
 		c.failed++
+		var (
+			notFound *types.ResourceNotFoundException
+			invalid  *types.InvalidArgumentException
+		)
+		if c.iterator != "" && (c.failed >= refreshAfterFailures || errors.As(err, &notFound) || errors.As(err, &invalid)) {
+			// The iterator itself may be what is wrong: read again from a
+			// fresh one after the last processed record (or the checkpoint).
+			c.log.Warn("kinesis read failed; backing off, then getting a new shard iterator", "failures", c.failed, "err", err)
+			c.iterator = ""
+		} else {
+			c.log.Warn("kinesis read failed; backing off", "failures", c.failed, "err", err)
+		}
 		c.idle(ctx, backoff(c.failed, c.w.cfg.MaxBackoff))
 	}
 }
+
+// refreshAfterFailures is how many consecutive failed reads make the
+// consumer drop its shard iterator and get a new one.
+const refreshAfterFailures = 3
 
 // process hands records to the processor, retrying the same records after a
 // backoff until they are accepted; it never skips them. It returns false when

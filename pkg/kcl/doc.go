@@ -12,7 +12,10 @@
 // (RFC3339Nano UTC), Checkpoint (a sequence number or SHARD_END),
 // ParentShardId and ClaimRequest. weatherd adds LeaseCounter (a number
 // bumped by every ownership write, the fencing token) and
-// AdjacentParentShardId (the second parent of a merge). An item without
+// AdjacentParentShardId (the second parent of a merge), and WeatherdState
+// (binary: the processor state saved with the checkpoint through
+// stream.StateCheckpointer, handed back in Position.State to the next owner;
+// the whole item must stay under DynamoDB's 400 KB). An item without
 // them, as vmware-go-kcl-v2 writes it, is taken by conditioning on its exact
 // AssignedTo and LeaseTimeout and the absence of LeaseCounter. New tables are
 // created on-demand (PAY_PER_REQUEST).
@@ -25,9 +28,10 @@
 //     timeout and counter are still what the worker read;
 //   - renew (every renew_interval): new LeaseTimeout and LeaseCounter+1, if
 //     AssignedTo is us and the counter is ours;
-//   - checkpoint: set Checkpoint if AssignedTo is us and the counter is ours,
-//     so a worker that lost the lease gets stream.ErrLeaseLost instead of
-//     overwriting the new owner's progress;
+//   - checkpoint: set Checkpoint (and WeatherdState, when checkpointing with
+//     state) if AssignedTo is us and the counter is ours, so a worker that
+//     lost the lease gets stream.ErrLeaseLost instead of overwriting the new
+//     owner's progress;
 //   - release: remove AssignedTo (with SHARD_END when the shard is finished)
 //     under the same condition, so another worker takes the lease at once.
 //
@@ -68,6 +72,7 @@
 // empty batch at least every second while idle. Reads bypass the SDK's
 // retryer (its retry-token bucket is shared by every goroutine) and back off
 // on their own; an expired iterator is replaced after the last processed
-// record. A ProcessRecords error is retried with the same records after a
+// record, and so is one that failed three reads in a row or was refused as
+// not found or invalid. A ProcessRecords error is retried with the same records after a
 // backoff: records are never skipped.
 package kcl

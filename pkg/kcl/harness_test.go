@@ -305,6 +305,8 @@ type collector struct {
 	failed      []string     // first sequence numbers of failed batches
 	retried     map[string]bool
 	empty       map[string]int // shard → empty batches (idle ticks)
+	// withState makes processors checkpoint with the state "state@<seq>".
+	withState bool
 }
 
 type initEvent struct {
@@ -395,7 +397,7 @@ func (p *recProc) ProcessRecords(ctx context.Context, recs []stream.Record, cp s
 	}
 	c.mu.Unlock()
 	p.last = recs[len(recs)-1].SequenceNumber
-	if err := cp.Checkpoint(ctx, p.last); err != nil {
+	if err := p.checkpoint(ctx, cp); err != nil {
 		c.mu.Lock()
 		c.cpErrs = append(c.cpErrs, err)
 		c.mu.Unlock()
@@ -413,9 +415,16 @@ func (p *recProc) Shutdown(ctx context.Context, reason stream.ShutdownReason, cp
 	}
 	c.mu.Unlock()
 	if reason != stream.LeaseLost && p.last != "" {
-		return cp.Checkpoint(ctx, p.last)
+		return p.checkpoint(ctx, cp)
 	}
 	return nil
+}
+
+func (p *recProc) checkpoint(ctx context.Context, cp stream.Checkpointer) error {
+	if p.c.withState {
+		return cp.(stream.StateCheckpointer).CheckpointWithState(ctx, p.last, []byte("state@"+p.last))
+	}
+	return cp.Checkpoint(ctx, p.last)
 }
 
 // midHash is the middle of a shard's hash-key range.

@@ -9,7 +9,7 @@ import (
 )
 
 // Lease table attribute names. The first six are vmware-go-kcl-v2's; the
-// last two are weatherd's own, which that library ignores.
+// others are weatherd's own, which that library ignores.
 const (
 	attrShardID        = "ShardID"
 	attrAssignedTo     = "AssignedTo"
@@ -19,14 +19,21 @@ const (
 	attrClaimRequest   = "ClaimRequest"
 	attrLeaseCounter   = "LeaseCounter"
 	attrAdjacentParent = "AdjacentParentShardId"
+	// attrState (binary) is the processor state saved with the checkpoint
+	// (stream.StateCheckpointer). The whole item must stay under DynamoDB's
+	// 400 KB limit, so processors keep it to a few hundred KB at most.
+	attrState = "WeatherdState"
 )
 
 // lease is one item of the lease table as read.
 type lease struct {
-	ShardID        string
-	AssignedTo     string // "" when free
-	LeaseTimeout   string // RFC3339Nano UTC, informational only (expiry is timed locally)
-	Checkpoint     string // "" when never checkpointed
+	ShardID      string
+	AssignedTo   string // "" when free
+	LeaseTimeout string // RFC3339Nano UTC, informational only (expiry is timed locally)
+	Checkpoint   string // "" when never checkpointed
+	// State is the processor state written with Checkpoint; nil when none
+	// (never written, or the item was last written by vmware-go-kcl-v2).
+	State          []byte
 	Parent         string
 	AdjacentParent string
 	ClaimRequest   string
@@ -75,6 +82,9 @@ func leaseFromItem(item map[string]types.AttributeValue) lease {
 		Parent:         str(attrParent),
 		AdjacentParent: str(attrAdjacentParent),
 		ClaimRequest:   str(attrClaimRequest),
+	}
+	if v, ok := item[attrState].(*types.AttributeValueMemberB); ok {
+		l.State = v.Value
 	}
 	if v, ok := item[attrLeaseCounter].(*types.AttributeValueMemberN); ok {
 		if n, err := strconv.ParseInt(v.Value, 10, 64); err == nil {

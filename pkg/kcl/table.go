@@ -149,10 +149,18 @@ func (t *leaseTable) renew(ctx context.Context, shardID, me string, counter int6
 }
 
 // checkpoint writes seq as the shard's checkpoint, fenced on me still owning
-// the lease at counter.
-func (t *leaseTable) checkpoint(ctx context.Context, shardID, me string, counter int64, seq string) error {
+// the lease at counter. With withState it writes state beside it in the same
+// write (an empty state removes the attribute); without, any state saved
+// earlier is kept: it describes an earlier position, which stays true.
+func (t *leaseTable) checkpoint(ctx context.Context, shardID, me string, counter int64, seq string, state []byte, withState bool) error {
 	u := newUpdate()
 	u.set(attrCheckpoint, str(seq))
+	switch {
+	case withState && len(state) > 0:
+		u.set(attrState, &types.AttributeValueMemberB{Value: state})
+	case withState:
+		u.remove(attrState)
+	}
 	u.owned(me, counter)
 	t.calls("checkpoint")
 	_, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))

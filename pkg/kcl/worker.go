@@ -627,6 +627,18 @@ type checkpointer struct {
 // Checkpoint records seq for the shard, provided this worker still owns the
 // lease; otherwise it returns an error wrapping stream.ErrLeaseLost.
 func (c checkpointer) Checkpoint(ctx context.Context, seq string) error {
+	return c.write(ctx, seq, nil, false)
+}
+
+// CheckpointWithState records seq and the processor's state at seq in one
+// fenced write; the next owner of the shard gets state in Position.State.
+func (c checkpointer) CheckpointWithState(ctx context.Context, seq string, state []byte) error {
+	return c.write(ctx, seq, state, true)
+}
+
+var _ stream.StateCheckpointer = checkpointer{}
+
+func (c checkpointer) write(ctx context.Context, seq string, state []byte, withState bool) error {
 	hl := c.hl
 	if seq == "" {
 		return fmt.Errorf("checkpoint %s: empty sequence number", hl.shardID)
@@ -639,7 +651,7 @@ func (c checkpointer) Checkpoint(ctx context.Context, seq string) error {
 	if hl.done || hl.isLost() || c.w.crashed.Load() {
 		return fmt.Errorf("checkpoint %s at %s: %w", hl.shardID, seq, stream.ErrLeaseLost)
 	}
-	err := c.w.table.checkpoint(ctx, hl.shardID, c.w.cfg.WorkerID, hl.counter, seq)
+	err := c.w.table.checkpoint(ctx, hl.shardID, c.w.cfg.WorkerID, hl.counter, seq, state, withState)
 	if errors.Is(err, errConflict) {
 		hl.done = true
 		c.w.lose(hl, "checkpoint refused: another worker owns the lease")

@@ -3,6 +3,7 @@ package kcl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/weatherd/weatherd/pkg/emulator"
 	"github.com/weatherd/weatherd/pkg/stream"
@@ -389,13 +391,19 @@ func TestCheckpointer_RefusesAfterLeaseLost(t *testing.T) {
 	if _, err := thief.take(context.Background(), before, "thief", time.Minute); err != nil {
 		t.Fatalf("thief take: %v", err)
 	}
-	err := cp.Checkpoint(context.Background(), "49999999999999999999999999999999999999999999999999999999")
+	// The write itself is fenced: a with-state checkpoint reaches DynamoDB
+	// and is refused there, leaving checkpoint and state as they were.
+	err := cp.(stream.StateCheckpointer).CheckpointWithState(context.Background(), "49999999999999999999999999999999999999999999999999999999", []byte("stale"))
 	if !errors.Is(err, stream.ErrLeaseLost) {
-		t.Fatalf("Checkpoint after losing the lease = %v, want ErrLeaseLost", err)
+		t.Fatalf("CheckpointWithState after losing the lease = %v, want ErrLeaseLost", err)
 	}
 	after := h.leases()[shard]
-	if after.Checkpoint != before.Checkpoint || after.AssignedTo != "thief" {
-		t.Fatalf("lease after refused checkpoint = %+v, want checkpoint %q owned by thief", after, before.Checkpoint)
+	if after.Checkpoint != before.Checkpoint || after.AssignedTo != "thief" || after.State != nil {
+		t.Fatalf("lease after refused checkpoint = %+v, want checkpoint %q owned by thief, no state", after, before.Checkpoint)
+	}
+	err = cp.Checkpoint(context.Background(), "49999999999999999999999999999999999999999999999999999999")
+	if !errors.Is(err, stream.ErrLeaseLost) {
+		t.Fatalf("Checkpoint after losing the lease = %v, want ErrLeaseLost", err)
 	}
 	eventually(t, 10*time.Second, "a's processor shut down with LeaseLost", func() bool {
 		h.col.mu.Lock()
@@ -515,6 +523,20 @@ type faultyKinesis struct {
 	throttle map[int]bool
 	expire   map[int]bool
 	retrying int // calls made with a retrying retryer
+	fail     map[int]error
+	// iterators lists the GetShardIterator calls as "TYPE" or "TYPE seq".
+	iterators []string
+}
+
+func (f *faultyKinesis) GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error) {
+	f.mu.Lock()
+	it := string(in.ShardIteratorType)
+	if in.StartingSequenceNumber != nil {
+		it += " " + *in.StartingSequenceNumber
+	}
+	f.iterators = append(f.iterators, it)
+	f.mu.Unlock()
+	return f.Client.GetShardIterator(ctx, in, optFns...)
 }
 
 func (f *faultyKinesis) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error) {
@@ -534,6 +556,8 @@ func (f *faultyKinesis) GetRecords(ctx context.Context, in *kinesis.GetRecordsIn
 		return nil, &ktypes.ProvisionedThroughputExceededException{Message: aws.String("Rate exceeded for shard")}
 	case f.expire[n]:
 		return nil, &ktypes.ExpiredIteratorException{Message: aws.String("Iterator expired")}
+	case f.fail[n] != nil:
+		return nil, f.fail[n]
 	}
 	return f.Client.GetRecords(ctx, in, optFns...)
 }
@@ -558,5 +582,96 @@ func TestWorker_ThrottledAndExpiredReads(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.retrying != 0 {
 		t.Errorf("%d GetRecords calls used the SDK retryer, want none", f.retrying)
+	}
+}
+
+func TestWorker_FailingReadsGetANewIterator(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(keys(2), 5)
+	internal := &smithy.GenericAPIError{Code: "InternalFailure", Message: "service unavailable"}
+	f := &faultyKinesis{Client: h.kin, fail: map[int]error{
+		2: internal, 3: internal, 4: internal, // three in a row: new iterator
+		6: internal,                                                              // one: same iterator
+		8: &ktypes.InvalidArgumentException{Message: aws.String("bad iterator")}, // at once: new iterator
+	}}
+	h.kin2 = f
+	w := h.start("w1", func(c *Config) { c.MaxRecords = 4 })
+	eventually(t, 30*time.Second, "10 records processed", func() bool { return h.col.distinct() == 10 })
+	eventually(t, 30*time.Second, "10 GetRecords calls", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.calls >= 10
+	})
+	h.put(keys(2), 5)
+	eventually(t, 30*time.Second, "20 records processed", func() bool { return h.col.distinct() == 20 })
+	h.checkAllSeen(true) // each new iterator started after the last processed record
+	if got := testutil.ToFloat64(w.m.getErrors); got != 5 {
+		t.Errorf("getrecords errors = %v, want 5", got)
+	}
+
+	// The sequence numbers of the 4th and 10th records.
+	shard := h.shards()[0].ShardId
+	it, err := h.kin.GetShardIterator(context.Background(), &kinesis.GetShardIteratorInput{StreamName: &h.stream, ShardId: shard, ShardIteratorType: ktypes.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.kin.GetRecords(context.Background(), &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(10)})
+	if err != nil || len(out.Records) != 10 {
+		t.Fatalf("read back: %d records, %v", len(out.Records), err)
+	}
+	want := []string{
+		"TRIM_HORIZON",
+		"AFTER_SEQUENCE_NUMBER " + aws.ToString(out.Records[3].SequenceNumber),
+		"AFTER_SEQUENCE_NUMBER " + aws.ToString(out.Records[9].SequenceNumber),
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fmt.Sprint(f.iterators) != fmt.Sprint(want) {
+		t.Errorf("shard iterators requested:\n %v\nwant\n %v", f.iterators, want)
+	}
+}
+
+func TestWorker_CheckpointStateReachesTheNextOwner(t *testing.T) {
+	h := newHarness(t, 1)
+	h.col.withState = true
+	h.put(keys(2), 3)
+	a := h.start("a")
+	eventually(t, 30*time.Second, "6 records processed", func() bool { return h.col.distinct() == 6 })
+	a.stop(t)
+	var shard, last string
+	for id, l := range h.leases() {
+		shard, last = id, l.Checkpoint
+		if want := "state@" + l.Checkpoint; string(l.State) != want {
+			t.Fatalf("lease %s state %q, want %q", id, l.State, want)
+		}
+	}
+
+	h.start("b")
+	eventually(t, 30*time.Second, "b initialized", func() bool {
+		h.col.mu.Lock()
+		defer h.col.mu.Unlock()
+		return len(h.col.inits) == 2
+	})
+	h.col.mu.Lock()
+	got := h.col.inits[1]
+	h.col.mu.Unlock()
+	if got.worker != "b" || got.shard != shard || got.pos.AfterSequence != last || string(got.pos.State) != "state@"+last {
+		t.Fatalf("b initialized with %+v (state %q), want shard %s after %s with state %q", got, got.pos.State, shard, last, "state@"+last)
+	}
+
+	// A plain checkpoint keeps the saved state; an empty one removes it.
+	tbl := &leaseTable{ddb: h.ddb, name: h.table, calls: func(string) {}}
+	l := h.leases()[shard]
+	if err := tbl.checkpoint(context.Background(), shard, "b", l.Counter, last, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if l := h.leases()[shard]; string(l.State) != "state@"+last {
+		t.Fatalf("state after a plain checkpoint %q, want %q", l.State, "state@"+last)
+	}
+	if err := tbl.checkpoint(context.Background(), shard, "b", l.Counter, last, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if l := h.leases()[shard]; l.State != nil {
+		t.Fatalf("state after an empty one %q, want none", l.State)
 	}
 }

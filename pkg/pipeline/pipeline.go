@@ -1,6 +1,10 @@
 // Package pipeline is the record processor each shard runs: it decodes stream
-// records into readings, lets the alert engine see them, and hands the batch to
-// the lake, which checkpoints once its objects are durable.
+// records into readings, drops readings already seen on the shard (the same
+// event_id put twice, e.g. by a poller killed before it saved its state),
+// lets the alert engine see them, and hands the batch to the lake, which
+// checkpoints once its objects are durable. The recent observations used to
+// spot duplicates are saved with each checkpoint, so a replay after a crash
+// or a lease change decides exactly as the first run did.
 package pipeline
 
 import (
@@ -35,7 +39,8 @@ type ShardSink interface {
 
 // Metrics are the pipeline's series, shared by every shard.
 type Metrics struct {
-	records prometheus.Counter
+	records    prometheus.Counter
+	duplicates prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's series on reg.
@@ -45,8 +50,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "weatherd_consumer_records_total",
 			Help: "Stream records processed (alerts evaluated and handed to the lake).",
 		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weatherd_consumer_duplicates_total",
+			Help: "Stream records dropped because the shard already processed their event_id (one of the last 8 observations of their location).",
+		}),
 	}
-	reg.MustRegister(m.records)
+	reg.MustRegister(m.records, m.duplicates)
 	return m
 }
 
@@ -69,6 +78,7 @@ type processor struct {
 	shard string
 	sink  ShardSink
 	log   *slog.Logger
+	dedup *dedupe
 	// buf is reused from batch to batch: neither the lake nor the alert
 	// engine keeps its slices (they copy what they keep).
 	buf batchBuf
@@ -85,7 +95,37 @@ func (p *processor) Initialize(ctx context.Context, shardID string, from stream.
 	p.shard = shardID
 	p.sink = p.f.Lake(p.f.Stream, shardID)
 	p.log = p.f.Log.With("component", "pipeline", "shard", shardID)
-	p.log.Info("shard processor started", "after", from.AfterSequence, "initial", from.Initial)
+	p.dedup = newDedupe()
+	if err := p.dedup.restore(from.State); err != nil {
+		// Starting empty loses nothing; at worst a duplicate gets through.
+		p.log.Warn("ignoring the saved dedupe state; starting without it", "err", err)
+	}
+	p.log.Info("shard processor started", "after", from.AfterSequence, "initial", from.Initial, "dedupe_locations", len(p.dedup.base))
+	return nil
+}
+
+// stateCheckpointer is the Checkpointer the lake gets: it saves the dedupe
+// set as of the checkpointed record with the checkpoint (when the stream
+// driver can), then forgets the history up to it.
+type stateCheckpointer struct {
+	p  *processor
+	cp stream.Checkpointer
+}
+
+func (c stateCheckpointer) Checkpoint(ctx context.Context, seq string) error {
+	recent := c.p.dedup.at(seq)
+	if sc, ok := c.cp.(stream.StateCheckpointer); ok {
+		state, err := encodeState(recent)
+		if err != nil {
+			return err
+		}
+		if err := sc.CheckpointWithState(ctx, seq, state); err != nil {
+			return err
+		}
+	} else if err := c.cp.Checkpoint(ctx, seq); err != nil {
+		return err
+	}
+	c.p.dedup.commit(seq, recent)
 	return nil
 }
 
@@ -100,6 +140,7 @@ func (p *processor) Initialize(ctx context.Context, shardID string, from stream.
 const subBatch = 4096
 
 func (p *processor) ProcessRecords(ctx context.Context, records []stream.Record, cp stream.Checkpointer) error {
+	cp = stateCheckpointer{p, cp}
 	if len(records) == 0 {
 		return p.sink.Tick(ctx, cp)
 	}
@@ -122,14 +163,24 @@ func (p *processor) ProcessRecords(ctx context.Context, records []stream.Record,
 func (p *processor) prepare(ctx context.Context, records []stream.Record, b *batchBuf) ([]lake.Item, error) {
 	items, readings := b.sized(len(records))
 	decodeAll(records, items)
+	kept := items[:0]
 	for i := range items {
-		if err := items[i].Err; err != nil {
+		it := &items[i]
+		if err := it.Err; err != nil {
 			rec := &records[i]
 			p.log.Warn("invalid record sent to the lake's errors/", "sequence", rec.SequenceNumber, "partition_key", rec.PartitionKey, "err", err)
+			kept = append(kept, *it)
 			continue
 		}
-		readings = append(readings, items[i].Reading)
+		if r := &it.Reading; !r.ObservedAt.IsZero() && p.dedup.duplicate(r.Location.ID, r.ObservedAt.Unix(), it.Record.SequenceNumber) {
+			p.f.Metrics.duplicates.Inc()
+			p.log.Debug("duplicate reading dropped", "event_id", r.EventID, "sequence", it.Record.SequenceNumber)
+			continue
+		}
+		kept = append(kept, *it)
+		readings = append(readings, it.Reading)
 	}
+	items = kept
 	b.readings = readings
 	if len(readings) > 0 {
 		if err := p.f.Alerts.Observe(ctx, readings); err != nil {
@@ -197,7 +248,7 @@ func (p *processor) Shutdown(ctx context.Context, reason stream.ShutdownReason, 
 		p.sink.Discard()
 		return nil
 	}
-	if err := p.sink.Flush(ctx, cp); err != nil {
+	if err := p.sink.Flush(ctx, stateCheckpointer{p, cp}); err != nil {
 		return fmt.Errorf("final lake flush: %w", err)
 	}
 	return nil

@@ -41,12 +41,26 @@ type Position struct {
 	Initial string
 	// At is the timestamp for AT_TIMESTAMP.
 	At time.Time
+	// State is what the processor saved with the checkpoint it resumes
+	// from (see StateCheckpointer); nil when there is none.
+	State []byte
 }
 
 // Checkpointer records how far a shard has been processed. It is fenced: after
 // the worker has lost the shard's lease, Checkpoint returns ErrLeaseLost.
 type Checkpointer interface {
 	Checkpoint(ctx context.Context, sequenceNumber string) error
+}
+
+// StateCheckpointer is a Checkpointer that can also save a small processor
+// state with the checkpoint, atomically: a processor resuming from that
+// checkpoint gets the state back in Position.State. The state must describe
+// the shard exactly as of sequenceNumber (nothing read after it), and stay
+// small (the Kinesis driver keeps it on the lease item, which DynamoDB limits
+// to 400 KB in all). Drivers implement it on the Checkpointer they pass.
+type StateCheckpointer interface {
+	Checkpointer
+	CheckpointWithState(ctx context.Context, sequenceNumber string, state []byte) error
 }
 
 // ErrLeaseLost is returned by a Checkpointer whose worker no longer owns the shard.

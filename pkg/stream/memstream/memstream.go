@@ -38,6 +38,7 @@ type Stream struct {
 	// delivered is the number of held records already handed to the processor.
 	delivered  int
 	checkpoint string
+	state      []byte // the processor's state saved with checkpoint
 
 	produced prometheus.Counter
 	held     prometheus.GaugeFunc
@@ -100,6 +101,13 @@ func (s *Stream) Checkpoint() string {
 	return s.checkpoint
 }
 
+// checkpointState returns the last checkpoint and the state saved with it.
+func (s *Stream) checkpointState() (string, []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checkpoint, s.state
+}
+
 // Producer is the stream's producer side.
 func (s *Stream) Producer() stream.Producer { return producer{s} }
 
@@ -141,7 +149,8 @@ func (c *Consumer) Ready() bool {
 func (c *Consumer) Run(ctx context.Context) error {
 	p := c.newProcessor()
 	cp := checkpointer{c.s}
-	if err := p.Initialize(ctx, ShardID, stream.Position{AfterSequence: c.s.Checkpoint(), Initial: "TRIM_HORIZON"}); err != nil {
+	seq, state := c.s.checkpointState()
+	if err := p.Initialize(ctx, ShardID, stream.Position{AfterSequence: seq, Initial: "TRIM_HORIZON", State: state}); err != nil {
 		return fmt.Errorf("initialize processor: %w", err)
 	}
 	c.mu.Lock()
@@ -210,10 +219,23 @@ func (s *Stream) markDelivered(n int) {
 
 type checkpointer struct{ s *Stream }
 
+var _ stream.StateCheckpointer = checkpointer{}
+
 // Checkpoint drops the held records up to seq, freeing capacity. A processor
 // checkpoints only records it was given, including those of the batch in
 // progress, so delivered may go below zero until markDelivered catches up.
+// A state saved by an earlier CheckpointWithState is kept.
 func (c checkpointer) Checkpoint(ctx context.Context, seq string) error {
+	return c.write(seq, nil, false)
+}
+
+// CheckpointWithState is Checkpoint that also keeps state next to the
+// checkpoint, for the processor that resumes from it.
+func (c checkpointer) CheckpointWithState(ctx context.Context, seq string, state []byte) error {
+	return c.write(seq, state, true)
+}
+
+func (c checkpointer) write(seq string, state []byte, withState bool) error {
 	n, err := strconv.ParseUint(seq, 10, 64)
 	if err != nil {
 		return fmt.Errorf("checkpoint %q: not a memory stream sequence number", seq)
@@ -232,5 +254,8 @@ func (c checkpointer) Checkpoint(ctx context.Context, seq string) error {
 	s.records = append(s.records[:0:0], s.records[drop:]...)
 	s.delivered -= drop
 	s.checkpoint = seq
+	if withState {
+		s.state = append([]byte(nil), state...)
+	}
 	return nil
 }

@@ -134,3 +134,58 @@ func TestConsumer_IdleTicks(t *testing.T) {
 		t.Errorf("idle ProcessRecords calls in 2.5s = %d, want about one a second", col.emptyCall)
 	}
 }
+
+// stateProc checkpoints every batch with the state "after <seq>" and
+// records the position it was started from.
+type stateProc struct {
+	from stream.Position
+}
+
+func (p *stateProc) Initialize(_ context.Context, _ string, from stream.Position) error {
+	p.from = from
+	return nil
+}
+
+func (p *stateProc) ProcessRecords(ctx context.Context, recs []stream.Record, cp stream.Checkpointer) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	seq := recs[len(recs)-1].SequenceNumber
+	return cp.(stream.StateCheckpointer).CheckpointWithState(ctx, seq, []byte("after "+seq))
+}
+
+func (p *stateProc) Shutdown(context.Context, stream.ShutdownReason, stream.Checkpointer) error {
+	return nil
+}
+
+func TestConsumer_StateComesBackWithTheCheckpoint(t *testing.T) {
+	s := New(stream.MemoryConfig{Capacity: 10}, prometheus.NewRegistry())
+	for i := range 3 {
+		if err := s.Put(context.Background(), "loc", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func() *stateProc {
+		p := &stateProc{}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // drain what is held, then stop
+		if err := s.Consumer(func() stream.Processor { return p }, slog.Default()).Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := run(); p.from.AfterSequence != "" || p.from.State != nil {
+		t.Fatalf("first run started from %+v, want the start with no state", p.from)
+	}
+	p := run()
+	if p.from.AfterSequence != "00000000000000000003" || string(p.from.State) != "after 00000000000000000003" {
+		t.Fatalf("second run started from %q with state %q, want 00000000000000000003 with %q", p.from.AfterSequence, p.from.State, "after 00000000000000000003")
+	}
+	// A plain checkpoint keeps the state.
+	if err := (checkpointer{s}).Checkpoint(context.Background(), "00000000000000000003"); err != nil {
+		t.Fatal(err)
+	}
+	if seq, st := s.checkpointState(); seq != "00000000000000000003" || string(st) != "after 00000000000000000003" {
+		t.Fatalf("after a plain checkpoint: %q %q", seq, st)
+	}
+}

@@ -1,0 +1,179 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/weatherd/weatherd/pkg/lake"
+)
+
+// recentPerLocation is K: a reading is a duplicate when its observation
+// (location, observed_at — its event_id) is one of the last K observations
+// this shard kept for its location. Readings merely older than the latest
+// are kept: at a graceful leader handover the old poller's last puts can
+// interleave with the new one's first, so a legit older observation may
+// arrive after a newer one.
+const recentPerLocation = 8
+
+// maxStateLocations bounds the locations in a shard's saved state. The state
+// rides on the shard's lease item, which DynamoDB limits to 400 KB: with
+// location ids up to 64 bytes a location takes at most ~170 bytes of JSON
+// (id, quotes, 8 unix times), so 2000 locations stay under ~340 KB. Beyond
+// it the locations whose newest observation is oldest are forgotten (a
+// duplicate of theirs would then get through).
+const maxStateLocations = 2000
+
+// stateVersion tags the saved state's format.
+const stateVersion = 1
+
+// savedState is the JSON saved with a checkpoint:
+// {"v":1,"recent":{"<location id>":[<observed_at unix seconds>,...]}}, the
+// observations of each location oldest first.
+type savedState struct {
+	V      int                `json:"v"`
+	Recent map[string][]int64 `json:"recent"`
+}
+
+// observation is a reading kept after the last checkpoint.
+type observation struct {
+	seq string
+	at  int64 // observed_at, unix seconds (event ids have second precision)
+}
+
+// dedupe is one shard's recent-observation set. base is the set as of the
+// last checkpoint; hist holds, per location and in sequence order, the
+// observations kept since, so the set as of any later sequence number can be
+// computed for the checkpoint the lake asks for (which may be behind the
+// records already processed). Each decision depends only on the checkpointed
+// state and the records after it, so a replay from a checkpoint decides
+// exactly as the first run did, and a retried batch as its first try.
+type dedupe struct {
+	base map[string][]int64
+	hist map[string][]observation
+}
+
+func newDedupe() *dedupe {
+	return &dedupe{base: map[string][]int64{}, hist: map[string][]observation{}}
+}
+
+// restore loads the state saved with the checkpoint the shard resumes from.
+func (d *dedupe) restore(state []byte) error {
+	d.base, d.hist = map[string][]int64{}, map[string][]observation{}
+	if len(state) == 0 {
+		return nil
+	}
+	var s savedState
+	if err := json.Unmarshal(state, &s); err != nil {
+		return fmt.Errorf("decode dedupe state: %w", err)
+	}
+	if s.V != stateVersion {
+		return fmt.Errorf("decode dedupe state: version %d, want %d", s.V, stateVersion)
+	}
+	for loc, ats := range s.Recent {
+		if len(ats) > recentPerLocation {
+			ats = ats[len(ats)-recentPerLocation:]
+		}
+		d.base[loc] = ats
+	}
+	return nil
+}
+
+// duplicate reports whether the observation (loc, at) of the record seq is
+// one of the last K kept for loc before seq; if not, it is kept. A record
+// kept before (a retried batch) is kept again without being counted twice.
+func (d *dedupe) duplicate(loc string, at int64, seq string) bool {
+	h := d.hist[loc]
+	i := sort.Search(len(h), func(i int) bool { return !lake.SeqLess(h[i].seq, seq) })
+	if i < len(h) && h[i].seq == seq {
+		return false
+	}
+	if d.recent(loc, h[:i], func(a int64) bool { return a == at }) {
+		return true
+	}
+	if i == len(h) {
+		d.hist[loc] = append(h, observation{seq, at})
+	} else {
+		d.hist[loc] = append(h[:i], append([]observation{{seq, at}}, h[i:]...)...)
+	}
+	return false
+}
+
+// recent calls match on the last K observations of loc given its kept
+// observations h after the checkpoint, newest first, until it returns true.
+func (d *dedupe) recent(loc string, h []observation, match func(int64) bool) bool {
+	n := 0
+	for i := len(h) - 1; i >= 0 && n < recentPerLocation; i, n = i-1, n+1 {
+		if match(h[i].at) {
+			return true
+		}
+	}
+	b := d.base[loc]
+	for i := len(b) - 1; i >= 0 && n < recentPerLocation; i, n = i-1, n+1 {
+		if match(b[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// at returns the set as of sequence number seq: the checkpointed set plus
+// the observations kept up to seq, never any after it.
+func (d *dedupe) at(seq string) map[string][]int64 {
+	out := make(map[string][]int64, len(d.base)+len(d.hist))
+	for loc, b := range d.base {
+		out[loc] = b
+	}
+	for loc, h := range d.hist {
+		n := sort.Search(len(h), func(i int) bool { return lake.SeqLess(seq, h[i].seq) })
+		if n == 0 {
+			continue
+		}
+		var ats []int64
+		d.recent(loc, h[:n], func(a int64) bool { ats = append(ats, a); return false })
+		for l, r := 0, len(ats)-1; l < r; l, r = l+1, r-1 {
+			ats[l], ats[r] = ats[r], ats[l]
+		}
+		out[loc] = ats
+	}
+	if len(out) > maxStateLocations {
+		locs := make([]string, 0, len(out))
+		for loc := range out {
+			locs = append(locs, loc)
+		}
+		newest := func(loc string) int64 { ats := out[loc]; return ats[len(ats)-1] }
+		sort.Slice(locs, func(i, j int) bool {
+			if a, b := newest(locs[i]), newest(locs[j]); a != b {
+				return a < b
+			}
+			return locs[i] < locs[j]
+		})
+		for _, loc := range locs[:len(out)-maxStateLocations] {
+			delete(out, loc)
+		}
+	}
+	return out
+}
+
+// encode is the saved form of a set.
+func encodeState(recent map[string][]int64) ([]byte, error) {
+	b, err := json.Marshal(savedState{V: stateVersion, Recent: recent})
+	if err != nil {
+		return nil, fmt.Errorf("encode dedupe state: %w", err)
+	}
+	return b, nil
+}
+
+// commit makes recent, the set as of the checkpoint seq just written, the
+// new base, and forgets the observations kept up to seq.
+func (d *dedupe) commit(seq string, recent map[string][]int64) {
+	d.base = recent
+	for loc, h := range d.hist {
+		n := sort.Search(len(h), func(i int) bool { return lake.SeqLess(seq, h[i].seq) })
+		if n == len(h) {
+			delete(d.hist, loc)
+			continue
+		}
+		d.hist[loc] = append([]observation(nil), h[n:]...)
+	}
+}
