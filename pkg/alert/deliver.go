@@ -260,10 +260,14 @@ func (e *Engine) send(ctx context.Context, en state.Entry) bool {
 		}
 	}
 	if err := ch.sender.Send(ctx, msg); err != nil {
+		if ctx.Err() == nil {
+			ch.health.Fail(err)
+		}
 		e.m.notifications.WithLabelValues(en.Channel, OutcomeFailed).Inc()
 		e.log.Warn("notification not delivered; kept for retry", "id", en.ID, "channel", en.Channel, "attempt", en.Attempts+1, "err", err)
 		return false
 	}
+	ch.health.OK()
 	e.m.notifications.WithLabelValues(en.Channel, OutcomeSent).Inc()
 	return true
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/alert/state"
 	"github.com/weatherd/weatherd/pkg/check"
+	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/secret"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
@@ -93,7 +95,9 @@ type Engine struct {
 	initMu    sync.Mutex
 	inited    bool
 	running   atomic.Bool
-	lastScan  time.Time // used by Run's goroutine only
+	// storeHealth follows the state store's calls (see healthStore).
+	storeHealth lifecycle.Health
+	lastScan    time.Time // used by Run's goroutine only
 }
 
 // locState caches the alerts of one location; its mutex serialises work on
@@ -112,6 +116,7 @@ type channel struct {
 	tmpl     *templates
 	fallback *templates
 	minRank  int
+	health   lifecycle.Health // whether deliveries through the channel succeed
 }
 
 // New builds an engine from a validated configuration. locations gives
@@ -211,6 +216,7 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 	default:
 		e.store = state.NewMemory()
 	}
+	e.store = healthStore{Store: e.store, h: &e.storeHealth}
 	if e.dig, err = newDigests(cfg.Channels, e.now()); err != nil {
 		return nil, err
 	}
@@ -235,6 +241,70 @@ func randomID() string {
 
 // Ready reports whether Run has started and the state store is usable.
 func (e *Engine) Ready() bool { return e.running.Load() }
+
+// Health is nil while the state store and every channel work, or says which
+// do not: the state store once its calls have failed, and a channel once its
+// deliveries have failed, for longer than lifecycle.DefaultGrace without a
+// success. A failing channel recovers at its next successful delivery, which
+// the outbox backoff (alerts.outbox.max_backoff) may delay.
+func (e *Engine) Health() error {
+	var why []string
+	if err := e.storeHealth.Err(); err != nil {
+		why = append(why, "state store: "+err.Error())
+	}
+	names := make([]string, 0, len(e.channels))
+	for name := range e.channels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := e.channels[name].health.Err(); err != nil {
+			why = append(why, "channel "+name+": "+err.Error())
+		}
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(why, "; "))
+}
+
+// healthStore reports every state store call to h: a conflict is an answer,
+// so a success; a call cut short by its context says nothing.
+type healthStore struct {
+	state.Store
+	h *lifecycle.Health
+}
+
+func (s healthStore) note(ctx context.Context, err error) error {
+	switch {
+	case err == nil || errors.Is(err, state.ErrConflict):
+		s.h.OK()
+	case ctx.Err() == nil:
+		s.h.Fail(err)
+	}
+	return err
+}
+
+func (s healthStore) Init(ctx context.Context) error { return s.note(ctx, s.Store.Init(ctx)) }
+
+func (s healthStore) Load(ctx context.Context, location string) ([]state.Alert, error) {
+	as, err := s.Store.Load(ctx, location)
+	return as, s.note(ctx, err)
+}
+
+func (s healthStore) Get(ctx context.Context, location, rule string) (state.Alert, bool, error) {
+	a, ok, err := s.Store.Get(ctx, location, rule)
+	return a, ok, s.note(ctx, err)
+}
+
+func (s healthStore) Save(ctx context.Context, a *state.Alert) error {
+	return s.note(ctx, s.Store.Save(ctx, a))
+}
+
+func (s healthStore) Pending(ctx context.Context) ([]state.Alert, error) {
+	as, err := s.Store.Pending(ctx)
+	return as, s.note(ctx, err)
+}
 
 func (e *Engine) init(ctx context.Context) error {
 	e.initMu.Lock()

@@ -77,6 +77,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 	}
 
 	var out stream.Producer
+	var outCheck func() error // the producer's readiness check
 	var consumer lifecycle.Component
 	workerID := cfg.Consumer.WorkerID
 	delivered := func() bool { return true } // whether the producer has sent everything
@@ -90,7 +91,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 	case stream.DriverKinesis:
 		kin := awsconf.NewKinesis(sdk, cfg.AWS)
 		prod := producer.New(cfg.Stream.Kinesis, kin, reg, log)
-		out, delivered = prod, func() bool { return prod.Buffered() == 0 }
+		out, outCheck, delivered = prod, prod.Health, func() bool { return prod.Buffered() == 0 }
 		w, err := kcl.New(cfg.Consumer, cfg.Stream.Kinesis.Name, kin, awsconf.NewDynamoDB(sdk, cfg.AWS), factory.New, reg, log)
 		if err != nil {
 			return nil, fmt.Errorf("consumer: %w", err)
@@ -121,24 +122,29 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 		if err != nil {
 			return nil, err
 		}
-		run := p.Run
+		poll := lifecycle.Component{Name: "poller", Run: p.Run}
 		if elector != nil {
-			run = leader.NewGate(elector, p.Run).Run
+			// Leading is not a readiness condition (a follower that does not
+			// poll is ready); reaching the lease table is.
+			poll.Run, poll.Check = leader.NewGate(elector, p.Run).Run, elector.Health
 		}
-		// Not a readiness condition: a follower that does not poll is ready.
-		g.Add(lifecycle.Component{Name: "poller", Run: run})
+		g.Add(poll)
 	}
-	g.Add(lifecycle.Component{Name: "producer", Run: out.Run})
+	g.Add(lifecycle.Component{Name: "producer", Run: out.Run, Check: outCheck})
 	g.Add(consumer)
-	g.Add(lifecycle.Component{Name: "alerts", Run: alerts.Run, Ready: alerts.Ready})
-	g.Add(lifecycle.Component{Name: "lake", Run: writer.Run})
+	g.Add(lifecycle.Component{Name: "alerts", Run: alerts.Run, Ready: alerts.Ready, Check: alerts.Health})
+	g.Add(lifecycle.Component{Name: "lake", Run: writer.Run, Check: writer.Health})
 
-	srv, err := server.New(cfg.HTTP.Listen, reg, g.Ready, log)
+	srv, err := server.New(cfg.HTTP.Listen, reg, g.NotReady, log)
 	if err != nil {
 		return nil, err
 	}
 	d.server = srv
 	g.Add(lifecycle.Component{Name: "http", Run: srv.Run})
+	if err := g.Register(reg); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("register readiness metrics: %w", err)
+	}
 	return d, nil
 }
 

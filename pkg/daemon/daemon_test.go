@@ -165,6 +165,12 @@ func TestDaemon_OnePollerAmongReplicas(t *testing.T) {
 	if lead.metric(t, "weatherd_poller_leader") != 1 || follow.metric(t, "weatherd_poller_leader") != 0 {
 		t.Error("weatherd_poller_leader: want 1 on the leader and 0 on the follower")
 	}
+	for _, c := range []string{"poller", "producer", "consumer", "alerts", "lake", "http"} {
+		series := `weatherd_component_ready{component="` + c + `"}`
+		if lv, fv := lead.metric(t, series), follow.metric(t, series); lv != 1 || fv != 1 {
+			t.Errorf("%s: %v on the leader, %v on the follower; want 1 on both", series, lv, fv)
+		}
+	}
 
 	stopAt := time.Now()
 	lead.stop(t)

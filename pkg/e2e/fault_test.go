@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,6 +92,8 @@ func (e *privateEmulators) endpoints() map[string]string {
 type outage struct {
 	name             string
 	samples, notRdy  int
+	notReadyAfter    time.Duration // after the stop began, the first 503; -1: never
+	notReadyBody     string        // the first 503's body
 	readyAgainAfter  time.Duration // after the restart; -1: never
 	maxRSS           float64
 	producerBuffered float64
@@ -125,11 +128,21 @@ func counters(m metrics) map[string]float64 {
 // private set: S3, DynamoDB, SNS, Kinesis. weatherd must stay up, keep its
 // memory bounded, and afterwards have every observation the API served in
 // gold and raw exactly once and every alert transition notified exactly once.
-// How /readyz follows each outage is measured and logged.
+// /readyz must turn 503 within notReadyWithin of each stop, naming the
+// component, and 200 again after the restart; /healthz stays 200 throughout.
 func TestFaults(t *testing.T) {
 	t.Parallel()
 	emus := startPrivateEmulators(t)
 	const nSites, down = 50, 30 * time.Second
+	// notReadyWithin is lifecycle.DefaultGrace (10 s) plus the time for the
+	// first failed call to happen and be reported.
+	const notReadyWithin = 20 * time.Second
+	// notReadyNames are the components /readyz may name during each outage
+	// (it must name one of them): DynamoDB holds the poller's leader lease
+	// and the alert state.
+	notReadyNames := map[string][]string{
+		"s3": {"lake: "}, "dynamodb": {"poller: ", "alerts: state store: "}, "sns": {"alerts: channel sns: "}, "kinesis": {"producer: "},
+	}
 	sys := newSystem(t, options{sites: nSites, perStep: 2, faults: e2eFaults, endpoints: emus.endpoints()})
 	start := time.Now()
 	p := sys.start()
@@ -142,10 +155,13 @@ func TestFaults(t *testing.T) {
 
 	var outages []outage
 	for _, name := range []string{"s3", "dynamodb", "sns", "kinesis"} {
+		// The outage begins while the stop command runs (stopping an
+		// emulator can take seconds): /readyz is timed from its start.
+		stopping := time.Now()
 		if out, err := emus.run("stop", name); err != nil {
 			t.Fatalf("stop %s: %v\n%s", name, err, out)
 		}
-		o := outage{name: name, readyAgainAfter: -1}
+		o := outage{name: name, notReadyAfter: -1, readyAgainAfter: -1}
 		before := counters(sys.mustScrape())
 		stopped := time.Now()
 		for time.Since(stopped) < down {
@@ -153,13 +169,16 @@ func TestFaults(t *testing.T) {
 			if p.exited() {
 				t.Fatalf("weatherd exited while %s was down: %v", name, p.err)
 			}
-			code, _, err := sys.httpGet("/readyz")
+			code, body, err := sys.httpGet("/readyz")
 			if err != nil {
 				t.Fatalf("/readyz while %s was down: %v", name, err)
 			}
 			o.samples++
 			if code != 200 {
 				o.notRdy++
+				if o.notReadyAfter < 0 {
+					o.notReadyAfter, o.notReadyBody = time.Since(stopping), body
+				}
 			}
 			if hc, _, err := sys.httpGet("/healthz"); err != nil || hc != 200 {
 				t.Errorf("/healthz while %s was down: %d %v", name, hc, err)
@@ -193,6 +212,8 @@ func TestFaults(t *testing.T) {
 				o.delta[k] = d
 			}
 		}
+		t.Logf("%s outage: /readyz 503 in %d of %d samples, first after %s, ready %s after restart; first 503 body: %q",
+			name, o.notRdy, o.samples, o.notReadyAfter.Round(100*time.Millisecond), o.readyAgainAfter.Round(100*time.Millisecond), o.notReadyBody)
 		outages = append(outages, o)
 	}
 
@@ -240,8 +261,14 @@ func TestFaults(t *testing.T) {
 	const rssBound, growthBound = 256 << 20, 64 << 20
 	var lines []string
 	for _, o := range outages {
-		lines = append(lines, fmt.Sprintf("%-8s /readyz 503 in %2d of %2d samples, ready %5s after restart, max RSS %5.1f MiB (steady %5.1f), producer buffer max %4.0f, failure counters moved: %v",
-			o.name, o.notRdy, o.samples, o.readyAgainAfter.Round(100*time.Millisecond), o.maxRSS/(1<<20), baseRSS/(1<<20), o.producerBuffered, o.delta))
+		lines = append(lines, fmt.Sprintf("%-8s /readyz 503 in %2d of %2d samples (first after %5s), ready %5s after restart, max RSS %5.1f MiB (steady %5.1f), producer buffer max %4.0f, failure counters moved: %v\n         first 503 body: %q",
+			o.name, o.notRdy, o.samples, o.notReadyAfter.Round(100*time.Millisecond), o.readyAgainAfter.Round(100*time.Millisecond), o.maxRSS/(1<<20), baseRSS/(1<<20), o.producerBuffered, o.delta, o.notReadyBody))
+		// Readiness must follow the outage: 503 soon, naming the component.
+		if o.notReadyAfter < 0 || o.notReadyAfter > notReadyWithin {
+			t.Errorf("%s outage: /readyz first 503 after %s (-1: never), want within %s", o.name, o.notReadyAfter.Round(100*time.Millisecond), notReadyWithin)
+		} else if !strings.HasPrefix(o.notReadyBody, "not ready\n") || !slices.ContainsFunc(notReadyNames[o.name], func(n string) bool { return strings.Contains(o.notReadyBody, "\n"+n) }) {
+			t.Errorf("%s outage: /readyz body %q does not name %q", o.name, o.notReadyBody, notReadyNames[o.name])
+		}
 		// Each outage must have reached weatherd, or the test proves nothing.
 		if w := map[string]string{"s3": "lake_flush_failures", "kinesis": "put_failures", "sns": "notify_failed"}[o.name]; w != "" && o.delta[w] <= 0 {
 			t.Errorf("%s outage: %s did not move; did the outage reach weatherd?", o.name, w)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/weatherd/weatherd/pkg/check"
+	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/stream"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
@@ -41,6 +42,8 @@ type Writer struct {
 	// encoders bounds the objects being encoded at once by all shards (each
 	// holds its rows and its output in memory) to the number of CPUs.
 	encoders chan struct{}
+
+	health lifecycle.Health // whether flushes reach the store
 
 	mu       sync.Mutex
 	buffered int64         // bytes (see itemSize) held by all shard writers
@@ -70,6 +73,13 @@ func New(cfg Config, store Store, reg prometheus.Registerer, log *slog.Logger) (
 		encoders: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}, nil
 }
+
+// Health is nil while flushes reach the store, or an error once they have
+// failed for longer than lifecycle.DefaultGrace without one succeeding (the
+// store is unreachable or refuses writes): the lake's readiness check. A
+// checkpoint failure after the objects were written is the consumer's, not
+// the lake's.
+func (w *Writer) Health() error { return w.health.Err() }
 
 // reserve takes n bytes of the buffer budget. When the budget is exhausted it
 // returns false and a channel closed at the next release. A request is always
@@ -354,6 +364,12 @@ func (s *ShardWriter) flush(ctx context.Context, cp stream.Checkpointer, why str
 	}
 	start := time.Now()
 	err := s.write(ctx)
+	switch {
+	case err == nil:
+		s.w.health.OK()
+	case ctx.Err() == nil:
+		s.w.health.Fail(fmt.Errorf("flush lake shard %s: %w", s.shard, err))
+	}
 	if err == nil {
 		if err = cp.Checkpoint(ctx, s.lastSeq); err != nil {
 			err = fmt.Errorf("checkpoint %s: %w", s.lastSeq, err)

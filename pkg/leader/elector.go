@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/weatherd/weatherd/pkg/lifecycle"
 )
 
 // ErrStopped is returned by Await once the election has stopped.
@@ -87,6 +89,8 @@ type Elector struct {
 	counter    int64     // the counter of our lease, while leading
 	validUntil time.Time // while leading: step down at this time unless renewed
 	errStreak  int       // DynamoDB calls failed in a row
+
+	health lifecycle.Health // whether the lease table answers
 }
 
 // New returns an elector for cfg over ddb. Nothing runs until Run.
@@ -107,6 +111,12 @@ func New(cfg Config, ddb DynamoDBAPI, m *Metrics, log *slog.Logger) (*Elector, e
 		changed: make(chan struct{}),
 	}, nil
 }
+
+// Health is nil while the lease table answers, or an error once its calls
+// have failed for longer than lifecycle.DefaultGrace without a success
+// (DynamoDB unreachable): a readiness check of the instance, leader or
+// follower.
+func (e *Elector) Health() error { return e.health.Err() }
 
 // DefaultID returns the hostname plus a random suffix, for instances without
 // a configured worker id.
@@ -394,6 +404,7 @@ func (e *Elector) endLeadership() {
 // failed counts a failed DynamoDB call; the first of a streak is logged at
 // warn, the rest at debug, so an outage does not flood the log.
 func (e *Elector) failed(op string, err error) {
+	e.health.Fail(fmt.Errorf("%s: %w", op, err))
 	e.m.errors.WithLabelValues(op).Inc()
 	e.errStreak++
 	if e.errStreak == 1 {
@@ -405,6 +416,7 @@ func (e *Elector) failed(op string, err error) {
 
 // succeeded ends a streak of failures.
 func (e *Elector) succeeded() {
+	e.health.OK()
 	if e.errStreak > 0 {
 		e.log.Info("poller leadership: DynamoDB calls succeed again", "failures", e.errStreak)
 		e.errStreak = 0

@@ -184,7 +184,9 @@ func TestElector_OutageStepsDownBeforeTakeover(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tbl := MustTable(t)
 			f := &flaky{DynamoDBAPI: emulator.DynamoDB(t)}
-			a := newNode(t, tbl, "worker-a", f).start(t)
+			a := newNode(t, tbl, "worker-a", f)
+			a.health.Grace = time.Nanosecond // any failure without a success since counts
+			a.start(t)
 			defer f.mode.Store(up)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -225,7 +227,11 @@ func TestElector_OutageStepsDownBeforeTakeover(t *testing.T) {
 			if a.transitions(eventLost) != 1 || a.errorsOf(opRenew) == 0 {
 				t.Errorf("lost %d, renew errors %d; want 1 and some", a.transitions(eventLost), a.errorsOf(opRenew))
 			}
+			if err := a.Health(); err == nil || !strings.HasPrefix(err.Error(), "failing for ") {
+				t.Errorf("health during the outage: %v", err)
+			}
 			f.mode.Store(up)
+			waitFor(t, 10*renewInterval, "worker-a healthy after the outage", func() bool { return a.Health() == nil })
 			time.Sleep(2 * renewInterval)
 			if a.Leading() || !b.Leading() {
 				t.Errorf("after the outage: a leading %v, b leading %v; want b only", a.Leading(), b.Leading())

@@ -24,6 +24,23 @@ type Component struct {
 	// Ready, when set, reports whether the component is serving; /readyz
 	// answers 200 only while every component is ready.
 	Ready func() bool
+	// Check, when set, returns why the component cannot do its work now
+	// (a dependency that keeps failing, see Health), nil when it can; a
+	// non-nil error makes the component not ready.
+	Check func() error
+}
+
+// notReady is why c is not ready, "" when it is.
+func (c Component) notReady() string {
+	if c.Ready != nil && !c.Ready() {
+		return "not ready"
+	}
+	if c.Check != nil {
+		if err := c.Check(); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
 }
 
 // Group runs components. Add them in data-flow order (poller first, HTTP
@@ -49,16 +66,25 @@ func (g *Group) Add(c Component) { g.components = append(g.components, c) }
 
 // Ready reports whether every component has started and is ready and no stop
 // has begun.
-func (g *Group) Ready() bool {
-	if g.state.Load() != stateRunning {
-		return false
+func (g *Group) Ready() bool { return len(g.NotReady()) == 0 }
+
+// NotReady says why the group is not ready, one line per reason: "starting",
+// "stopping", or "<component>: <why>" for each component that is not ready.
+// It is empty when the group is ready.
+func (g *Group) NotReady() []string {
+	switch g.state.Load() {
+	case stateStarting:
+		return []string{"starting"}
+	case stateStopping:
+		return []string{"stopping"}
 	}
+	var out []string
 	for _, c := range g.components {
-		if c.Ready != nil && !c.Ready() {
-			return false
+		if why := c.notReady(); why != "" {
+			out = append(out, c.Name+": "+why)
 		}
 	}
-	return true
+	return out
 }
 
 type exit struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
 
@@ -89,6 +90,8 @@ type Producer struct {
 	lastFailLog  time.Time
 	drainTimeout time.Duration
 	sleep        func(ctx context.Context, d time.Duration) error
+
+	health lifecycle.Health // whether PutRecords reaches Kinesis
 }
 
 var _ stream.Producer = (*Producer)(nil)
@@ -161,6 +164,11 @@ func (p *Producer) gaugesLocked() {
 	p.m.buffered.Set(float64(len(p.queue)))
 	p.m.bufferedBytes.Set(float64(p.bytes))
 }
+
+// Health is nil while records reach Kinesis, or an error once PutRecords
+// calls have failed for longer than lifecycle.DefaultGrace without a success
+// (stream unreachable or missing): the readiness check of the producer.
+func (p *Producer) Health() error { return p.health.Err() }
 
 // Buffered is the number of records waiting to be delivered.
 func (p *Producer) Buffered() int {
@@ -299,6 +307,9 @@ func (p *Producer) send(ctx context.Context) bool {
 		}
 		reason := callFailure(err)
 		p.m.failures.WithLabelValues(reason).Add(float64(len(b)))
+		if reason != "rejected" {
+			p.health.Fail(fmt.Errorf("put records: %w", err))
+		}
 		if reason == "rejected" {
 			// Kinesis refuses the request itself; resending it cannot help.
 			p.remove(len(b), nil)
@@ -314,6 +325,7 @@ func (p *Producer) send(ctx context.Context) bool {
 		}
 		return false
 	}
+	p.health.OK()
 	if len(out.Records) != len(b) {
 		p.m.failures.WithLabelValues("unavailable").Add(float64(len(b)))
 		p.log.Error("put records answered with a different number of entries; will retry", "sent", len(b), "answered", len(out.Records))

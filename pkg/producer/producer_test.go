@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -420,4 +421,69 @@ func BenchmarkProducer(b *testing.B) {
 	stop()
 	<-done
 	b.ReportMetric(testutil.ToFloat64(p.m.produced)/b.Elapsed().Seconds(), "records/s")
+}
+
+// outage sends to down while it is set, else to up.
+type outage struct {
+	up, down PutRecordsAPI
+	isDown   atomic.Bool
+	calls    atomic.Int32
+}
+
+func (o *outage) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	o.calls.Add(1)
+	if o.isDown.Load() {
+		return o.down.PutRecords(ctx, in, opts...)
+	}
+	return o.up.PutRecords(ctx, in, opts...)
+}
+
+func TestProducer_HealthFollowsKinesis(t *testing.T) {
+	kc := emulator.Kinesis(t)
+	name := emulator.Name(t, "prod")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	if err := EnsureStream(ctx, kc, name, 1); err != nil {
+		t.Fatal(err)
+	}
+	api := &outage{up: kc, down: closedPortKinesis(t)}
+	api.isDown.Store(true)
+	p := New(stream.KinesisConfig{Name: name, BufferRecords: 100, Linger: 0}, api, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	p.health.Grace = time.Nanosecond // any failure without a success since counts
+	p.sleep = func(ctx context.Context, d time.Duration) error { return sleepCtx(ctx, time.Millisecond) }
+	if err := p.Health(); err != nil {
+		t.Fatalf("health before any call: %v", err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := p.Put(ctx, "toronto", body("toronto", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for deadline := time.Now().Add(30 * time.Second); api.calls.Load() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("Run never called PutRecords")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := p.Health()
+	if err == nil || !strings.HasPrefix(err.Error(), "failing for ") ||
+		!strings.Contains(err.Error(), ": put records: operation error Kinesis: PutRecords") || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("health while Kinesis is down: %v", err)
+	}
+	api.isDown.Store(false)
+	for deadline := time.Now().Add(30 * time.Second); p.Buffered() > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("records not delivered after Kinesis came back")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := p.Health(); err != nil {
+		t.Fatalf("health after a delivery: %v", err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

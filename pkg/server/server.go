@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -31,9 +33,15 @@ type Server struct {
 	log *slog.Logger
 }
 
+// maxReason bounds each line of the /readyz body: SDK errors can be long.
+const maxReason = 300
+
 // New listens on addr now, so a busy port is a start-up error, and serves
-// once Run is called. ready decides /readyz.
-func New(addr string, gatherer prometheus.Gatherer, ready func() bool, log *slog.Logger) (*Server, error) {
+// once Run is called. notReady decides /readyz: 200 "ready" when it returns
+// nothing, else 503 "not ready" followed by its lines (why, per component).
+// /healthz answers 200 while the process serves, whatever the dependencies
+// do: a restart would not bring S3 back.
+func New(addr string, gatherer prometheus.Gatherer, notReady func() []string, log *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen %s: %w", addr, err)
@@ -46,9 +54,12 @@ func New(addr string, gatherer prometheus.Gatherer, ready func() bool, log *slog
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !ready() {
+		if why := notReady(); len(why) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "not ready")
+			for _, line := range why {
+				fmt.Fprintln(w, shorten(line))
+			}
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -65,6 +76,19 @@ func New(addr string, gatherer prometheus.Gatherer, ready func() bool, log *slog
 		},
 		log: log.With("component", "http"),
 	}, nil
+}
+
+// shorten keeps one line of at most maxReason bytes (cut on a rune boundary).
+func shorten(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= maxReason {
+		return s
+	}
+	cut := maxReason
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // Addr is the address the server listens on.

@@ -1,0 +1,87 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weatherd/weatherd/pkg/alert/state"
+	"github.com/weatherd/weatherd/pkg/weather"
+)
+
+func TestEngine_HealthFollowsChannels(t *testing.T) {
+	h := newHarness(t, testConfig(rule("gusty", "windGust >= 20")), Deps{})
+	h.e.channels["rec"].health.Grace = time.Nanosecond // any failure without a success since counts
+	if err := h.e.Health(); err != nil {
+		t.Fatalf("health before any delivery: %v", err)
+	}
+	h.rec["rec"].fail = 1
+	h.observe(t, rd("toronto", 0, "windGust", 25.0))
+	err := h.e.Health()
+	if err == nil || !strings.HasPrefix(err.Error(), "channel rec: failing for ") || !strings.HasSuffix(err.Error(), ": boom") {
+		t.Fatalf("health after a failed delivery: %v", err)
+	}
+	// The retry succeeds: healthy again.
+	h.clk.Set(t0.Add(h.e.maxBackoff))
+	h.e.Tick(context.Background())
+	if got := h.rec["rec"].lines(); len(got) != 1 || got[0] != "firing gusty toronto" {
+		t.Fatalf("delivered %q", got)
+	}
+	if err := h.e.Health(); err != nil {
+		t.Fatalf("health after the retry: %v", err)
+	}
+}
+
+// flakyStore fails every call while down is set.
+type flakyStore struct {
+	state.Store
+	down atomic.Bool
+}
+
+var errUnreachable = errors.New("dynamodb: dial tcp 127.0.0.1:4569: connect: connection refused")
+
+func (s *flakyStore) Load(ctx context.Context, loc string) ([]state.Alert, error) {
+	if s.down.Load() {
+		return nil, errUnreachable
+	}
+	return s.Store.Load(ctx, loc)
+}
+
+func (s *flakyStore) Save(ctx context.Context, a *state.Alert) error {
+	if s.down.Load() {
+		return errUnreachable
+	}
+	return s.Store.Save(ctx, a)
+}
+
+func TestEngine_HealthFollowsTheStateStore(t *testing.T) {
+	h := newHarness(t, testConfig(rule("gusty", "windGust >= 20")), Deps{})
+	h.e.storeHealth.Grace = time.Nanosecond
+	fs := &flakyStore{Store: state.NewMemory()}
+	h.e.store = healthStore{Store: fs, h: &h.e.storeHealth}
+	fs.down.Store(true)
+	err := h.e.Observe(context.Background(), []weather.Reading{rd("toronto", 0, "windGust", 25.0)})
+	if err == nil {
+		t.Fatal("Observe succeeded with the store down")
+	}
+	err = h.e.Health()
+	if err == nil || !strings.HasPrefix(err.Error(), "state store: failing for ") || !strings.HasSuffix(err.Error(), ": "+errUnreachable.Error()) {
+		t.Fatalf("health with the store down: %v", err)
+	}
+	fs.down.Store(false)
+	h.observe(t, rd("toronto", 0, "windGust", 25.0))
+	if err := h.e.Health(); err != nil {
+		t.Fatalf("health after the store came back: %v", err)
+	}
+	// A conflict is an answer from the store, not a failure.
+	a := state.Alert{Location: "toronto", Rule: "nope", Version: 42}
+	if err := h.e.store.Save(context.Background(), &a); !errors.Is(err, state.ErrConflict) {
+		t.Fatalf("save with a stale version: %v", err)
+	}
+	if err := h.e.Health(); err != nil {
+		t.Fatalf("health after a conflict: %v", err)
+	}
+}
