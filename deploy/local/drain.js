@@ -55,9 +55,31 @@ function onTerm () {
   const t = setInterval(cut, 100)
   setTimeout(() => {
     clearInterval(t)
+    keepDrainedSnapshot()
     setTimeout(() => process.exit(0), 5000).unref()
     if (held.length === 0) process.exit(0)
     for (const fn of held) fn('SIGTERM')
   }, drainMs)
 }
 process.on('SIGTERM', onTerm)
+
+// keepDrainedSnapshot copies the persisted streams once the drain is over:
+// nothing has been acknowledged since the connections were cut and a full
+// save has happened since, so the copy is complete. kinesis-local writes its
+// file in place; if the exit below cuts a later write short, emulators.sh
+// starts from this copy instead of a truncated file.
+function keepDrainedSnapshot () {
+  const dir = process.env.PERSIST_PATH
+  if (!persisting || !dir) return
+  const fs = require('fs')
+  const path = require('path')
+  const file = path.join(dir, 'kinesis-data.json')
+  try {
+    const data = fs.readFileSync(file)
+    JSON.parse(data)
+    fs.writeFileSync(file + '.drained.tmp', data)
+    fs.renameSync(file + '.drained.tmp', file + '.drained')
+  } catch (err) {
+    process.stderr.write('drain: no complete snapshot of ' + file + ': ' + err.message + '\n')
+  }
+}

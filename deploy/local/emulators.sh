@@ -165,6 +165,20 @@ port_open() {
 	(exec 3<>"/dev/tcp/$BIND/$1") 2>/dev/null
 }
 
+# restore_kinesis_snapshot replaces a persisted kinesis-local file that does
+# not parse (a write cut short at exit) by the copy drain.js kept at the end
+# of the last drain.
+restore_kinesis_snapshot() {
+	local file="$RUN_DIR/kinesis-data/kinesis-data.json"
+	[[ -f $file ]] || return 0
+	if ! node -e 'JSON.parse(require("fs").readFileSync(process.argv[1]))' "$file" 2>/dev/null; then
+		if [[ -f $file.drained ]]; then
+			echo "emulators: kinesis-local's saved streams were cut short; starting from the snapshot kept at its last stop" >&2
+			cp "$file.drained" "$file"
+		fi
+	fi
+}
+
 launch() {
 	local name=$1 out KINESIS_PERSIST=false
 	local -a dynalite_path=()
@@ -174,6 +188,7 @@ launch() {
 		KINESIS_PERSIST=true
 		mkdir -p "$RUN_DIR/kinesis-data" "$RUN_DIR/dynalite-data"
 		dynalite_path=(--path "$RUN_DIR/dynalite-data")
+		[[ $name == kinesis-local ]] && restore_kinesis_snapshot
 	fi
 	case $name in
 	kinesis-local)

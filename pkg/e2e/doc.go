@@ -19,6 +19,10 @@
 //     never served again; a notification re-sent after a kill between its
 //     publish and its "sent" mark) are reported in subtests that skip with
 //     the evidence when they occur, or fail with WEATHERD_E2E_STRICT=1.
+//   - TestScaleOut: two replicas share the lease table of a 4-shard stream:
+//     they split the shards 2/2 with one poller, a SIGTERM hands everything to
+//     the other within seconds, a restart restores the balance, and every
+//     observation is in the lake once.
 //   - TestFaults: on a private set of emulators (free ports, own run
 //     directory, WEATHERD_EMU_PERSIST=1), S3, DynamoDB, SNS and Kinesis are
 //     each stopped for 30 s and started again while weatherd runs; it must

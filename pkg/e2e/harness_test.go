@@ -90,6 +90,7 @@ type system struct {
 	leases    string
 	alerts    string
 	leader    string
+	shards    int
 	bucket    string
 	topic     string
 	sites     []site
@@ -103,6 +104,8 @@ type system struct {
 
 // options shape a system.
 type options struct {
+	// shards of the stream bootstrap creates (2 when 0).
+	shards  int
 	sites   int
 	perStep int
 	faults  func(n int) answer
@@ -133,6 +136,7 @@ func newSystem(t *testing.T, o options) *system {
 		bucket:    emulator.Name(t, "e2e-lake"),
 		topic:     emulator.Name(t, "e2e-topic"),
 		sites:     sites(o.sites),
+		shards:    max(o.shards, 2),
 		sub:       newSubscriber(t),
 	}
 	s.api = newFakeTomorrow(t, s.sites, o.perStep, o.faults)
@@ -182,7 +186,7 @@ locations:
   leader: {enabled: true, table: %q, lease_duration: 3s, renew_interval: 1s}
 stream:
   driver: kinesis
-  kinesis: {name: %q, shards: 2, linger: 100ms}
+  kinesis: {name: %q, shards: %d, linger: 100ms}
 consumer:
   application_name: %q
   lease_duration: 3s
@@ -213,7 +217,7 @@ alerts:
 lake:
   url: %q
   flush: {max_age: 2s}
-`, apiKey, s.api.srv.URL+"/v4", s.leader, s.stream, s.leases, s.topicARN(), s.sub.srv.URL+"/sns", s.alerts, "s3://"+s.bucket+"/lake")
+`, apiKey, s.api.srv.URL+"/v4", s.leader, s.stream, s.shards, s.leases, s.topicARN(), s.sub.srv.URL+"/sns", s.alerts, "s3://"+s.bucket+"/lake")
 	b.WriteString(extra)
 	return b.String()
 }
@@ -247,13 +251,19 @@ type proc struct {
 // to the log file.
 func (s *system) start() *proc {
 	s.t.Helper()
+	return s.startAt(s.addr)
+}
+
+// startAt is start with the HTTP endpoint on addr, for a second replica.
+func (s *system) startAt(addr string) *proc {
+	s.t.Helper()
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	fmt.Fprintf(logf, "===== e2e: starting weatherd at %s\n", time.Now().UTC().Format(time.RFC3339Nano))
 	cmd := exec.Command(weatherdBinary(s.t), "run", "--config", s.config)
-	cmd.Env = s.env()
+	cmd.Env = append(s.env(), "WEATHERD_HTTP_LISTEN="+addr)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -321,8 +331,13 @@ func (s *system) killAll() {
 
 // httpGet fetches path from the daemon's HTTP endpoint.
 func (s *system) httpGet(path string) (int, string, error) {
+	return httpGetAt(s.addr, path)
+}
+
+// httpGetAt fetches path from the HTTP endpoint at addr.
+func httpGetAt(addr, path string) (int, string, error) {
 	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + s.addr + path)
+	resp, err := c.Get("http://" + addr + path)
 	if err != nil {
 		return 0, "", err
 	}
@@ -334,12 +349,18 @@ func (s *system) httpGet(path string) (int, string, error) {
 // waitReady waits until /readyz answers 200.
 func (s *system) waitReady(p *proc, d time.Duration) {
 	s.t.Helper()
+	s.waitReadyAt(p, s.addr, d)
+}
+
+// waitReadyAt is waitReady for the replica listening on addr.
+func (s *system) waitReadyAt(p *proc, addr string, d time.Duration) {
+	s.t.Helper()
 	deadline := time.Now().Add(d)
 	for {
 		if p.exited() {
 			s.t.Fatalf("weatherd exited while starting: %v", p.err)
 		}
-		if code, _, err := s.httpGet("/readyz"); err == nil && code == http.StatusOK {
+		if code, _, err := httpGetAt(addr, "/readyz"); err == nil && code == http.StatusOK {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -353,7 +374,12 @@ func (s *system) waitReady(p *proc, d time.Duration) {
 type metrics map[string]float64
 
 func (s *system) scrape() (metrics, error) {
-	code, body, err := s.httpGet("/metrics")
+	return scrapeAt(s.addr)
+}
+
+// scrapeAt reads /metrics of the replica listening on addr.
+func scrapeAt(addr string) (metrics, error) {
+	code, body, err := httpGetAt(addr, "/metrics")
 	if err != nil {
 		return nil, err
 	}
