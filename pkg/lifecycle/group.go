@@ -136,9 +136,8 @@ func (g *Group) Run(ctx context.Context, budget time.Duration) error {
 		select {
 		case <-done[i]:
 		case <-deadline.C:
-			for j := i; j < n; j++ {
-				cancels[j]()
-			}
+			// Name what had not stopped when the budget ran out, then
+			// cancel the rest without waiting for them.
 			still := []string{}
 			for j := i; j < n; j++ {
 				select {
@@ -146,6 +145,9 @@ func (g *Group) Run(ctx context.Context, budget time.Duration) error {
 				default:
 					still = append(still, g.components[j].Name)
 				}
+			}
+			for j := i; j < n; j++ {
+				cancels[j]()
 			}
 			g.log.Error("shutdown budget exhausted", "budget", budget.String(), "still_running", still)
 			if first == nil {
