@@ -4,17 +4,22 @@
 //
 // goaws keeps its topics, subscriptions and queues in maps that several
 // handlers read without a lock, and concurrent map access is a fatal error in
-// Go: parallel tests could crash it. So requests are served one at a time,
-// except ReceiveMessage (it may long-poll; it locks the queues itself), and
-// the lock is released while goaws calls an HTTP subscriber, so a subscriber
-// may call back (e.g. visit SubscribeURL) while it is being notified.
+// Go: parallel tests could crash it (ReceiveMessage next to DeleteQueue did).
+// So every request is served one at a time. ReceiveMessage is asked of goaws
+// without waiting and long polling is done here, between tries, so no request
+// holds the lock for long. The lock is released while goaws calls an HTTP
+// subscriber, so a subscriber may call back (e.g. visit SubscribeURL) while it
+// is being notified.
 package main
 
 import (
+	"bytes"
 	"flag"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -62,17 +67,41 @@ func main() {
 // mu is held by the request goaws is serving.
 var mu sync.Mutex
 
-// serialized serves one request at a time (ReceiveMessage aside).
+// serialized serves one request at a time.
 type serialized struct{ next http.Handler }
 
 func (s serialized) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.FormValue("Action") == "ReceiveMessage" {
-		s.next.ServeHTTP(w, r)
+		s.receive(w, r)
 		return
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	s.next.ServeHTTP(w, r)
+}
+
+// receive long-polls ReceiveMessage: it asks goaws without waiting, under the
+// lock, until a message comes back or the client's WaitTimeSeconds is over.
+func (s serialized) receive(w http.ResponseWriter, r *http.Request) {
+	wait, _ := strconv.Atoi(r.FormValue("WaitTimeSeconds"))
+	r.Form.Set("WaitTimeSeconds", "0")
+	deadline := time.Now().Add(time.Duration(wait) * time.Second)
+	for {
+		rec := httptest.NewRecorder()
+		mu.Lock()
+		s.next.ServeHTTP(rec, r)
+		mu.Unlock()
+		if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte("<Message>")) ||
+			!time.Now().Before(deadline) || r.Context().Err() != nil {
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // unlocked releases mu for the duration of goaws' calls to HTTP subscribers,
