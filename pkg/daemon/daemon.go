@@ -166,7 +166,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // consumer's worker id, so one name identifies the instance in both tables).
 func newElector(cfg *config.Config, sdk aws.Config, workerID string, reg prometheus.Registerer, log *slog.Logger) (*leader.Elector, error) {
 	if workerID == "" {
-		id, err := leader.DefaultID()
+		id, err := lifecycle.InstanceID()
 		if err != nil {
 			return nil, err
 		}

@@ -2,19 +2,17 @@ package kcl
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	mathrand "math/rand/v2"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/weatherd/weatherd/pkg/check"
+	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
 
@@ -108,7 +106,7 @@ func New(cfg Config, streamName string, kin KinesisAPI, ddb DynamoDBAPI, newProc
 		return nil, errors.New("new consumer: processor factory is nil")
 	}
 	if cfg.WorkerID == "" {
-		id, err := defaultWorkerID()
+		id, err := lifecycle.InstanceID()
 		if err != nil {
 			return nil, err
 		}
@@ -133,18 +131,6 @@ func New(cfg Config, streamName string, kin KinesisAPI, ddb DynamoDBAPI, newProc
 	empty := map[string]shardInfo{}
 	w.shards.Store(&empty)
 	return w, nil
-}
-
-func defaultWorkerID() (string, error) {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "weatherd"
-	}
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("new consumer: worker id: %w", err)
-	}
-	return host + "-" + hex.EncodeToString(b), nil
 }
 
 // WorkerID is the id this worker writes into the lease table.

@@ -11,12 +11,9 @@ package leader
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,20 +114,6 @@ func New(cfg Config, ddb DynamoDBAPI, m *Metrics, log *slog.Logger) (*Elector, e
 // (DynamoDB unreachable): a readiness check of the instance, leader or
 // follower.
 func (e *Elector) Health() error { return e.health.Err() }
-
-// DefaultID returns the hostname plus a random suffix, for instances without
-// a configured worker id.
-func DefaultID() (string, error) {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "weatherd"
-	}
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("leader id: %w", err)
-	}
-	return host + "-" + hex.EncodeToString(b), nil
-}
 
 // ErrNotLeader is returned by SaveState when this instance does not own the
 // leadership.

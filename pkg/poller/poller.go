@@ -13,6 +13,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/provider"
 	"github.com/weatherd/weatherd/pkg/stream"
 	"github.com/weatherd/weatherd/pkg/weather"
@@ -65,7 +66,7 @@ func New(cfg Config, locations []weather.Location, prov provider.Provider, out s
 		metrics:   m.forProvider(prov.Name()),
 		log:       log.With("component", "poller", "provider", prov.Name()),
 		now:       time.Now,
-		wait:      sleep,
+		wait:      lifecycle.Sleep,
 		last:      make(map[string]time.Time, len(locations)),
 	}
 	for _, o := range opts {
@@ -259,18 +260,4 @@ func jitter(id string, at time.Time, spread time.Duration) time.Duration {
 	h.Write([]byte(id))
 	h.Write([]byte(at.UTC().Format(time.RFC3339)))
 	return time.Duration(h.Sum64() % uint64(spread))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

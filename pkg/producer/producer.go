@@ -109,7 +109,7 @@ func New(cfg stream.KinesisConfig, api PutRecordsAPI, reg prometheus.Registerer,
 		log:          log.With("component", "producer", "stream", cfg.Name),
 		wake:         make(chan struct{}, 1),
 		drainTimeout: DrainTimeout,
-		sleep:        sleepCtx,
+		sleep:        lifecycle.Sleep,
 	}
 }
 
@@ -392,15 +392,4 @@ func entryFailure(code string) string {
 		return "internal_failure"
 	}
 	return "unavailable"
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

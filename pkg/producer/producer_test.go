@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
 
@@ -285,7 +286,7 @@ func TestProducer_KinesisDown(t *testing.T) {
 		mu.Lock()
 		sleeps = append(sleeps, d)
 		mu.Unlock()
-		return sleepCtx(ctx, time.Millisecond)
+		return lifecycle.Sleep(ctx, time.Millisecond)
 	}
 	p.drainTimeout = 50 * time.Millisecond
 	ctx, stop := context.WithCancel(context.Background())
@@ -450,7 +451,7 @@ func TestProducer_HealthFollowsKinesis(t *testing.T) {
 	api.isDown.Store(true)
 	p := New(stream.KinesisConfig{Name: name, BufferRecords: 100, Linger: 0}, api, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	p.health.Grace = time.Nanosecond // any failure without a success since counts
-	p.sleep = func(ctx context.Context, d time.Duration) error { return sleepCtx(ctx, time.Millisecond) }
+	p.sleep = func(ctx context.Context, d time.Duration) error { return lifecycle.Sleep(ctx, time.Millisecond) }
 	if err := p.Health(); err != nil {
 		t.Fatalf("health before any call: %v", err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/poller"
 	"github.com/weatherd/weatherd/pkg/provider"
 )
@@ -114,24 +115,13 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger, opts ...Option
 		metrics: m,
 		log:     log,
 		now:     time.Now,
-		sleep:   sleepCtx,
+		sleep:   lifecycle.Sleep,
 		jitter:  rand.Float64,
 	}
 	for _, o := range opts {
 		o(c)
 	}
 	return c, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Get sends GET url with header and returns the body of a 2xx answer. what
