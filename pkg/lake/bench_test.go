@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	gojson "github.com/goccy/go-json"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weatherd/weatherd/pkg/stream"
@@ -55,50 +53,6 @@ func benchRecords(tb testing.TB, n int) []stream.Record {
 		recs[i] = stream.Record{Data: data, PartitionKey: loc.ID, SequenceNumber: seqNo(i), ArrivedAt: obs}
 	}
 	return recs
-}
-
-// decodeGoccy is the proposed fast decode: goccy/go-json into the same
-// Reading, then the same Validate as weather.Decode.
-func decodeGoccy(data []byte) (weather.Reading, error) {
-	var r weather.Reading
-	if err := gojson.Unmarshal(data, &r); err != nil {
-		return weather.Reading{}, &weather.InvalidError{Reason: "not JSON of the reading shape: " + err.Error()}
-	}
-	return r, r.Validate()
-}
-
-// decodeProposed is what the report proposes for weather.Decode: goccy/go-json
-// plus the same checks as Reading.Validate with the value-name regexp
-// replaced by a byte loop. Benchmark-only; the pipeline owns decoding.
-func decodeProposed(data []byte) (weather.Reading, error) {
-	var r weather.Reading
-	if err := gojson.Unmarshal(data, &r); err != nil {
-		return weather.Reading{}, &weather.InvalidError{Reason: "not JSON of the reading shape: " + err.Error()}
-	}
-	if r.Schema != weather.Schema || r.Location.ID == "" || r.ObservedAt.IsZero() || r.Units != weather.UnitsMetric ||
-		r.EventID != weather.EventID(r.Location.ID, r.ObservedAt) {
-		return weather.Reading{}, r.Validate() // the slow path words the error
-	}
-	for k, p := range r.Values {
-		if !camelName(k) || (p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0))) {
-			return weather.Reading{}, r.Validate()
-		}
-	}
-	return r, nil
-}
-
-// camelName matches ^[a-z][A-Za-z0-9]{0,63}$ without a regexp.
-func camelName(s string) bool {
-	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // heapPeak samples the live heap (as marked by the last GC, so garbage not
@@ -206,8 +160,6 @@ func BenchmarkLake(b *testing.B) {
 		decode func([]byte) (weather.Reading, error)
 	}{
 		{"weatherd/decode=weather.Decode", weather.Decode},
-		{"weatherd/decode=goccy", decodeGoccy},
-		{"weatherd/decode=proposed", decodeProposed},
 		{"weatherd/predecoded", nil},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -260,7 +212,7 @@ func BenchmarkLake(b *testing.B) {
 		b.ReportMetric(rate, "readings/s")
 	})
 	if d := rates["duckdb"]; d > 0 {
-		for _, k := range []string{"weatherd/decode=weather.Decode", "weatherd/decode=goccy", "weatherd/decode=proposed", "weatherd/predecoded"} {
+		for _, k := range []string{"weatherd/decode=weather.Decode", "weatherd/predecoded"} {
 			if r, ok := rates[k]; ok {
 				b.Logf("%s: %.0f readings/s = %.2f x DuckDB (%.0f readings/s)", k, r, r/d, d)
 			}

@@ -18,11 +18,20 @@ func BenchmarkDecode(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Decode(data); err != nil {
-			b.Fatal(err)
-		}
+	// Decode (the fast path for weatherd's own shape) beside the general
+	// path it falls back to (goccy/go-json, then Validate), in one run.
+	for _, c := range []struct {
+		name   string
+		decode func([]byte) (Reading, error)
+	}{{"fast", Decode}, {"general", decodeGeneral}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
