@@ -358,19 +358,11 @@ func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error 
 	}
 	start := time.Now()
 	defer func() { e.m.evaluation.Observe(time.Since(start).Seconds()) }()
-	var order []string
-	byLoc := map[string][]weather.Reading{}
-	for _, r := range readings {
-		id := r.Location.ID
-		if _, ok := byLoc[id]; !ok {
-			order = append(order, id)
-		}
-		byLoc[id] = append(byLoc[id], r)
-	}
+	ids, idx, starts := groupByLocation(readings)
 	env := make(map[string]any, len(typeEnv))
 	var errs []error
-	for _, id := range order {
-		if err := e.observeLocation(ctx, id, byLoc[id], env); err != nil {
+	for k, id := range ids {
+		if err := e.observeLocation(ctx, id, readings, idx[starts[k]:starts[k+1]], env); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -378,14 +370,50 @@ func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error 
 	return errors.Join(errs...)
 }
 
-func (e *Engine) observeLocation(ctx context.Context, id string, rs []weather.Reading, env map[string]any) error {
+// groupByLocation orders the readings by location without copying them:
+// ids are the locations in order of first appearance, and
+// idx[starts[k]:starts[k+1]] the indexes of ids[k]'s readings, in stream order.
+func groupByLocation(readings []weather.Reading) (ids []string, idx, starts []int32) {
+	group := make(map[string]int32)
+	of := make([]int32, len(readings))
+	var counts []int32
+	for i := range readings {
+		id := readings[i].Location.ID
+		k, ok := group[id]
+		if !ok {
+			k = int32(len(ids))
+			group[id] = k
+			ids = append(ids, id)
+			counts = append(counts, 0)
+		}
+		of[i] = k
+		counts[k]++
+	}
+	starts = make([]int32, len(ids)+1)
+	for k, c := range counts {
+		starts[k+1] = starts[k] + c
+	}
+	next := counts // reused as each group's next free slot
+	copy(next, starts)
+	idx = make([]int32, len(readings))
+	for i, k := range of {
+		idx[next[k]] = int32(i)
+		next[k]++
+	}
+	return ids, idx, starts
+}
+
+// observeLocation evaluates readings[i] for every i in idx (one location's,
+// in stream order).
+func (e *Engine) observeLocation(ctx context.Context, id string, readings []weather.Reading, idx []int32, env map[string]any) error {
 	ls := e.loc(id)
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if err := e.refresh(ctx, id, ls); err != nil {
 		return err
 	}
-	for _, r := range rs {
+	for _, i := range idx {
+		r := readings[i]
 		e.dig.observe(r, e.zoneName(id))
 		for _, rule := range e.rules {
 			if !rule.Matches(id) {
