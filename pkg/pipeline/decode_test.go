@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/weatherd/weatherd/pkg/lake"
 	"github.com/weatherd/weatherd/pkg/stream"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
@@ -34,13 +33,63 @@ func TestDecodeAll_LargeBatchInOrder(t *testing.T) {
 		}
 		records[i] = record(t, i, fmt.Sprintf("loc-%d", i%7), at.Add(time.Duration(i)*time.Second), float64(i%30))
 	}
-	items := make([]lake.Item, len(records))
-	decodeAll(records, items)
+	var b batchBuf
+	items, _ := b.sized(len(records))
+	decodeAll(records, items, &b)
 	for i := range records {
 		want, wantErr := weather.Decode(records[i].Data)
 		got := items[i]
 		if !reflect.DeepEqual(got.Record, records[i]) || !reflect.DeepEqual(got.Reading, want) || fmt.Sprint(got.Err) != fmt.Sprint(wantErr) {
 			t.Fatalf("item %d = %+v, want record %s decoded as %+v, %v", i, got, records[i].SequenceNumber, want, wantErr)
+		}
+	}
+}
+
+// TestDecodeAll_ReusesValueStorage decodes two batches through one
+// batchBuf: the second batch's readings carry fewer and different values,
+// and must equal a fresh decode (no value left over from the first batch),
+// while their maps are the first batch's, recycled.
+func TestDecodeAll_ReusesValueStorage(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	var b batchBuf
+	first := make([]stream.Record, 40)
+	for i := range first {
+		first[i] = record(t, i, fmt.Sprintf("loc-%d", i%3), at.Add(time.Duration(i)*time.Second), float64(i))
+	}
+	items, _ := b.sized(len(first))
+	decodeAll(first, items, &b)
+	maps := make([]uintptr, len(items))
+	for i := range items {
+		maps[i] = reflect.ValueOf(items[i].Reading.Values).Pointer()
+	}
+	b.release()
+
+	second := make([]stream.Record, len(first))
+	for i := range second {
+		v := weather.Values{}
+		v.Set("humidity", float64(50+i))
+		if i%2 == 0 {
+			v.SetNull("rainIntensity")
+		}
+		r := weather.NewReading(weather.Location{ID: "other", Name: "Other", Lat: 3, Lon: 4}, "simulated", at.Add(time.Hour+time.Duration(i)*time.Second), at, v)
+		data, err := r.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		second[i] = stream.Record{Data: data, PartitionKey: "other", SequenceNumber: fmt.Sprintf("%020d", 100+i)}
+	}
+	items, _ = b.sized(len(second))
+	decodeAll(second, items, &b)
+	for i := range second {
+		want, err := weather.Decode(second[i].Data)
+		if err != nil || items[i].Err != nil {
+			t.Fatalf("record %d: %v / %v", i, err, items[i].Err)
+		}
+		if !reflect.DeepEqual(items[i].Reading, want) {
+			t.Fatalf("item %d = %+v, want %+v", i, items[i].Reading.Values, want.Values)
+		}
+		if got := reflect.ValueOf(items[i].Reading.Values).Pointer(); got != maps[i] {
+			t.Errorf("item %d: values map not recycled from the first batch", i)
 		}
 	}
 }

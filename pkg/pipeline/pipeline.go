@@ -85,11 +85,20 @@ type processor struct {
 }
 
 // batchBuf holds one slice of a batch: its items for the lake and its
-// readings for the alert engine.
+// readings for the alert engine, and the storage their values are decoded
+// into (a map and numbers per item), recycled from slice to slice: neither
+// the alert engine nor the lake keeps a reading's values map (they copy
+// what they keep), so once a slice is done its maps are free for the next.
 type batchBuf struct {
 	items    []lake.Item
 	readings []weather.Reading
+	vals     []weather.Values
+	nums     []float64 // numsPerItem per item
 }
+
+// numsPerItem is the room for one reading's numbers in batchBuf.nums; a
+// reading with more values gets its own array for the rest.
+const numsPerItem = 24
 
 func (p *processor) Initialize(ctx context.Context, shardID string, from stream.Position) error {
 	p.shard = shardID
@@ -162,7 +171,7 @@ func (p *processor) ProcessRecords(ctx context.Context, records []stream.Record,
 // readings; it returns the items for the lake.
 func (p *processor) prepare(ctx context.Context, records []stream.Record, b *batchBuf) ([]lake.Item, error) {
 	items, readings := b.sized(len(records))
-	decodeAll(records, items)
+	decodeAll(records, items, b)
 	kept := items[:0]
 	for i := range items {
 		it := &items[i]
@@ -196,11 +205,16 @@ const decodeChunk = 1024
 // decodeAll decodes records into items (Record and Reading or Err). A large
 // batch is decoded by up to GOMAXPROCS goroutines, so decoding also uses a
 // core another shard leaves idle while it waits on a flush.
-func decodeAll(records []stream.Record, items []lake.Item) {
+func decodeAll(records []stream.Record, items []lake.Item, b *batchBuf) {
 	decode := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			items[i].Record = records[i]
-			items[i].Reading, items[i].Err = weather.Decode(records[i].Data)
+			it := &items[i]
+			it.Record = records[i]
+			nums := b.nums[i*numsPerItem : (i+1)*numsPerItem : (i+1)*numsPerItem]
+			it.Reading, it.Err = weather.DecodeReuse(records[i].Data, b.vals[i], nums)
+			if it.Reading.Values != nil {
+				b.vals[i] = it.Reading.Values
+			}
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(records)/decodeChunk)
@@ -231,11 +245,13 @@ func (b *batchBuf) sized(n int) ([]lake.Item, []weather.Reading) {
 	if cap(b.items) < n {
 		b.items = make([]lake.Item, n)
 		b.readings = make([]weather.Reading, 0, n)
+		b.vals = make([]weather.Values, n)
+		b.nums = make([]float64, n*numsPerItem)
 	}
 	return b.items[:n], b.readings[:0]
 }
 
-// release clears the buffers, so a slice's records and readings are not
+// release clears the items and readings, so a slice's records are not
 // kept alive by them until the next batch overwrites them.
 func (b *batchBuf) release() {
 	clear(b.items[:cap(b.items)])

@@ -81,13 +81,14 @@ type scanner struct {
 	// badName is set when a value name is not a camelCase name.
 	badName bool
 	nums    []float64 // backing store for the current reading's values
+	vals    Values    // map to fill (cleared first) instead of a new one
 }
 
 // decodeFast parses data into a Reading; ok is false when the general path
 // must decide. namesOK reports that every value name is a camelCase name
 // (JSON has no NaN or infinities, so the values need no further check).
-func decodeFast(data []byte) (r Reading, namesOK, ok bool) {
-	s := scanner{b: data}
+func decodeFast(data []byte, vals Values, nums []float64) (r Reading, namesOK, ok bool) {
+	s := scanner{b: data, vals: vals, nums: nums[:0]}
 	if !s.object(func(key []byte) bool { return s.readingField(key, &r) }) {
 		return Reading{}, false, false
 	}
@@ -137,7 +138,11 @@ func (s *scanner) readingField(key []byte, r *Reading) bool {
 		if !s.mark(fValues) {
 			return false
 		}
-		r.Values = make(Values, valuesHint)
+		if r.Values = s.vals; r.Values != nil {
+			clear(r.Values)
+		} else {
+			r.Values = make(Values, valuesHint)
+		}
 		return s.object(func(k []byte) bool { return s.value(k, r.Values) })
 	default:
 		return false

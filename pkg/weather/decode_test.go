@@ -60,7 +60,7 @@ func TestDecode_FastPathMatchesGeneral(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, _, fast := decodeFast([]byte(tc.data))
+			_, _, fast := decodeFast([]byte(tc.data), nil, nil)
 			if fast != tc.fast {
 				t.Errorf("fast path took it: %v, want %v", fast, tc.fast)
 			}

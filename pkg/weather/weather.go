@@ -179,7 +179,17 @@ func valueName(s string) bool {
 // goccy/go-json, which is several times faster than encoding/json; both give
 // the same Reading.
 func Decode(data []byte) (Reading, error) {
-	if r, namesOK, ok := decodeFast(data); ok {
+	return DecodeReuse(data, nil, nil)
+}
+
+// DecodeReuse is Decode that keeps the reading's values in storage the
+// caller recycles: vals (cleared first) becomes the reading's Values map and
+// nums' array holds the numbers, as far as each has room, so decoding batch
+// after batch into the same storage does not allocate them again. The
+// reading shares that storage: it is valid until the caller reuses vals or
+// nums. Either may be nil.
+func DecodeReuse(data []byte, vals Values, nums []float64) (Reading, error) {
+	if r, namesOK, ok := decodeFast(data, vals, nums); ok {
 		err := r.validateFields()
 		if err == nil && !namesOK {
 			err = r.Validate()
