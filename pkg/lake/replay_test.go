@@ -89,8 +89,14 @@ func TestShardWriter_CrashReplay(t *testing.T) {
 		w1, _ := MustWriter(t, cfg, store)
 		sw := w1.Shard("s", "shard-0")
 		cp := &recCP{fail: func(string) error { return errCrash }}
-		if err := sw.Add(ctx, in, cp); !errors.Is(err, errCrash) {
-			t.Fatalf("Add: got %v, want the crash", err)
+		// The flush runs in the background: its failure surfaces in Add
+		// when it is over by the end of Add, in Flush at the latest.
+		err := sw.Add(ctx, in, cp)
+		if err == nil {
+			err = sw.Flush(ctx, cp)
+		}
+		if !errors.Is(err, errCrash) {
+			t.Fatalf("Add, Flush: got %v, want the crash", err)
 		}
 		sw.Discard()
 		if w1.BufferedBytes() != 0 {
@@ -128,7 +134,10 @@ func replayRandomly(t *testing.T, seed uint64) {
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(seed, 99))
 	base, dir := MustFileStore(t)
-	store := &faultyStore{Store: base, failPut: func(string) bool { return rnd.IntN(12) == 0 }}
+	// Puts run in background flushes: they draw from their own generator
+	// (faultyStore serializes failPut calls).
+	putRnd := rand.New(rand.NewPCG(seed, 7))
+	store := &faultyStore{Store: base, failPut: func(string) bool { return putRnd.IntN(12) == 0 }}
 	in := items(t, 200, randomHours(seed, 4))
 	next := 0 // first record after the checkpoint
 	crashes := 0
@@ -177,8 +186,9 @@ func replayRandomly(t *testing.T, seed uint64) {
 }
 
 func TestShardWriter_RetriedBatch(t *testing.T) {
-	// The consumer retries a batch after Add failed; the records already
-	// buffered are skipped, the flush retried rewrites the same names.
+	// The consumer retries a batch after Add (or Flush) failed; the records
+	// already buffered are skipped, the flush retried rewrites the same
+	// names.
 	ctx := context.Background()
 	base, dir := MustFileStore(t)
 	failing := true
@@ -189,8 +199,16 @@ func TestShardWriter_RetriedBatch(t *testing.T) {
 	sw := w.Shard("s", "shard-1")
 	cp := &recCP{}
 	in := items(t, 20, func(i int) int { return i % 2 })
-	if err := sw.Add(ctx, in[:10], cp); !errors.Is(err, errCrash) {
-		t.Fatalf("Add: got %v, want the put failure", err)
+	// The flush of records 0-7 starts in the background at record 7, and
+	// Add goes on buffering 8 and 9; its failure surfaces in Add when it is
+	// over by the end of Add, in Flush at the latest, and puts 0-7 back in
+	// front of 8 and 9.
+	err := sw.Add(ctx, in[:10], cp)
+	if err == nil {
+		err = sw.Flush(ctx, cp)
+	}
+	if !errors.Is(err, errCrash) {
+		t.Fatalf("Add, Flush: got %v, want the put failure", err)
 	}
 	if got := counterValue(t, reg, "weatherd_lake_flush_failures_total"); got != 1 {
 		t.Fatalf("flush failures = %v, want 1", got)
@@ -205,7 +223,8 @@ func TestShardWriter_RetriedBatch(t *testing.T) {
 	if err := sw.Flush(ctx, cp); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Join(cp.Calls(), ","), strings.Join([]string{seqNo(8), seqNo(16), seqNo(19)}, ","); got != want {
+	// 0-10 (the retried 0-9, then 10 makes it 11 >= 8), 11-18, 19.
+	if got, want := strings.Join(cp.Calls(), ","), strings.Join([]string{seqNo(10), seqNo(18), seqNo(19)}, ","); got != want {
 		t.Fatalf("checkpoints = %s, want %s", got, want)
 	}
 	assertExactlyOnce(t, dir, in)

@@ -21,8 +21,9 @@ import (
 
 // Item is one stream record handed to the lake with the result of decoding
 // it: a reading, or Err when the record is not a usable reading (a poison
-// record, written to errors/). The lake keeps Record.Data and the reading's
-// values until they are flushed; the caller must not reuse them.
+// record, written to errors/). The lake keeps Record.Data until it is
+// flushed (the caller must not reuse it); it copies what it needs of the
+// reading before Add returns, so the caller may reuse the reading's values.
 type Item struct {
 	Record  stream.Record
 	Reading weather.Reading
@@ -147,8 +148,8 @@ func (w *Writer) BufferedBytes() int64 {
 func (w *Writer) Shard(streamName, shardID string) *ShardWriter {
 	return &ShardWriter{
 		w: w, stream: streamName, shard: shardID,
-		log:  w.log.With("stream", streamName, "shard", shardID),
-		gold: map[int64]*goldPart{}, errs: map[int64]*errPart{},
+		log: w.log.With("stream", streamName, "shard", shardID),
+		buf: newBuffer(),
 	}
 }
 
@@ -156,17 +157,73 @@ func (w *Writer) Shard(streamName, shardID string) *ShardWriter {
 // all at once when a flush trigger fires, then checkpoints. Every flush
 // therefore covers the contiguous run of records right after the shard's
 // last checkpoint, which is what makes the object names replay-safe.
+//
+// A flush the buffer's size triggers runs in the background while the shard
+// goes on reading and buffering: the shard's next Add or Tick checkpoints it
+// once its objects are written (one flush in flight per shard, checkpoints in
+// order). Flushes on age, budget pressure, shutdown and shard end wait for
+// their objects and the checkpoint before returning.
 type ShardWriter struct {
 	w             *Writer
 	stream, shard string
 	log           *slog.Logger
 
+	buf     buffer
+	job     *flushJob // the flush in flight, if any
+	lastSeq string    // sequence number of the last record buffered (or flushed)
+}
+
+// buffer is what a shard holds between two flushes.
+type buffer struct {
 	gold    map[int64]*goldPart // by partition hour (unix seconds)
 	errs    map[int64]*errPart
-	lastSeq string // sequence number of the last record buffered (or flushed)
+	last    string // sequence number of the last record in the buffer
 	records int
 	bytes   int64
-	since   time.Time // when the oldest buffered record was added
+	since   time.Time // when the oldest record was added
+}
+
+func newBuffer() buffer {
+	return buffer{gold: map[int64]*goldPart{}, errs: map[int64]*errPart{}}
+}
+
+// prepend puts a, a buffer whose flush failed, in front of b, which holds
+// the records that came after it: the result is what one buffer holding
+// both would be, so its flush writes the object names a's would have.
+func (b *buffer) prepend(a buffer) {
+	for h, pa := range a.gold {
+		if pb := b.gold[h]; pb != nil {
+			pa.bodies = append(pa.bodies, pb.bodies...)
+			pa.rows = append(pa.rows, pb.rows...)
+			pa.n += pb.n
+			pa.unknown += pb.unknown
+		}
+		b.gold[h] = pa
+	}
+	for h, pa := range a.errs {
+		if pb := b.errs[h]; pb != nil {
+			pa.recs = append(pa.recs, pb.recs...)
+		}
+		b.errs[h] = pa
+	}
+	if b.records == 0 {
+		b.last = a.last
+	}
+	if a.records > 0 {
+		b.since = a.since
+	}
+	b.records += a.records
+	b.bytes += a.bytes
+}
+
+// flushJob is a flush running in the background.
+type flushJob struct {
+	buf    buffer
+	why    string
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the objects are written or failed
+	err    error
+	took   time.Duration
 }
 
 // goldPart is one hour partition of a shard's buffer: the record bodies for
@@ -208,12 +265,14 @@ type errPart struct {
 
 // Add buffers items and flushes when the shard's buffer reaches
 // lake.flush.max_bytes (record bytes plus the buffered rows' estimated
-// size, see itemSize) or max_records or its oldest record max_age; a flush
-// writes every object and then checkpoints the last record it holds. Records
-// at or before the last one already buffered are skipped, so the consumer may
-// retry a batch after an error. While the Writer's buffered bytes are over
-// lake.max_buffered_bytes, Add first flushes its own shard, then blocks until
-// budget is freed or ctx ends.
+// size, see itemSize) or max_records (in the background) or its oldest
+// record max_age; a flush writes every object and then checkpoints the last
+// record it holds. Records at or before the last one already buffered are
+// skipped, so the consumer may retry a batch after an error. While the
+// Writer's buffered bytes are over lake.max_buffered_bytes, Add first
+// finishes or makes its own shard's flush, then blocks until budget is freed
+// or ctx ends. An error may be a background flush's: its records stay
+// buffered, and the next flush writes them again under the same names.
 func (s *ShardWriter) Add(ctx context.Context, items []Item, cp stream.Checkpointer) error {
 	for i := range items {
 		it := &items[i]
@@ -230,7 +289,13 @@ func (s *ShardWriter) Add(ctx context.Context, items []Item, cp stream.Checkpoin
 			if ok {
 				break
 			}
-			if s.records > 0 {
+			if s.job != nil {
+				if err := s.join(ctx, cp, true); err != nil {
+					return err
+				}
+				continue
+			}
+			if s.buf.records > 0 {
 				if err := s.flush(ctx, cp, "buffer budget"); err != nil {
 					return err
 				}
@@ -241,8 +306,8 @@ func (s *ShardWriter) Add(ctx context.Context, items []Item, cp stream.Checkpoin
 			}
 		}
 		s.append(it, n)
-		if s.bytes >= s.w.cfg.Flush.MaxBytes || s.records >= s.w.cfg.Flush.MaxRecords {
-			if err := s.flush(ctx, cp, "size"); err != nil {
+		if s.buf.bytes >= s.w.cfg.Flush.MaxBytes || s.buf.records >= s.w.cfg.Flush.MaxRecords {
+			if err := s.start(ctx, cp, "size"); err != nil {
 				return err
 			}
 		}
@@ -250,17 +315,23 @@ func (s *ShardWriter) Add(ctx context.Context, items []Item, cp stream.Checkpoin
 	return s.Tick(ctx, cp)
 }
 
-// Tick flushes when the oldest buffered record is lake.flush.max_age old, or
-// early when another shard is blocked on the buffer budget. The processor
-// calls it for empty batches.
+// Tick checkpoints a background flush that has finished (waiting for it
+// when another shard is blocked on the buffer budget), and flushes when the
+// oldest buffered record is lake.flush.max_age old, or early when another
+// shard is blocked on the buffer budget. The processor calls it for empty
+// batches.
 func (s *ShardWriter) Tick(ctx context.Context, cp stream.Checkpointer) error {
-	if s.records == 0 {
+	pressure := s.w.underPressure()
+	if err := s.join(ctx, cp, pressure); err != nil {
+		return err
+	}
+	if s.buf.records == 0 {
 		return nil
 	}
-	if s.w.now().Sub(s.since) >= s.w.cfg.Flush.MaxAge {
+	if s.w.now().Sub(s.buf.since) >= s.w.cfg.Flush.MaxAge {
 		return s.flush(ctx, cp, "age")
 	}
-	if s.w.underPressure() {
+	if pressure {
 		return s.flush(ctx, cp, "buffer budget")
 	}
 	return nil
@@ -271,31 +342,34 @@ func (s *ShardWriter) Flush(ctx context.Context, cp stream.Checkpointer) error {
 	return s.flush(ctx, cp, "shutdown")
 }
 
-// Discard drops the buffer without writing it and frees its budget: the
-// lease is lost and the new owner replays from the last checkpoint.
+// Discard drops the buffer without writing it (after the flush in flight,
+// if any, has stopped) and frees its budget: the lease is lost and the new
+// owner replays from the last checkpoint.
 func (s *ShardWriter) Discard() {
-	if s.records > 0 {
-		s.log.Info("dropping lake buffer: lease lost, the new owner replays it", "records", s.records, "bytes", s.bytes)
+	if j := s.job; j != nil {
+		j.cancel()
+		<-j.done
+		s.job = nil
+		s.w.release(j.buf.bytes)
+		s.log.Info("dropping a lake flush in flight: lease lost, the new owner replays it", "records", j.buf.records)
 	}
-	s.reset()
+	if s.buf.records > 0 {
+		s.log.Info("dropping lake buffer: lease lost, the new owner replays it", "records", s.buf.records, "bytes", s.buf.bytes)
+	}
+	s.w.release(s.buf.bytes)
+	s.buf = newBuffer()
 	s.lastSeq = ""
-}
-
-func (s *ShardWriter) reset() {
-	s.w.release(s.bytes)
-	clear(s.gold)
-	clear(s.errs)
-	s.records, s.bytes = 0, 0
 }
 
 func (s *ShardWriter) append(it *Item, n int64) {
 	seq := it.Record.SequenceNumber
+	b := &s.buf
 	if it.Err == nil && !it.Reading.ObservedAt.IsZero() {
 		hour := it.Reading.ObservedAt.UTC().Truncate(time.Hour)
-		p := s.gold[hour.Unix()]
+		p := b.gold[hour.Unix()]
 		if p == nil {
 			p = &goldPart{hour: hour, firstSeq: seq}
-			s.gold[hour.Unix()] = p
+			b.gold[hour.Unix()] = p
 		}
 		p.bodies = append(p.bodies, it.Record.Data)
 		p.addRow(it.Reading)
@@ -305,10 +379,10 @@ func (s *ShardWriter) append(it *Item, n int64) {
 			reason = it.Err.Error()
 		}
 		hour := s.errorHour(it)
-		p := s.errs[hour.Unix()]
+		p := b.errs[hour.Unix()]
 		if p == nil {
 			p = &errPart{hour: hour, firstSeq: seq}
-			s.errs[hour.Unix()] = p
+			b.errs[hour.Unix()] = p
 		}
 		p.recs = append(p.recs, ErrorRecord{
 			Reason: reason, Stream: s.stream, Shard: s.shard, SequenceNumber: seq,
@@ -316,12 +390,13 @@ func (s *ShardWriter) append(it *Item, n int64) {
 		})
 		s.w.m.poison.Inc()
 	}
-	if s.records == 0 {
-		s.since = s.w.now()
+	if b.records == 0 {
+		b.since = s.w.now()
 	}
 	s.lastSeq = seq
-	s.records++
-	s.bytes += n
+	b.last = seq
+	b.records++
+	b.bytes += n
 }
 
 // itemSize estimates the memory one buffered item holds, which is what the
@@ -358,34 +433,83 @@ func (s *ShardWriter) errorHour(it *Item) time.Time {
 	return s.w.now().UTC().Truncate(time.Hour)
 }
 
+// flush writes the buffer and checkpoints it before returning.
 func (s *ShardWriter) flush(ctx context.Context, cp stream.Checkpointer, why string) error {
-	if s.records == 0 {
+	if err := s.start(ctx, cp, why); err != nil {
+		return err
+	}
+	return s.join(ctx, cp, true)
+}
+
+// start hands the buffer to a background flush, once the flush in flight
+// (if any) is done and checkpointed.
+func (s *ShardWriter) start(ctx context.Context, cp stream.Checkpointer, why string) error {
+	if err := s.join(ctx, cp, true); err != nil {
+		return err
+	}
+	if s.buf.records == 0 {
 		return nil
 	}
-	start := time.Now()
-	err := s.write(ctx)
-	switch {
-	case err == nil:
-		s.w.health.OK()
-	case ctx.Err() == nil:
-		s.w.health.Fail(fmt.Errorf("flush lake shard %s: %w", s.shard, err))
+	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	j := &flushJob{buf: s.buf, why: why, cancel: cancel, done: make(chan struct{})}
+	s.buf = newBuffer()
+	s.job = j
+	go func() {
+		defer close(j.done)
+		defer cancel()
+		start := time.Now()
+		j.err = s.write(jctx, &j.buf)
+		j.took = time.Since(start)
+		if j.err == nil {
+			s.w.health.OK()
+		} else if jctx.Err() == nil {
+			s.w.health.Fail(fmt.Errorf("flush lake shard %s: %w", s.shard, j.err))
+		}
+	}()
+	return nil
+}
+
+// join finishes the flush in flight when it is done, or waits for it when
+// wait is set (until ctx ends, which stops it): once its objects are written
+// it checkpoints the flush's last record and frees its budget. When the
+// flush or the checkpoint failed, its records go back in front of the
+// buffer, so the next flush starts at the same checkpoint and rewrites the
+// same object names with a superset of these records.
+func (s *ShardWriter) join(ctx context.Context, cp stream.Checkpointer, wait bool) error {
+	j := s.job
+	if j == nil {
+		return nil
 	}
+	select {
+	case <-j.done:
+	default:
+		if !wait {
+			return nil
+		}
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			j.cancel()
+			<-j.done
+		}
+	}
+	s.job = nil
+	err := j.err
 	if err == nil {
-		if err = cp.Checkpoint(ctx, s.lastSeq); err != nil {
-			err = fmt.Errorf("checkpoint %s: %w", s.lastSeq, err)
+		if err = cp.Checkpoint(ctx, j.buf.last); err != nil {
+			err = fmt.Errorf("checkpoint %s: %w", j.buf.last, err)
 		}
 	}
 	if err != nil {
-		// Keep the buffer: the next flush starts at the same checkpoint, so it
-		// rewrites the same object names with a superset of these records.
+		s.buf.prepend(j.buf)
 		s.w.m.flushFailures.Inc()
 		return fmt.Errorf("flush lake shard %s: %w", s.shard, err)
 	}
-	s.w.m.flushDuration.Observe(time.Since(start).Seconds())
-	s.log.Debug("lake flush", "reason", why, "records", s.records, "bytes", s.bytes,
-		"partitions", len(s.gold), "error_partitions", len(s.errs), "checkpoint", s.lastSeq,
-		"took", time.Since(start))
-	s.reset()
+	s.w.m.flushDuration.Observe(j.took.Seconds())
+	s.log.Debug("lake flush", "reason", j.why, "records", j.buf.records, "bytes", j.buf.bytes,
+		"partitions", len(j.buf.gold), "error_partitions", len(j.buf.errs), "checkpoint", j.buf.last,
+		"took", j.took)
+	s.w.release(j.buf.bytes)
 	return nil
 }
 
@@ -393,16 +517,16 @@ func (s *ShardWriter) flush(ctx context.Context, cp stream.Checkpointer, why str
 // CPUs. A failure on a raw/ or gold/ object fails the flush; a failure on an
 // errors/ object is logged with the records' sequence numbers and counted,
 // so a broken errors/ prefix never holds back good readings.
-func (s *ShardWriter) write(ctx context.Context) error {
+func (s *ShardWriter) write(ctx context.Context, b *buffer) error {
 	var g errgroup.Group
 	g.SetLimit(maxPuts)
-	hours := make([]int64, 0, len(s.gold))
-	for h := range s.gold {
+	hours := make([]int64, 0, len(b.gold))
+	for h := range b.gold {
 		hours = append(hours, h)
 	}
 	sort.Slice(hours, func(i, j int) bool { return hours[i] < hours[j] })
 	for _, h := range hours {
-		p := s.gold[h]
+		p := b.gold[h]
 		name := ObjectName(s.stream, s.shard, p.firstSeq)
 		g.Go(func() error {
 			data, err := s.w.encode(func() ([]byte, error) { return encodeRaw(p.bodies) })
@@ -422,7 +546,7 @@ func (s *ShardWriter) write(ctx context.Context) error {
 			return s.put(ctx, KindGold, ObjectKey(KindGold, p.hour, name), data)
 		})
 	}
-	for _, p := range s.errs {
+	for _, p := range b.errs {
 		key := ObjectKey(KindErrors, p.hour, ObjectName(s.stream, s.shard, p.firstSeq))
 		g.Go(func() error {
 			data, err := s.w.encode(func() ([]byte, error) { return encodeErrors(p.recs) })

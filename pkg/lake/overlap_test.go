@@ -1,0 +1,160 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// gatedStore holds every Put until the gate opens (or the Put's context
+// ends), and counts the Puts waiting.
+type gatedStore struct {
+	Store
+	gate    chan struct{}
+	mu      sync.Mutex
+	waiting int
+}
+
+func (s *gatedStore) Put(ctx context.Context, key string, data []byte) error {
+	s.mu.Lock()
+	s.waiting++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.waiting--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-s.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Store.Put(ctx, key, data)
+}
+
+func (s *gatedStore) puts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting
+}
+
+// TestShardWriter_FlushInBackground: a flush the size triggers writes while
+// the shard goes on buffering; it is checkpointed by the next Add or Tick
+// once written, and the records after it stay buffered for the next flush.
+func TestShardWriter_FlushInBackground(t *testing.T) {
+	ctx := context.Background()
+	base, dir := MustFileStore(t)
+	store := &gatedStore{Store: base, gate: make(chan struct{})}
+	cfg := testConfig(dir)
+	cfg.Flush.MaxRecords = 4
+	w, _ := MustWriter(t, cfg, store)
+	sw := w.Shard("s", "shard-0")
+	cp := &recCP{}
+	in := items(t, 7, func(i int) int { return 0 })
+
+	// Records 0-3 reach the trigger: their flush starts and blocks in the
+	// store; Add returns and buffers 4-6 meanwhile.
+	if err := sw.Add(ctx, in[:6], cp); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return store.puts() == 2 }) // raw + gold of hour 0
+	if err := sw.Add(ctx, in[6:], cp); err != nil {
+		t.Fatal(err)
+	}
+	if len(cp.Calls()) != 0 {
+		t.Fatalf("checkpoints before the objects were written: %v", cp.Calls())
+	}
+	var all int64
+	for i := range in {
+		all += itemSize(&in[i])
+	}
+	if got := w.BufferedBytes(); got != all {
+		t.Fatalf("buffered = %d, want %d: the flush in flight still holds its budget", got, all)
+	}
+
+	close(store.gate)
+	waitUntil(t, func() bool { return store.puts() == 0 })
+	for len(cp.Calls()) == 0 {
+		if err := sw.Tick(ctx, cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := cp.Calls(); !slices.Equal(got, []string{seqNo(3)}) {
+		t.Fatalf("checkpoints = %v, want the background flush's last record", got)
+	}
+	if err := sw.Flush(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	if got := cp.Calls(); !slices.Equal(got, []string{seqNo(3), seqNo(6)}) {
+		t.Fatalf("checkpoints = %v", got)
+	}
+	if got := w.BufferedBytes(); got != 0 {
+		t.Fatalf("buffered after the last flush = %d", got)
+	}
+	assertExactlyOnce(t, dir, in)
+	keys := listKeys(t, base, KindGold)
+	if want := []string{ObjectKey(KindGold, in[0].Reading.ObservedAt.Truncate(3600e9), ObjectName("s", "shard-0", seqNo(0))),
+		ObjectKey(KindGold, in[0].Reading.ObservedAt.Truncate(3600e9), ObjectName("s", "shard-0", seqNo(4)))}; !slices.Equal(keys, want) {
+		t.Fatalf("gold objects = %v, want %v", keys, want)
+	}
+}
+
+// TestShardWriter_DiscardStopsFlushInFlight: losing the lease while a flush
+// is being written stops it, checkpoints nothing and frees all the budget.
+func TestShardWriter_DiscardStopsFlushInFlight(t *testing.T) {
+	ctx := context.Background()
+	base, dir := MustFileStore(t)
+	store := &gatedStore{Store: base, gate: make(chan struct{})}
+	cfg := testConfig(dir)
+	cfg.Flush.MaxRecords = 2
+	w, _ := MustWriter(t, cfg, store)
+	sw := w.Shard("s", "shard-0")
+	cp := &recCP{}
+	if err := sw.Add(ctx, items(t, 3, func(int) int { return 0 }), cp); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return store.puts() == 2 })
+	sw.Discard()
+	if got := w.BufferedBytes(); got != 0 {
+		t.Fatalf("buffered after Discard = %d", got)
+	}
+	if len(cp.Calls()) != 0 {
+		t.Fatalf("checkpoints = %v", cp.Calls())
+	}
+	if keys := listKeys(t, base, KindGold); len(keys) != 0 {
+		t.Fatalf("gold objects written by a discarded flush: %v", keys)
+	}
+}
+
+// TestShardWriter_ContextEndsWhileWaitingForFlush: Flush waiting on a flush
+// in flight stops it when its context ends and keeps every record buffered
+// for the next attempt.
+func TestShardWriter_ContextEndsWhileWaitingForFlush(t *testing.T) {
+	base, dir := MustFileStore(t)
+	store := &gatedStore{Store: base, gate: make(chan struct{})}
+	cfg := testConfig(dir)
+	cfg.Flush.MaxRecords = 2
+	w, _ := MustWriter(t, cfg, store)
+	sw := w.Shard("s", "shard-0")
+	cp := &recCP{}
+	in := items(t, 3, func(int) int { return 0 })
+	if err := sw.Add(context.Background(), in, cp); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return store.puts() == 2 })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := sw.Flush(ctx, cp); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Flush = %v, want the context's end", err)
+	}
+	close(store.gate)
+	if err := sw.Flush(context.Background(), cp); err != nil {
+		t.Fatal(err)
+	}
+	if got := cp.Calls(); !slices.Equal(got, []string{seqNo(2)}) {
+		t.Fatalf("checkpoints = %v", got)
+	}
+	assertExactlyOnce(t, dir, in)
+}
