@@ -84,20 +84,16 @@ func compileCondition(src string) (*condition, error) {
 // condition reads is present: the reading says nothing about it.
 func (c *condition) eval(values weather.Values, env map[string]any) (result, ok bool, err error) {
 	for _, n := range c.uses {
-		if _, present := values.Get(n); present {
+		v, present := values.Get(n)
+		if present {
 			ok = true
-			break
+		} else {
+			v = math.NaN()
 		}
+		env[n] = v
 	}
 	if !ok {
 		return false, false, nil
-	}
-	for _, n := range c.uses {
-		if v, present := values.Get(n); present {
-			env[n] = v
-		} else {
-			env[n] = math.NaN()
-		}
 	}
 	out, err := expr.Run(c.prog, env)
 	if err != nil {
