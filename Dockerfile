@@ -30,7 +30,7 @@ RUN CGO_ENABLED=0 GOOS=linux GOARCH=${TARGETARCH} \
     go build -trimpath \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
       -o /out/weatherd ./cmd/weatherd \
- && mkdir -p /out/home
+ && mkdir -p /out/home/spool
 
 # distroless/static: CA certificates, /usr/share/zoneinfo, /etc/passwd with
 # nonroot (65532), no shell. The nonroot tag runs as 65532 by default.
@@ -47,8 +47,10 @@ COPY --from=build /out/weatherd /weatherd
 COPY config.yaml /etc/weatherd/config.yaml
 # The production configuration deploy/ecs/task-definition.json runs with.
 COPY deploy/ecs/weatherd.yaml /etc/weatherd/ecs.yaml
-# The default lake is file://./lake: the working directory must be writable
-# by the nonroot user (mount a volume here to keep the lake).
+# The default lake is file://./lake and the producer's spool ./spool: the
+# working directory must be writable by the nonroot user (mount a volume here
+# to keep the lake). spool/ exists in the image, owned by 65532, so a named
+# volume mounted on it starts with that owner (docker-compose.yml does).
 COPY --from=build --chown=65532:65532 /out/home/ /var/lib/weatherd/
 WORKDIR /var/lib/weatherd
 

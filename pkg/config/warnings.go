@@ -14,6 +14,7 @@ func Warnings(c *Config) []string {
 		return nil
 	}
 	ws := c.Poller.BudgetWarnings(len(c.Locations), time.Now())
+	ws = append(ws, c.Stream.Warnings("stream")...)
 	switch {
 	case c.Stream.Driver == stream.DriverKinesis && !c.Poller.Leader.Enabled:
 		ws = append(ws, "poller.leader.enabled is false with stream.driver kinesis: every replica polls the weather API, and a restarted poller emits each location's current observation again; set poller.leader.enabled: true")

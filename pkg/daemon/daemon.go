@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +25,7 @@ import (
 	"github.com/weatherd/weatherd/pkg/poller"
 	"github.com/weatherd/weatherd/pkg/producer"
 	"github.com/weatherd/weatherd/pkg/server"
+	"github.com/weatherd/weatherd/pkg/spool"
 	"github.com/weatherd/weatherd/pkg/stream"
 	"github.com/weatherd/weatherd/pkg/stream/memstream"
 )
@@ -34,15 +36,21 @@ type Daemon struct {
 	group  *lifecycle.Group
 	server *server.Server
 	log    *slog.Logger
+	spool  *spool.Spool // the producer's, or nil
 }
 
 // New builds every component cfg names. Nothing runs yet, and nothing is left
-// half-started when it fails: the only resource it holds is the HTTP listener,
-// released on error.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+// half-started when it fails: the only resources it holds are the HTTP
+// listener and the producer's spool (its directory lock), released on error.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
 	reg := server.NewRegistry()
 	g := lifecycle.New(log)
 	d := &Daemon{cfg: cfg, group: g, log: log}
+	defer func() {
+		if err != nil && d.spool != nil {
+			d.spool.Close()
+		}
+	}()
 
 	var sdk aws.Config
 	if needsAWS(cfg) {
@@ -90,7 +98,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, er
 		consumer = lifecycle.Component{Name: "consumer", Run: c.Run, Ready: c.Ready}
 	case stream.DriverKinesis:
 		kin := awsconf.NewKinesis(sdk, cfg.AWS)
-		prod := producer.New(cfg.Stream.Kinesis, kin, reg, log)
+		var opts []producer.Option
+		if dir := cfg.Stream.Kinesis.SpoolDir; dir != "" && cfg.Poller.Enabled {
+			if abs, aerr := filepath.Abs(dir); aerr == nil {
+				dir = abs // errors and logs name the real place
+			}
+			sp, recovered, err := spool.Open(dir, spool.Options{Registerer: reg, Logger: log})
+			if err != nil {
+				return nil, fmt.Errorf("stream.kinesis.spool_dir: %w", err)
+			}
+			d.spool = sp
+			opts = append(opts, producer.WithSpool(sp, recovered))
+		}
+		prod := producer.New(cfg.Stream.Kinesis, kin, reg, log, opts...)
 		out, outCheck, delivered = prod, prod.Health, func() bool { return prod.Buffered() == 0 }
 		w, err := kcl.New(cfg.Consumer, cfg.Stream.Kinesis.Name, kin, awsconf.NewDynamoDB(sdk, cfg.AWS), factory.New, reg, log)
 		if err != nil {
@@ -156,6 +176,13 @@ func (d *Daemon) Addr() string { return d.server.Addr() }
 func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("weatherd starting", "config", d.cfg.String(), "http", d.Addr())
 	err := d.group.Run(ctx, d.cfg.ShutdownTimeout)
+	if d.spool != nil {
+		// After the producer stopped: what it did not deliver stays for the
+		// next start.
+		if cerr := d.spool.Close(); cerr != nil {
+			d.log.Warn("close spool", "err", cerr)
+		}
+	}
 	if err == nil {
 		d.log.Info("weatherd stopped cleanly")
 	}

@@ -3,10 +3,12 @@ package daemon
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/weatherd/weatherd/pkg/bootstrap"
 	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/spool"
 )
 
 // instance is one daemon running in-process.
@@ -138,6 +141,7 @@ func TestDaemon_OnePollerAmongReplicas(t *testing.T) {
 		c := *base
 		c.Consumer.WorkerID = id
 		c.Lake.URL = "file://" + t.TempDir()
+		c.Stream.Kinesis.SpoolDir = t.TempDir() // one per instance: it is locked
 		return &c
 	}
 	a := start(t, "replica-a", replica("replica-a"))
@@ -183,4 +187,60 @@ func TestDaemon_OnePollerAmongReplicas(t *testing.T) {
 	if follow.status("/readyz") != 200 {
 		t.Error("the new leader is not ready")
 	}
+}
+
+// TestDaemon_Spool: a spool directory another process holds fails the start
+// with an error naming it, and a start that fails after opening the spool
+// releases it.
+func TestDaemon_Spool(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "S3RVER")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "S3RVER")
+	cfg, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AWS = emulator.AWS(t)
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Lake.URL = "file://" + t.TempDir()
+	cfg.Stream.Driver = "kinesis"
+	cfg.Stream.Kinesis.Name = emulator.Name(t, "readings")
+	cfg.Stream.Kinesis.SpoolDir = filepath.Join(t.TempDir(), "spool")
+	ctx := context.Background()
+
+	held, _, err := spool.Open(cfg.Stream.Kinesis.SpoolDir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(ctx, cfg, slog.New(slog.DiscardHandler))
+	want := fmt.Sprintf("stream.kinesis.spool_dir: spool is locked by another process: %s is in use (pid %d); two weatherd processes cannot share a spool directory", cfg.Stream.Kinesis.SpoolDir, os.Getpid())
+	if err == nil || err.Error() != want {
+		t.Fatalf("New with the spool held: %v\nwant %s", err, want)
+	}
+	held.Close()
+
+	// The poller fails to build after the spool was opened: New releases it.
+	cfg.Poller.Provider = "no-such-provider"
+	if _, err := New(ctx, cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.HasPrefix(err.Error(), "poller: ") {
+		t.Fatalf("New with a bad provider: %v", err)
+	}
+	again, _, err := spool.Open(cfg.Stream.Kinesis.SpoolDir, spool.Options{})
+	if err != nil {
+		t.Fatalf("the failed New left the spool locked: %v", err)
+	}
+	again.Close()
+
+	// A consumer-only instance has no spool.
+	cfg.Poller.Enabled = false
+	cfg.Stream.Kinesis.SpoolDir = filepath.Join(t.TempDir(), "unused")
+	d, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.spool != nil {
+		t.Error("a consumer-only instance opened a spool")
+	}
+	if _, err := os.Stat(cfg.Stream.Kinesis.SpoolDir); !os.IsNotExist(err) {
+		t.Errorf("a consumer-only instance created %s: %v", cfg.Stream.Kinesis.SpoolDir, err)
+	}
+	d.server.Close()
 }

@@ -11,14 +11,16 @@
 //     once with the served values, every alert transition is notified exactly
 //     once with the right email subject, email text and SMS, the counters
 //     match, and SIGTERM exits 0.
-//   - TestCrash: the same under twelve SIGKILLs at seeded random moments.
-//     Nothing read from the stream may be lost or written twice, and an
-//     observation put on the stream twice across a kill must reach gold and
-//     raw once (the consumer drops the repeat). Two narrow windows the design
-//     documents (a reading lost in the producer's memory at a SIGKILL and
-//     never served again; a notification re-sent after a kill between its
-//     publish and its "sent" mark) are reported in subtests that skip with
-//     the evidence when they occur, or fail with WEATHERD_E2E_STRICT=1.
+//   - TestCrash: the same under twelve SIGKILLs at seeded random moments,
+//     each restart reusing the instance's spool directory. Every observation
+//     the API served must reach the stream (one held in the producer's
+//     memory at a kill is put from the spool by the next start), nothing read
+//     from the stream may be lost or written twice, and an observation put on
+//     the stream twice across a kill must reach gold and raw once (the
+//     consumer drops the repeat). One narrow window the design documents (a
+//     notification re-sent after a kill between its publish and its "sent"
+//     mark) is reported in a subtest that skips with the evidence when it
+//     occurs, or fails with WEATHERD_E2E_STRICT=1.
 //   - TestScaleOut: two replicas share the lease table of a 4-shard stream:
 //     they split the shards 2/2 with one poller, a SIGTERM hands everything to
 //     the other within seconds, a restart restores the balance, and every

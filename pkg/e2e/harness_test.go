@@ -263,7 +263,10 @@ func (s *system) startAt(addr string) *proc {
 	}
 	fmt.Fprintf(logf, "===== e2e: starting weatherd at %s\n", time.Now().UTC().Format(time.RFC3339Nano))
 	cmd := exec.Command(weatherdBinary(s.t), "run", "--config", s.config)
-	cmd.Env = append(s.env(), "WEATHERD_HTTP_LISTEN="+addr)
+	// One spool directory per instance (per HTTP address), kept across its
+	// restarts, as a volume would be.
+	spoolDir := filepath.Join(s.dir, "spool-"+strings.NewReplacer(":", "-", ".", "-").Replace(addr))
+	cmd.Env = append(s.env(), "WEATHERD_HTTP_LISTEN="+addr, "WEATHERD_STREAM_KINESIS_SPOOL_DIR="+spoolDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

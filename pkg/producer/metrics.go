@@ -23,7 +23,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_producer_dropped_total",
-			Help: "Records given up on, by reason: buffer_full, too_large, rejected, shutdown (left after the drain).",
+			Help: "Records given up on, by reason: buffer_full, too_large, rejected, spool_error (the spool write failed), shutdown (left after the drain, without a spool).",
 		}, []string{"reason"}),
 		buffered: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "weatherd_producer_buffered_records",
@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range []string{"throttled", "internal_failure", "not_found", "rejected", "unavailable"} {
 		m.failures.WithLabelValues(r)
 	}
-	for _, r := range []string{"buffer_full", "too_large", "rejected", "shutdown"} {
+	for _, r := range []string{"buffer_full", "too_large", "rejected", "spool_error", "shutdown"} {
 		m.dropped.WithLabelValues(r)
 	}
 	reg.MustRegister(m.produced, m.failures, m.dropped, m.buffered, m.bufferedBytes, m.duration)

@@ -1,6 +1,11 @@
 // Package producer puts reading events on a Kinesis stream: a bounded
 // buffer that Put fills and Run drains in PutRecords batches, retrying only
 // the entries Kinesis did not store, with jittered backoff.
+//
+// With a spool (WithSpool), Put first appends the record to the spool on
+// local disk and Run acknowledges it there once Kinesis stored it, so a
+// record held in memory at a crash is put by the next start: it queues the
+// records the spool recovered ahead of any new one.
 package producer
 
 import (
@@ -20,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weatherd/weatherd/pkg/lifecycle"
+	"github.com/weatherd/weatherd/pkg/spool"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
 
@@ -64,9 +70,20 @@ type PutRecordsAPI interface {
 
 var _ PutRecordsAPI = (*kinesis.Client)(nil)
 
+// Journal is the part of the spool the producer uses.
+type Journal interface {
+	Append(key string, data []byte) (spool.ID, error)
+	Ack(ids ...spool.ID)
+	Sync() error
+}
+
+var _ Journal = (*spool.Spool)(nil)
+
 type entry struct {
-	key  string
-	data []byte
+	key     string
+	data    []byte
+	id      spool.ID // its record in the spool, when spooled
+	spooled bool
 }
 
 func (e entry) size() int { return len(e.key) + len(e.data) }
@@ -92,17 +109,51 @@ type Producer struct {
 	sleep        func(ctx context.Context, d time.Duration) error
 
 	health lifecycle.Health // whether PutRecords reaches Kinesis
+
+	spool       Journal // nil: records live in memory only
+	recovered   int     // records the spool handed over at New
+	lastSyncLog time.Time
+}
+
+// Option changes how New builds a producer.
+type Option func(*Producer)
+
+// WithSpool makes Put append every record to j before queueing it, and Run
+// acknowledge it there once Kinesis stored it; recovered (what the spool's
+// Open returned) is queued first, in order, ahead of any new record. The
+// recovered records count against buffer_records like new ones, but are all
+// queued even beyond it (they are in memory already, and dropping them would
+// lose them): Put then reports stream.ErrBufferFull until the buffer drains
+// below the bound. Records still buffered when Run returns stay in the spool
+// for the next start instead of being dropped.
+func WithSpool(j Journal, recovered []spool.Entry) Option {
+	return func(p *Producer) {
+		p.spool = j
+		for _, e := range recovered {
+			// Put checked these before spooling them; a record Kinesis
+			// would refuse would take its whole batch down with it.
+			if n := utf8.RuneCountInString(e.Key); n == 0 || n > MaxPartitionKey || len(e.Key)+len(e.Data) > MaxRecordBytes {
+				p.m.dropped.WithLabelValues("rejected").Inc()
+				p.log.Error("spooled record Kinesis would refuse; dropped", "spool_id", e.ID.String(), "key_chars", n, "bytes", len(e.Key)+len(e.Data))
+				j.Ack(e.ID)
+				continue
+			}
+			p.queue = append(p.queue, entry{key: e.Key, data: e.Data, id: e.ID, spooled: true})
+			p.bytes += len(e.Key) + len(e.Data)
+			p.recovered++
+		}
+	}
 }
 
 var _ stream.Producer = (*Producer)(nil)
 
 // New returns a producer for the stream cfg.Name. Run must run for records
 // to be delivered.
-func New(cfg stream.KinesisConfig, api PutRecordsAPI, reg prometheus.Registerer, log *slog.Logger) *Producer {
+func New(cfg stream.KinesisConfig, api PutRecordsAPI, reg prometheus.Registerer, log *slog.Logger, opts ...Option) *Producer {
 	if cfg.BufferRecords < 1 {
 		cfg.BufferRecords = 1
 	}
-	return &Producer{
+	p := &Producer{
 		cfg:          cfg,
 		api:          api,
 		m:            newMetrics(reg),
@@ -111,11 +162,18 @@ func New(cfg stream.KinesisConfig, api PutRecordsAPI, reg prometheus.Registerer,
 		drainTimeout: DrainTimeout,
 		sleep:        lifecycle.Sleep,
 	}
+	for _, o := range opts {
+		o(p)
+	}
+	p.gaugesLocked()
+	return p
 }
 
 // Put enqueues one record; it never blocks on Kinesis. The producer keeps
 // data: the caller must not change it afterwards. A full buffer returns
-// stream.ErrBufferFull (the record is counted as dropped).
+// stream.ErrBufferFull (the record is counted as dropped). With a spool the
+// record is appended to it first; if that fails Put returns the error, which
+// names the spool file, and the record is not queued.
 func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) error {
 	if n := utf8.RuneCountInString(partitionKey); n == 0 || n > MaxPartitionKey {
 		return fmt.Errorf("%w: %d characters, want 1 to %d", ErrBadPartitionKey, n, MaxPartitionKey)
@@ -134,6 +192,16 @@ func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) er
 		p.noteDropLocked()
 		p.mu.Unlock()
 		return stream.ErrBufferFull
+	}
+	if p.spool != nil {
+		// Under p.mu, so the spool holds the records in queue order.
+		id, err := p.spool.Append(partitionKey, data)
+		if err != nil {
+			p.mu.Unlock()
+			p.m.dropped.WithLabelValues("spool_error").Inc()
+			return fmt.Errorf("spool record: %w", err)
+		}
+		e.id, e.spooled = id, true
 	}
 	p.queue = append(p.queue, e)
 	p.bytes += e.size()
@@ -181,7 +249,8 @@ func (p *Producer) Buffered() int {
 // to DrainTimeout, logs how many records were left undelivered and returns
 // nil. Put fails with ErrClosed afterwards.
 func (p *Producer) Run(ctx context.Context) error {
-	p.log.Info("producer started", "buffer_records", p.cfg.BufferRecords, "linger", p.cfg.Linger)
+	p.log.Info("producer started", "buffer_records", p.cfg.BufferRecords, "linger", p.cfg.Linger,
+		"spool", p.spool != nil, "recovered", p.recovered)
 	failures := 0
 	for p.waitForRecords(ctx) {
 		p.linger(ctx)
@@ -200,14 +269,22 @@ func (p *Producer) Run(ctx context.Context) error {
 
 	p.mu.Lock()
 	p.closed = true
-	left := len(p.queue)
+	left, spooled := len(p.queue), 0
+	for _, e := range p.queue {
+		if e.spooled {
+			spooled++
+		}
+	}
 	p.queue, p.bytes = nil, 0
 	p.gaugesLocked()
 	p.mu.Unlock()
-	if left > 0 {
-		p.m.dropped.WithLabelValues("shutdown").Add(float64(left))
-		p.log.Error("producer stopped with readings undelivered", "undelivered", left, "drain_timeout", p.drainTimeout)
-	} else {
+	if spooled > 0 {
+		p.log.Warn("producer stopped with readings undelivered; they stay in the spool for the next start", "undelivered", spooled, "drain_timeout", p.drainTimeout)
+	}
+	if lost := left - spooled; lost > 0 {
+		p.m.dropped.WithLabelValues("shutdown").Add(float64(lost))
+		p.log.Error("producer stopped with readings undelivered", "undelivered", lost, "drain_timeout", p.drainTimeout)
+	} else if left == 0 {
 		p.log.Info("producer stopped, buffer delivered")
 	}
 	return nil
@@ -290,6 +367,7 @@ func (p *Producer) send(ctx context.Context) bool {
 	if len(b) == 0 {
 		return true
 	}
+	p.syncSpool()
 	in := &kinesis.PutRecordsInput{StreamName: aws.String(p.cfg.Name), Records: make([]types.PutRecordsRequestEntry, len(b))}
 	for i, e := range b {
 		in.Records[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(e.key), Data: e.data}
@@ -313,6 +391,7 @@ func (p *Producer) send(ctx context.Context) bool {
 		if reason == "rejected" {
 			// Kinesis refuses the request itself; resending it cannot help.
 			p.remove(len(b), nil)
+			p.ack(b, nil)
 			p.m.dropped.WithLabelValues("rejected").Add(float64(len(b)))
 			p.log.Error("put records rejected; records dropped", "records", len(b), "err", err)
 			return false
@@ -343,12 +422,46 @@ func (p *Producer) send(ctx context.Context) bool {
 		p.m.failures.WithLabelValues(reason).Inc()
 	}
 	p.remove(len(b), failed)
+	p.ack(b, out.Records)
 	p.m.produced.Add(float64(len(b) - len(failed)))
 	if len(failed) > 0 {
 		p.log.Debug("put records partly failed; retrying the failed entries", "records", len(b), "failed", len(failed), "codes", codes)
 		return false
 	}
 	return true
+}
+
+// syncSpool makes the spooled records survive a power loss before they are
+// sent, so what a power loss can lose is bounded by one batch. A failure is
+// logged (at most once per dropLogEvery) and sending goes on: the records
+// are still in the page cache, safe from a crash of the process.
+func (p *Producer) syncSpool() {
+	if p.spool == nil {
+		return
+	}
+	if err := p.spool.Sync(); err != nil {
+		if now := time.Now(); now.Sub(p.lastSyncLog) >= dropLogEvery {
+			p.log.Warn("spool fsync failed; a power loss could lose the readings not yet delivered", "err", err)
+			p.lastSyncLog = now
+		}
+	}
+}
+
+// ack acknowledges in the spool the entries of b Kinesis stored: those whose
+// result has no error code, or all of them when results is nil (dropped).
+func (p *Producer) ack(b []entry, results []types.PutRecordsResultEntry) {
+	if p.spool == nil {
+		return
+	}
+	ids := make([]spool.ID, 0, len(b))
+	for i, e := range b {
+		if e.spooled && (results == nil || results[i].ErrorCode == nil) {
+			ids = append(ids, e.id)
+		}
+	}
+	if len(ids) > 0 {
+		p.spool.Ack(ids...)
+	}
 }
 
 // remove replaces the first n buffered records by keep.

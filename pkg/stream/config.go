@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"strings"
 	"time"
 
 	"github.com/weatherd/weatherd/pkg/check"
@@ -28,6 +29,10 @@ type KinesisConfig struct {
 	BufferRecords int `mapstructure:"buffer_records"`
 	// Linger is how long the producer waits to fill a PutRecords batch.
 	Linger time.Duration `mapstructure:"linger"`
+	// SpoolDir is the producer's spool on local disk (pkg/spool), relative to
+	// the working directory unless absolute; empty disables it, and a crash
+	// then loses the readings held in memory.
+	SpoolDir string `mapstructure:"spool_dir"`
 }
 
 // MemoryConfig bounds the in-process stream.
@@ -56,7 +61,19 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	if c.Kinesis.Linger < 0 {
 		ps.Add(check.Key(key, "kinesis.linger"), "got %s, want a duration of 0 or more", c.Kinesis.Linger)
 	}
+	if d := c.Kinesis.SpoolDir; d != "" && strings.TrimSpace(d) != d {
+		ps.Add(check.Key(key, "kinesis.spool_dir"), "got %q: leading or trailing spaces", d)
+	}
 	if c.Memory.Capacity < 1 {
 		ps.Add(check.Key(key, "memory.capacity"), "got %d, want at least 1", c.Memory.Capacity)
 	}
+}
+
+// Warnings lists what is allowed in the section at key but probably not
+// what the operator wants.
+func (c Config) Warnings(key string) []string {
+	if c.Driver == DriverKinesis && c.Kinesis.SpoolDir == "" {
+		return []string{check.Key(key, "kinesis.spool_dir") + " is empty: the producer keeps readings in memory only, and a crash (SIGKILL, OOM) loses those not yet on the stream; set a directory on a volume that outlives the process"}
+	}
+	return nil
 }
