@@ -3,6 +3,8 @@ package lake
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -157,4 +159,44 @@ func TestShardWriter_ContextEndsWhileWaitingForFlush(t *testing.T) {
 		t.Fatalf("checkpoints = %v", got)
 	}
 	assertExactlyOnce(t, dir, in)
+}
+
+// TestShardWriter_RecycledRowChunks: flushes of more than one full row
+// chunk, back to back, so later buffers are built in chunks recycled from
+// earlier ones: gold holds exactly the input's rows and values.
+func TestShardWriter_RecycledRowChunks(t *testing.T) {
+	ctx := context.Background()
+	store, dir := MustFileStore(t)
+	cfg := testConfig(dir)
+	cfg.Flush.MaxRecords = 2*maxRowChunk + 100
+	w, _ := MustWriter(t, cfg, store)
+	sw := w.Shard("s", "shard-0")
+	cp := &recCP{}
+	in := items(t, 3*cfg.Flush.MaxRecords+7, func(int) int { return 0 })
+	var gust, rain float64
+	for i := range in {
+		v := in[i].Reading.Values
+		g, _ := v.Get("windGust")
+		gust += g
+		if r, ok := v.Get("rainIntensity"); ok {
+			rain += r
+		}
+	}
+	for lo := 0; lo < len(in); lo += 500 {
+		if err := sw.Add(ctx, in[lo:min(lo+500, len(in))], cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sw.Flush(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(cp.Calls()); n != 4 {
+		t.Fatalf("checkpoints = %d, want 4 (3 full flushes and the rest)", n)
+	}
+	assertExactlyOnce(t, dir, in)
+	want := fmt.Sprintf("%d|%v|%v", len(in), math.Round(gust*100)/100, math.Round(rain*100)/100)
+	q := "SELECT count(*), round(sum(wind_gust), 2), round(sum(rain_intensity), 2) FROM " + gold(dir)
+	if got := queryOne(t, duck(t), q); got != want {
+		t.Fatalf("gold count, sum(wind_gust), sum(rain_intensity) = %s, want %s", got, want)
+	}
 }

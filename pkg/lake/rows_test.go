@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,7 +99,7 @@ func TestParquetEncoder_ReusedWriters(t *testing.T) {
 		want := make([]string, n)
 		plain := make([]Row, n)
 		for i, r := range rs {
-			p.addRow(r)
+			p.addRow(r, &sync.Pool{})
 			plain[i], _ = NewRow(r)
 			want[i] = rowOf(plain[i])
 		}

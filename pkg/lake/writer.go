@@ -43,6 +43,8 @@ type Writer struct {
 	// encoders bounds the objects being encoded at once by all shards (each
 	// holds its rows and its output in memory) to the number of CPUs.
 	encoders chan struct{}
+	// chunks recycles full-size row chunks (*[]bufRow) of flushed buffers.
+	chunks sync.Pool
 
 	health lifecycle.Health // whether flushes reach the store
 
@@ -243,13 +245,22 @@ type goldPart struct {
 // double up to it, so a partition with one late reading stays small.
 const maxRowChunk = 1024
 
-func (p *goldPart) addRow(r weather.Reading) {
+func (p *goldPart) addRow(r weather.Reading, chunks *sync.Pool) {
 	if len(p.rows) == 0 || len(p.rows[len(p.rows)-1]) == cap(p.rows[len(p.rows)-1]) {
 		size := 16
 		if len(p.rows) > 0 {
 			size = min(2*cap(p.rows[len(p.rows)-1]), maxRowChunk)
 		}
-		p.rows = append(p.rows, make([]bufRow, 0, size))
+		var c []bufRow
+		if size == maxRowChunk {
+			if pc, ok := chunks.Get().(*[]bufRow); ok {
+				c = (*pc)[:0]
+			}
+		}
+		if c == nil {
+			c = make([]bufRow, 0, size)
+		}
+		p.rows = append(p.rows, c)
 	}
 	c := &p.rows[len(p.rows)-1]
 	*c = append(*c, bufRow{})
@@ -350,12 +361,14 @@ func (s *ShardWriter) Discard() {
 		j.cancel()
 		<-j.done
 		s.job = nil
+		s.w.recycle(&j.buf)
 		s.w.release(j.buf.bytes)
 		s.log.Info("dropping a lake flush in flight: lease lost, the new owner replays it", "records", j.buf.records)
 	}
 	if s.buf.records > 0 {
 		s.log.Info("dropping lake buffer: lease lost, the new owner replays it", "records", s.buf.records, "bytes", s.buf.bytes)
 	}
+	s.w.recycle(&s.buf)
 	s.w.release(s.buf.bytes)
 	s.buf = newBuffer()
 	s.lastSeq = ""
@@ -372,7 +385,7 @@ func (s *ShardWriter) append(it *Item, n int64) {
 			b.gold[hour.Unix()] = p
 		}
 		p.bodies = append(p.bodies, it.Record.Data)
-		p.addRow(it.Reading)
+		p.addRow(it.Reading, &s.w.chunks)
 	} else {
 		reason := "decoded reading has no observed_at"
 		if it.Err != nil {
@@ -509,8 +522,24 @@ func (s *ShardWriter) join(ctx context.Context, cp stream.Checkpointer, wait boo
 	s.log.Debug("lake flush", "reason", j.why, "records", j.buf.records, "bytes", j.buf.bytes,
 		"partitions", len(j.buf.gold), "error_partitions", len(j.buf.errs), "checkpoint", j.buf.last,
 		"took", j.took)
+	s.w.recycle(&j.buf)
 	s.w.release(j.buf.bytes)
 	return nil
+}
+
+// recycle hands the full-size row chunks of b, which is done with, to the
+// next buffers, cleared so they keep no strings alive.
+func (w *Writer) recycle(b *buffer) {
+	for _, p := range b.gold {
+		for _, c := range p.rows {
+			if cap(c) == maxRowChunk {
+				c = c[:cap(c)]
+				clear(c)
+				w.chunks.Put(&c)
+			}
+		}
+		p.rows = nil
+	}
 }
 
 // write puts every object of the buffer, spreading the encoding over the
