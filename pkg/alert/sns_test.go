@@ -139,7 +139,7 @@ Values:
   windSpeed: 9.1 m/s
 `,
 		sms:   "WARNING strong-wind Sao Paulo 09:40: windGust 18.4 m/s, windSpeed 9.1 m/s",
-		attrs: map[string]string{"severity": "warning", "rule": "strong-wind", "location": "sao-paulo", "state": "firing"},
+		attrs: map[string]string{"severity": "warning", "rule": "strong-wind", "location": "sao-paulo", "state": "firing", "notification_id": "sao-paulo/strong-wind/1/phone"},
 	}, {
 		subject: "[RESOLVED] strong-wind at Sao Paulo",
 		text: `Alert strong-wind is resolved at São Paulo (sao-paulo).
@@ -154,7 +154,7 @@ Values:
   windSpeed: 5.0 m/s
 `,
 		sms:   "RESOLVED strong-wind Sao Paulo 10:10: windGust 8.2 m/s, windSpeed 5.0 m/s",
-		attrs: map[string]string{"severity": "warning", "rule": "strong-wind", "location": "sao-paulo", "state": "resolved"},
+		attrs: map[string]string{"severity": "warning", "rule": "strong-wind", "location": "sao-paulo", "state": "resolved", "notification_id": "sao-paulo/strong-wind/2/phone"},
 	}}
 	for i, w := range wants {
 		env := got[i]

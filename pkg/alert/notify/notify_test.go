@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -113,7 +114,9 @@ func TestPublishInput(t *testing.T) {
 			}
 			attrs[k] = aws.ToString(v.StringValue)
 		}
-		if !reflect.DeepEqual(attrs, m.Attributes) {
+		want := maps.Clone(m.Attributes)
+		want["notification_id"] = m.ID
+		if !reflect.DeepEqual(attrs, want) {
 			t.Errorf("%s: attributes %v", tc.format, attrs)
 		}
 	}

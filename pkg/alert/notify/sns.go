@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,6 +57,12 @@ func (s *SNS) Send(ctx context.Context, m Message) error {
 	return nil
 }
 
+// IDAttribute is the message attribute holding the notification's ID
+// (Message.ID), the same across retries and across a redelivery after a
+// crash between the publish and its "sent" mark: subscribers that can
+// (HTTP, SQS, Lambda) drop a repeat by it.
+const IDAttribute = "notification_id"
+
 // PublishInput builds the Publish call for m: MessageStructure=json with a
 // "default" text plus "email" and/or "sms" texts, the email Subject, and the
 // attributes as String message attributes.
@@ -85,15 +92,23 @@ func PublishInput(topicARN, format string, m Message) (*sns.PublishInput, error)
 	if format != FormatSMS && m.Subject != "" {
 		in.Subject = aws.String(Subject(m.Subject))
 	}
-	if len(m.Attributes) > 0 {
-		keys := make([]string, 0, len(m.Attributes))
-		for k := range m.Attributes {
+	attrs := m.Attributes
+	if m.ID != "" {
+		attrs = maps.Clone(attrs)
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		attrs[IDAttribute] = m.ID
+	}
+	if len(attrs) > 0 {
+		keys := make([]string, 0, len(attrs))
+		for k := range attrs {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		in.MessageAttributes = make(map[string]types.MessageAttributeValue, len(keys))
 		for _, k := range keys {
-			if v := m.Attributes[k]; v != "" {
+			if v := attrs[k]; v != "" {
 				in.MessageAttributes[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 			}
 		}
