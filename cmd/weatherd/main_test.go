@@ -1,23 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 func runMain(t *testing.T, args ...string) (int, string, string) {
@@ -104,98 +100,12 @@ func TestValidate_BadInputs(t *testing.T) {
 	})
 }
 
-// buildBinary builds weatherd once per test binary.
-var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "weatherd-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "weatherd")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// metric reads the value of one series from /metrics.
-func metric(t *testing.T, base, series string) float64 {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, series+" ") {
-			v, _ := strconv.ParseFloat(strings.TrimPrefix(line, series+" "), 64)
-			return v
-		}
-	}
-	return 0
-}
-
-func status(base, path string) int {
-	resp, err := http.Get(base + path)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writer goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRun_EmbeddedDefault runs the real binary on the embedded default, in a
 // fresh directory with no AWS and no API key: readings flow, metrics move,
 // alerts fire and resolve, the lake fills, and SIGTERM stops it cleanly.
 func TestRun_EmbeddedDefault(t *testing.T) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freePort(t)
+	bin := testkit.Binary(t)
+	addr := testkit.FreeAddr(t)
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "run")
 	cmd.Dir = dir
@@ -207,7 +117,7 @@ func TestRun_EmbeddedDefault(t *testing.T) {
 		"WEATHERD_LAKE_FLUSH_MAX_AGE=2s",
 		"TOMORROW_API_KEY=",
 	)
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -222,24 +132,37 @@ func TestRun_EmbeddedDefault(t *testing.T) {
 			t.Logf("weatherd output:\n%s", logs.String())
 		}
 	}()
-	base := "http://" + addr
-
-	waitFor(t, "/readyz 200", 15*time.Second, func() bool { return status(base, "/readyz") == 200 })
-	if status(base, "/healthz") != 200 {
-		t.Error("/healthz not 200")
+	// waitMetrics polls /metrics until cond holds; an unreachable endpoint
+	// is waited out, and named if the wait fails.
+	waitMetrics := func(what string, within time.Duration, cond func(m testkit.Metrics) (bool, string)) {
+		t.Helper()
+		testkit.WaitFor(t, what, within, 100*time.Millisecond, func() (bool, string) {
+			m, err := testkit.Scrape(addr)
+			if err != nil {
+				return false, err.Error()
+			}
+			return cond(m)
+		})
 	}
-	waitFor(t, "readings produced and consumed", 20*time.Second, func() bool {
-		return metric(t, base, "weatherd_readings_produced_total") >= 10 && metric(t, base, "weatherd_consumer_records_total") >= 10
+
+	testkit.WaitFor(t, "/readyz 200", 15*time.Second, 100*time.Millisecond, func() (bool, string) { return testkit.Ready(addr) })
+	if code, _, err := testkit.Get(addr, "/healthz"); code != 200 {
+		t.Errorf("/healthz: %d %v, want 200", code, err)
+	}
+	waitMetrics("readings produced and consumed", 20*time.Second, func(m testkit.Metrics) (bool, string) {
+		p, c := m["weatherd_readings_produced_total"], m["weatherd_consumer_records_total"]
+		return p >= 10 && c >= 10, fmt.Sprintf("produced %v, consumed %v", p, c)
 	})
-	if n := metric(t, base, `weatherd_poll_requests_total{outcome="ok",provider="simulated"}`); n < 10 {
+	if n := testkit.MustScrape(t, addr)[`weatherd_poll_requests_total{outcome="ok",provider="simulated"}`]; n < 10 {
 		t.Errorf("poll ok = %v", n)
 	}
-	waitFor(t, "a lake flush", 20*time.Second, func() bool {
-		return metric(t, base, `weatherd_lake_objects_written_total{kind="gold"}`) >= 1
+	waitMetrics("a lake flush", 20*time.Second, func(m testkit.Metrics) (bool, string) {
+		n := m[`weatherd_lake_objects_written_total{kind="gold"}`]
+		return n >= 1, fmt.Sprintf("%v gold objects written", n)
 	})
-	waitFor(t, "an alert firing and resolving", 40*time.Second, func() bool {
-		return metric(t, base, `weatherd_alert_transitions_total{rule="strong-wind",state="firing"}`) >= 1 &&
-			metric(t, base, `weatherd_alert_transitions_total{rule="strong-wind",state="resolved"}`) >= 1
+	waitMetrics("an alert firing and resolving", 40*time.Second, func(m testkit.Metrics) (bool, string) {
+		f, r := m[`weatherd_alert_transitions_total{rule="strong-wind",state="firing"}`], m[`weatherd_alert_transitions_total{rule="strong-wind",state="resolved"}`]
+		return f >= 1 && r >= 1, fmt.Sprintf("strong-wind fired %v times, resolved %v times", f, r)
 	})
 	if !strings.Contains(logs.String(), "msg=poll ") {
 		t.Error("no poll log line")
@@ -269,4 +192,9 @@ func TestRun_EmbeddedDefault(t *testing.T) {
 	}
 }
 
-var _ = io.Discard
+// TestMain removes the binary TestRun_EmbeddedDefault builds.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testkit.RemoveBinary()
+	os.Exit(code)
+}

@@ -1,17 +1,13 @@
 package benchmark
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +20,7 @@ import (
 	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/daemon"
 	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/testkit"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
@@ -50,7 +47,7 @@ func BenchmarkEndToEndEmulators(b *testing.B) {
 		start := time.Now()
 		putAll(b, kin, cfg.Stream.Kinesis.Name, ds)
 		var consumedAt time.Time
-		h.waitFor(b, "every reading consumed and the lake flushed", 5*time.Minute, func(m map[string]float64) bool {
+		h.waitFor(b, "every reading consumed and the lake flushed", 5*time.Minute, func(m testkit.Metrics) bool {
 			n := m["weatherd_consumer_records_total"]
 			if n > e2eReadings {
 				b.Fatalf("consumed %v records, want %d", n, e2eReadings)
@@ -129,7 +126,7 @@ func BenchmarkAlertLatencyEmulators(b *testing.B) {
 		}
 		// Warm up: a calm reading, consumed, so leases and iterators are in place.
 		put(ds.Locations[latencySamples], 2)
-		h.waitFor(b, "the warm-up reading consumed", 2*time.Minute, func(m map[string]float64) bool {
+		h.waitFor(b, "the warm-up reading consumed", 2*time.Minute, func(m testkit.Metrics) bool {
 			return m["weatherd_consumer_records_total"] >= 1
 		})
 		for i := range latencySamples {
@@ -187,7 +184,7 @@ type daemonHandle struct {
 	d      *daemon.Daemon
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 	stream string
 }
 
@@ -198,7 +195,7 @@ func startDaemon(b *testing.B, cfg *config.Config) *daemonHandle {
 	if err := cfg.Validate(); err != nil {
 		b.Fatalf("config: %v", err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	bctx, bcancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -223,7 +220,7 @@ func startDaemon(b *testing.B, cfg *config.Config) *daemonHandle {
 		}
 	})
 	shards := float64(cfg.Stream.Kinesis.Shards)
-	h.waitFor(b, "every shard leased", 2*time.Minute, func(m map[string]float64) bool {
+	h.waitFor(b, "every shard leased", 2*time.Minute, func(m testkit.Metrics) bool {
 		return m["weatherd_leases_held"] >= shards
 	})
 	return h
@@ -247,53 +244,24 @@ func (h *daemonHandle) stop(b *testing.B) {
 	_, _ = emulator.Kinesis(b).DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(h.stream)})
 }
 
-// waitFor polls /metrics every 20 ms until ok holds, failing after limit.
-func (h *daemonHandle) waitFor(b *testing.B, what string, limit time.Duration, ok func(map[string]float64) bool) {
+// waitFor polls /metrics every 20 ms until ok holds, failing after limit
+// or when the daemon stops.
+func (h *daemonHandle) waitFor(b *testing.B, what string, limit time.Duration, ok func(testkit.Metrics) bool) {
 	b.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		if ok(h.scrape(b)) {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("waited %v for %s", limit, what)
-		}
+	testkit.WaitFor(b, what, limit, 20*time.Millisecond, func() (bool, string) {
 		select {
 		case err := <-h.done:
 			b.Fatalf("daemon stopped while waiting for %s: %v", what, err)
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
-	}
+		return ok(h.scrape(b)), ""
+	})
 }
 
-// scrape reads /metrics into series text (name plus labels) → value.
-func (h *daemonHandle) scrape(b *testing.B) map[string]float64 {
+// scrape reads the daemon's /metrics.
+func (h *daemonHandle) scrape(b *testing.B) testkit.Metrics {
 	b.Helper()
-	resp, err := http.Get("http://" + h.d.Addr() + "/metrics")
-	if err != nil {
-		b.Fatalf("scrape: %v", err)
-	}
-	defer resp.Body.Close()
-	m := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			m[line[:i]] = v
-		}
-	}
-	if err := sc.Err(); err != nil {
-		b.Fatalf("scrape: %v", err)
-	}
-	return m
+	return testkit.MustScrape(b, h.d.Addr())
 }
 
 // putAll writes ds's readings to the stream with PutRecords (500 a call),
@@ -323,22 +291,4 @@ func putAll(b *testing.B, kin *kinesis.Client, streamName string, ds *Dataset) {
 			entries = again
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

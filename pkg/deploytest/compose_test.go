@@ -15,6 +15,7 @@ import (
 
 	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/lake"
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // composeFile is the part of docker-compose.yml the tests read.
@@ -118,7 +119,7 @@ func TestCompose_Services(t *testing.T) {
 			if !strings.HasPrefix(src, "./") {
 				continue
 			}
-			if _, err := os.Stat(filepath.Join(MustRoot(t), src)); err != nil {
+			if _, err := os.Stat(filepath.Join(testkit.Root(t), src)); err != nil {
 				t.Errorf("%s: mount %s -> %s: %v", name, src, dst, err)
 			}
 		}
@@ -154,7 +155,7 @@ func TestCompose_LocalStack(t *testing.T) {
 // The ready.d hook must be an executable bash script that parses, and it must
 // subscribe its queue to the topic weatherd's sns channel publishes to.
 func TestCompose_LocalStackInitScript(t *testing.T) {
-	dir := filepath.Join(MustRoot(t), "deploy", "compose", "localstack-init", "ready.d")
+	dir := filepath.Join(testkit.Root(t), "deploy", "compose", "localstack-init", "ready.d")
 	scripts, err := filepath.Glob(filepath.Join(dir, "*.sh"))
 	if err != nil || len(scripts) == 0 {
 		t.Fatalf("no ready.d scripts in %s (%v)", dir, err)
@@ -203,7 +204,7 @@ func mustComposeConfig(tb testing.TB) *config.Config {
 	tb.Helper()
 	svc := mustCompose(tb).Services["weatherd"]
 	cfg, err := config.Load(config.Source{
-		Path:     filepath.Join(MustRoot(tb), "deploy", "compose", "weatherd.yaml"),
+		Path:     filepath.Join(testkit.Root(tb), "deploy", "compose", "weatherd.yaml"),
 		Explicit: true,
 		Env:      composeEnv(svc),
 	})

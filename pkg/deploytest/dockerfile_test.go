@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/weatherd/weatherd/pkg/config"
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // No Dockerfile linter installs from Debian or npm in a usable form here
@@ -290,7 +291,7 @@ func TestDockerfile_FinalStage(t *testing.T) {
 		t.Errorf("WORKDIR %q, want /var/lib/weatherd (writable by 65532: the default lake is file://./lake)", w)
 	}
 	for _, src := range []string{"config.yaml", "deploy/ecs/weatherd.yaml"} {
-		if _, err := os.Stat(filepath.Join(MustRoot(t), src)); err != nil {
+		if _, err := os.Stat(filepath.Join(testkit.Root(t), src)); err != nil {
 			t.Errorf("COPY source %s: %v", src, err)
 		}
 	}

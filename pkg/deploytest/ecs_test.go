@@ -8,6 +8,7 @@ import (
 
 	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/lake"
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // taskDefinition is the part of an ECS task definition the tests read;
@@ -165,7 +166,7 @@ func mustECSConfig(tb testing.TB) *config.Config {
 	tb.Helper()
 	env := taskEnv(tb)
 	cfg, err := config.Load(config.Source{
-		Path:     MustRoot(tb) + "/deploy/ecs/weatherd.yaml",
+		Path:     testkit.Root(tb) + "/deploy/ecs/weatherd.yaml",
 		Explicit: true,
 		Env:      func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 	})
@@ -270,7 +271,7 @@ func TestTaskDefinition_ConsumerOnlyVariant(t *testing.T) {
 	env := taskEnv(t)
 	env["WEATHERD_POLLER_ENABLED"] = "false"
 	cfg, err := config.Load(config.Source{
-		Path:     MustRoot(t) + "/deploy/ecs/weatherd.yaml",
+		Path:     testkit.Root(t) + "/deploy/ecs/weatherd.yaml",
 		Explicit: true,
 		Env:      func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 	})

@@ -9,32 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weatherd/weatherd/pkg/testkit"
 	"go.yaml.in/yaml/v3"
 )
-
-// MustRoot returns the repository root (the directory holding go.mod).
-func MustRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the test's directory")
-		}
-		dir = parent
-	}
-}
 
 // MustRead returns the file at rel (slash-separated, from the repository root).
 func MustRead(tb testing.TB, rel string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(MustRoot(tb), filepath.FromSlash(rel)))
+	b, err := os.ReadFile(filepath.Join(testkit.Root(tb), filepath.FromSlash(rel)))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -88,7 +70,7 @@ func MustTool(tb testing.TB, name, aptPackage string) string {
 func MustRun(tb testing.TB, env []string, name string, args ...string) string {
 	tb.Helper()
 	cmd := exec.Command(name, args...)
-	cmd.Dir = MustRoot(tb)
+	cmd.Dir = testkit.Root(tb)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

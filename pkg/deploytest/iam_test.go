@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // policy is an IAM policy document.
@@ -219,7 +221,7 @@ func TestCheckPolicy_Fixture(t *testing.T) {
 func weatherdOps(t *testing.T) (run, boot map[awsOp]bool) {
 	t.Helper()
 	module := MustModule(t)
-	prog, err := loadProgram(MustRoot(t), module)
+	prog, err := loadProgram(testkit.Root(t), module)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // contractMetrics are the metrics CONTRACT.md promises.
@@ -48,7 +50,7 @@ func codeMetrics(tb testing.TB) map[string]bool {
 	codeMetricsOnce.Do(func() {
 		codeMetricsSet = map[string]bool{}
 		lit := regexp.MustCompile(`"(weatherd_[a-z0-9_]+)"`)
-		root := MustRoot(tb)
+		root := testkit.Root(tb)
 		codeMetricsErr = filepath.WalkDir(filepath.Join(root, "pkg"), func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // crashSeed makes the kill times reproducible; change it to explore others.
@@ -63,13 +65,7 @@ func TestCrash(t *testing.T) {
 	const steps = 20
 	p := sys.start()
 	sys.waitReady(p, 60*time.Second)
-	waitFor(t, 4*time.Minute, fmt.Sprintf("every location past step %d", steps), func() (bool, string) {
-		if p.exited() {
-			t.Fatalf("weatherd exited: %v", p.err)
-		}
-		m := sys.api.minStep()
-		return m >= steps, fmt.Sprintf("lowest step %d", m)
-	})
+	sys.waitPastStep(p, steps, 4*time.Minute)
 	sys.api.exhaust()
 	time.Sleep(2 * time.Second) // let the last fetches reach the stream
 
@@ -103,11 +99,11 @@ func TestCrash(t *testing.T) {
 	// sent again once its claim expires (2 minutes): wait for the outbox to
 	// drain so such a repeat happens, and is counted, within the test.
 	waitFor(t, 4*time.Minute, "every transition notified and the outbox empty", func() (bool, string) {
-		m, err := sys.scrape()
+		m, err := testkit.Scrape(sys.addr)
 		if err != nil {
 			return false, err.Error()
 		}
-		pending := m.sum("weatherd_alert_outbox_pending")
+		pending := m.Sum("weatherd_alert_outbox_pending")
 		got := map[transition]bool{}
 		names := map[string]string{}
 		for _, s := range sys.sites {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weatherd/weatherd/pkg/awsconf"
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // privateEmulators is a set of emulators on ports of its own, started and
@@ -26,22 +26,13 @@ type privateEmulators struct {
 	ports  map[string]string // service name -> port
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	_, port, err := net.SplitHostPort(freeAddr(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
-
 func startPrivateEmulators(t *testing.T) *privateEmulators {
 	t.Helper()
 	e := &privateEmulators{
 		t:      t,
-		script: filepath.Join(moduleRoot, "deploy", "local", "emulators.sh"),
+		script: filepath.Join(testkit.Root(t), "deploy", "local", "emulators.sh"),
 		ports: map[string]string{
-			awsconf.Kinesis: freePort(t), awsconf.DynamoDB: freePort(t), awsconf.S3: freePort(t), awsconf.SNS: freePort(t),
+			awsconf.Kinesis: testkit.FreePort(t), awsconf.DynamoDB: testkit.FreePort(t), awsconf.S3: testkit.FreePort(t), awsconf.SNS: testkit.FreePort(t),
 		},
 	}
 	runDir := t.TempDir()
@@ -49,7 +40,7 @@ func startPrivateEmulators(t *testing.T) *privateEmulators {
 		"WEATHERD_EMU_RUN_DIR="+runDir,
 		"WEATHERD_EMU_PERSIST=1",
 		"WEATHERD_EMU_KINESIS_PORT="+e.ports[awsconf.Kinesis],
-		"WEATHERD_EMU_KINESIS_TLS_PORT="+freePort(t),
+		"WEATHERD_EMU_KINESIS_TLS_PORT="+testkit.FreePort(t),
 		"WEATHERD_EMU_DYNAMODB_PORT="+e.ports[awsconf.DynamoDB],
 		"WEATHERD_EMU_S3_PORT="+e.ports[awsconf.S3],
 		"WEATHERD_EMU_SNS_PORT="+e.ports[awsconf.SNS],
@@ -112,13 +103,13 @@ var failureCounters = []struct{ name, metric, label string }{
 	{"notify_failed", "weatherd_notifications_total", `outcome="failed"`},
 }
 
-func counters(m metrics) map[string]float64 {
+func counters(m testkit.Metrics) map[string]float64 {
 	out := map[string]float64{}
 	for _, c := range failureCounters {
 		if c.label == "" {
-			out[c.name] = m.sum(c.metric)
+			out[c.name] = m.Sum(c.metric)
 		} else {
-			out[c.name] = m.sum(c.metric, c.label)
+			out[c.name] = m.Sum(c.metric, c.label)
 		}
 	}
 	return out
@@ -147,11 +138,9 @@ func TestFaults(t *testing.T) {
 	start := time.Now()
 	p := sys.start()
 	sys.waitReady(p, 60*time.Second)
-	waitFor(t, time.Minute, "every location past step 2", func() (bool, string) {
-		return sys.api.minStep() >= 2, fmt.Sprintf("lowest step %d", sys.api.minStep())
-	})
-	base := sys.mustScrape()
-	baseRSS := base.sum("process_resident_memory_bytes")
+	sys.waitPastStep(p, 2, time.Minute)
+	base := testkit.MustScrape(t, sys.addr)
+	baseRSS := base.Sum("process_resident_memory_bytes")
 
 	var outages []outage
 	for _, name := range []string{"s3", "dynamodb", "sns", "kinesis"} {
@@ -162,14 +151,14 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("stop %s: %v\n%s", name, err, out)
 		}
 		o := outage{name: name, notReadyAfter: -1, readyAgainAfter: -1}
-		before := counters(sys.mustScrape())
+		before := counters(testkit.MustScrape(t, sys.addr))
 		stopped := time.Now()
 		for time.Since(stopped) < down {
 			time.Sleep(time.Second)
 			if p.exited() {
 				t.Fatalf("weatherd exited while %s was down: %v", name, p.err)
 			}
-			code, body, err := sys.httpGet("/readyz")
+			code, body, err := testkit.Get(sys.addr, "/readyz")
 			if err != nil {
 				t.Fatalf("/readyz while %s was down: %v", name, err)
 			}
@@ -180,12 +169,12 @@ func TestFaults(t *testing.T) {
 					o.notReadyAfter, o.notReadyBody = time.Since(stopping), body
 				}
 			}
-			if hc, _, err := sys.httpGet("/healthz"); err != nil || hc != 200 {
+			if hc, _, err := testkit.Get(sys.addr, "/healthz"); err != nil || hc != 200 {
 				t.Errorf("/healthz while %s was down: %d %v", name, hc, err)
 			}
-			if m, err := sys.scrape(); err == nil {
-				o.maxRSS = max(o.maxRSS, m.sum("process_resident_memory_bytes"))
-				o.producerBuffered = max(o.producerBuffered, m.sum("weatherd_producer_buffered_records"))
+			if m, err := testkit.Scrape(sys.addr); err == nil {
+				o.maxRSS = max(o.maxRSS, m.Sum("process_resident_memory_bytes"))
+				o.producerBuffered = max(o.producerBuffered, m.Sum("weatherd_producer_buffered_records"))
 			}
 		}
 		if out, err := emus.run("start", name); err != nil {
@@ -199,13 +188,10 @@ func TestFaults(t *testing.T) {
 		}
 		// Recovery: ready again, and the pipeline moving (a new observation
 		// for every location reaches the consumer).
-		waitFor(t, 2*time.Minute, name+": ready again", func() (bool, string) {
-			code, _, err := sys.httpGet("/readyz")
-			return err == nil && code == 200, fmt.Sprintf("/readyz %d %v", code, err)
-		})
+		waitFor(t, 2*time.Minute, name+": ready again", func() (bool, string) { return testkit.Ready(sys.addr) })
 		o.readyAgainAfter = time.Since(restarted)
 		time.Sleep(8 * time.Second)
-		after := counters(sys.mustScrape())
+		after := counters(testkit.MustScrape(t, sys.addr))
 		o.delta = map[string]float64{}
 		for k, v := range after {
 			if d := v - before[k]; d != 0 {
@@ -218,26 +204,21 @@ func TestFaults(t *testing.T) {
 	}
 
 	const steps = 20
-	waitFor(t, 4*time.Minute, fmt.Sprintf("every location past step %d", steps), func() (bool, string) {
-		if p.exited() {
-			t.Fatalf("weatherd exited: %v", p.err)
-		}
-		return sys.api.minStep() >= steps, fmt.Sprintf("lowest step %d", sys.api.minStep())
-	})
+	sys.waitPastStep(p, steps, 4*time.Minute)
 	sys.api.exhaust()
 	want := sys.api.snapshot()
 	wantAlerts := expectedTransitions(sys.sites, want)
 	waitFor(t, 3*time.Minute, "consumer caught up and notifications delivered", func() (bool, string) {
-		m, err := sys.scrape()
+		m, err := testkit.Scrape(sys.addr)
 		if err != nil {
 			return false, err.Error()
 		}
-		produced, consumed := m.sum("weatherd_readings_produced_total"), m.sum("weatherd_consumer_records_total")
+		produced, consumed := m.Sum("weatherd_readings_produced_total"), m.Sum("weatherd_consumer_records_total")
 		notes := len(sys.sub.notifications())
-		return produced >= float64(len(want)) && consumed >= produced && m.sum("weatherd_alert_outbox_pending") == 0 && notes >= len(wantAlerts),
+		return produced >= float64(len(want)) && consumed >= produced && m.Sum("weatherd_alert_outbox_pending") == 0 && notes >= len(wantAlerts),
 			fmt.Sprintf("served %d, produced %v, consumed %v, notifications %d of %d", len(want), produced, consumed, notes, len(wantAlerts))
 	})
-	final := sys.mustScrape()
+	final := testkit.MustScrape(t, sys.addr)
 	p.signal(syscall.SIGTERM)
 	if code := p.exitCode(t, 40*time.Second); code != 0 {
 		t.Fatalf("weatherd exited %d after SIGTERM, want 0", code)
@@ -283,7 +264,7 @@ func TestFaults(t *testing.T) {
 	t.Logf("outages:\n%s", strings.Join(lines, "\n"))
 	t.Logf("weatherd warnings and errors (count, level, component, message):\n%s", sys.logSummary())
 	t.Logf("final: produced %v, dropped %v, put failures %v, lake flush failures %v, notifications failed %v; served %d observations, %d transitions; total %s",
-		final.sum("weatherd_readings_produced_total"), final.sum("weatherd_producer_dropped_total"), final.sum("weatherd_producer_put_failures_total"),
-		final.sum("weatherd_lake_flush_failures_total"), final.sum("weatherd_notifications_total", `outcome="failed"`),
+		final.Sum("weatherd_readings_produced_total"), final.Sum("weatherd_producer_dropped_total"), final.Sum("weatherd_producer_put_failures_total"),
+		final.Sum("weatherd_lake_flush_failures_total"), final.Sum("weatherd_notifications_total", `outcome="failed"`),
 		len(want), len(wantAlerts), time.Since(start).Round(time.Second))
 }

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,54 +27,8 @@ import (
 
 	"github.com/weatherd/weatherd/pkg/awsconf"
 	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
-
-// moduleRoot is the repository root, two levels up from this package.
-var moduleRoot = func() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		panic(err)
-	}
-	return filepath.Clean(filepath.Join(wd, "..", ".."))
-}()
-
-// binDir holds the built binary; TestMain removes it.
-var binDir string
-
-// buildBinary builds cmd/weatherd once per test process.
-var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "weatherd-e2e-bin")
-	if err != nil {
-		return "", err
-	}
-	binDir = dir
-	bin := filepath.Join(dir, "weatherd")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/weatherd")
-	cmd.Dir = moduleRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/weatherd: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func weatherdBinary(t *testing.T) string {
-	t.Helper()
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // system is one weatherd deployment under test: its resources on the
 // emulators, the fake weather API, the SNS subscriber and the config file.
@@ -127,7 +79,7 @@ func newSystem(t *testing.T, o options) *system {
 	s := &system{
 		t:         t,
 		dir:       t.TempDir(),
-		addr:      freeAddr(t),
+		addr:      testkit.FreeAddr(t),
 		endpoints: eps,
 		stream:    emulator.Name(t, "e2e-stream"),
 		leases:    emulator.Name(t, "e2e-leases"),
@@ -232,7 +184,7 @@ func (s *system) bootstrap() {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, weatherdBinary(s.t), "bootstrap", "--config", s.config)
+	cmd := exec.CommandContext(ctx, testkit.Binary(s.t), "bootstrap", "--config", s.config)
 	cmd.Env = s.env()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -243,6 +195,7 @@ func (s *system) bootstrap() {
 // proc is one run of the weatherd binary.
 type proc struct {
 	cmd  *exec.Cmd
+	addr string // its http.listen
 	done chan struct{}
 	err  error // after done
 }
@@ -262,7 +215,7 @@ func (s *system) startAt(addr string) *proc {
 		s.t.Fatal(err)
 	}
 	fmt.Fprintf(logf, "===== e2e: starting weatherd at %s\n", time.Now().UTC().Format(time.RFC3339Nano))
-	cmd := exec.Command(weatherdBinary(s.t), "run", "--config", s.config)
+	cmd := exec.Command(testkit.Binary(s.t), "run", "--config", s.config)
 	// One spool directory per instance (per HTTP address), kept across its
 	// restarts, as a volume would be.
 	spoolDir := filepath.Join(s.dir, "spool-"+strings.NewReplacer(":", "-", ".", "-").Replace(addr))
@@ -272,7 +225,7 @@ func (s *system) startAt(addr string) *proc {
 		logf.Close()
 		s.t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
+	p := &proc{cmd: cmd, addr: addr, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		fmt.Fprintf(logf, "===== e2e: weatherd exited at %s: %v\n", time.Now().UTC().Format(time.RFC3339Nano), p.err)
@@ -332,131 +285,34 @@ func (s *system) killAll() {
 	}
 }
 
-// httpGet fetches path from the daemon's HTTP endpoint.
-func (s *system) httpGet(path string) (int, string, error) {
-	return httpGetAt(s.addr, path)
-}
-
-// httpGetAt fetches path from the HTTP endpoint at addr.
-func httpGetAt(addr, path string) (int, string, error) {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + addr + path)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
-// waitReady waits until /readyz answers 200.
+// waitReady waits until p's /readyz answers 200, failing when p exits first.
 func (s *system) waitReady(p *proc, d time.Duration) {
 	s.t.Helper()
-	s.waitReadyAt(p, s.addr, d)
-}
-
-// waitReadyAt is waitReady for the replica listening on addr.
-func (s *system) waitReadyAt(p *proc, addr string, d time.Duration) {
-	s.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	testkit.WaitFor(s.t, "weatherd at "+p.addr+" ready", d, 100*time.Millisecond, func() (bool, string) {
 		if p.exited() {
 			s.t.Fatalf("weatherd exited while starting: %v", p.err)
 		}
-		if code, _, err := httpGetAt(addr, "/readyz"); err == nil && code == http.StatusOK {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("weatherd not ready after %s", d)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return testkit.Ready(p.addr)
+	})
 }
 
-// metrics is one scrape of /metrics: series (name plus labels as printed) to value.
-type metrics map[string]float64
-
-func (s *system) scrape() (metrics, error) {
-	return scrapeAt(s.addr)
-}
-
-// scrapeAt reads /metrics of the replica listening on addr.
-func scrapeAt(addr string) (metrics, error) {
-	code, body, err := httpGetAt(addr, "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	if code != http.StatusOK {
-		return nil, fmt.Errorf("/metrics: HTTP %d", code)
-	}
-	m := metrics{}
-	sc := bufio.NewScanner(strings.NewReader(body))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		m[line[:i]] = v
-	}
-	return m, sc.Err()
-}
-
-func (s *system) mustScrape() metrics {
+// waitPastStep waits until the fake API has served every location past step
+// steps, failing when p exits first.
+func (s *system) waitPastStep(p *proc, steps int, d time.Duration) {
 	s.t.Helper()
-	m, err := s.scrape()
-	if err != nil {
-		s.t.Fatalf("scrape /metrics: %v", err)
-	}
-	return m
+	waitFor(s.t, d, fmt.Sprintf("every location past step %d", steps), func() (bool, string) {
+		if p.exited() {
+			s.t.Fatalf("weatherd exited: %v", p.err)
+		}
+		m := s.api.minStep()
+		return m >= steps, fmt.Sprintf("lowest step %d", m)
+	})
 }
 
-// sum adds the series of name whose labels contain every label in want
-// (each `key="value"`).
-func (m metrics) sum(name string, want ...string) float64 {
-	var total float64
-	for series, v := range m {
-		n, labels, _ := strings.Cut(series, "{")
-		if n != name {
-			continue
-		}
-		ok := true
-		for _, w := range want {
-			if !strings.Contains(labels, w) {
-				ok = false
-			}
-		}
-		if ok {
-			total += v
-		}
-	}
-	return total
-}
-
-// waitFor polls cond every interval until it returns true or d passes.
+// waitFor polls cond every 500 ms until it returns true or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	last := ""
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %s (last: %s)", what, d, last)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, d, 500*time.Millisecond, cond)
 }
 
 // tail returns the last n lines of a file.

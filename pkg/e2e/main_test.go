@@ -1,15 +1,13 @@
 package e2e
 
 import (
-	"os"
 	"testing"
+
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // TestMain removes the binary built for the tests.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
+	m.Run()
+	testkit.RemoveBinary()
 }

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // replica is one weatherd process of a scaled-out system.
@@ -17,11 +19,11 @@ type replica struct {
 
 func (r *replica) metric(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
-	m, err := scrapeAt(r.addr)
+	m, err := testkit.Scrape(r.addr)
 	if err != nil {
 		return -1
 	}
-	return m.sum(name, labels...)
+	return m.Sum(name, labels...)
 }
 
 // TestScaleOut: two replicas share the lease table of a 4-shard stream. They
@@ -32,11 +34,11 @@ func TestScaleOut(t *testing.T) {
 	t.Parallel()
 	sys := newSystem(t, options{sites: 20, perStep: 2, shards: 4})
 	a := &replica{name: "a", addr: sys.addr}
-	b := &replica{name: "b", addr: freeAddr(t)}
+	b := &replica{name: "b", addr: testkit.FreeAddr(t)}
 	a.p = sys.startAt(a.addr)
 	b.p = sys.startAt(b.addr)
-	sys.waitReadyAt(a.p, a.addr, 60*time.Second)
-	sys.waitReadyAt(b.p, b.addr, 60*time.Second)
+	sys.waitReady(a.p, 60*time.Second)
+	sys.waitReady(b.p, 60*time.Second)
 
 	split := func(x, y *replica, want string) {
 		t.Helper()
@@ -94,7 +96,7 @@ func TestScaleOut(t *testing.T) {
 
 	// Start it again: the balance returns, still one poller.
 	lead.p = sys.startAt(lead.addr)
-	sys.waitReadyAt(lead.p, lead.addr, 60*time.Second)
+	sys.waitReady(lead.p, 60*time.Second)
 	split(a, b, "2/2")
 	lead2, follow2 := leaderOf(a, b)
 	onlyLeaderPolls(lead2, follow2)
