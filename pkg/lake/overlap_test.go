@@ -42,18 +42,32 @@ func (s *gatedStore) puts() int {
 	return s.waiting
 }
 
+// gatedShard is a shard writer on a gated file store (in dir), flushing
+// every maxRecords records.
+type gatedShard struct {
+	store *gatedStore
+	dir   string
+	w     *Writer
+	sw    *ShardWriter
+	cp    *recCP
+}
+
+func newGatedShard(t *testing.T, maxRecords int) gatedShard {
+	base, dir := MustFileStore(t)
+	store := &gatedStore{Store: base, gate: make(chan struct{})}
+	cfg := testConfig(dir)
+	cfg.Flush.MaxRecords = maxRecords
+	w, _ := MustWriter(t, cfg, store)
+	return gatedShard{store: store, dir: dir, w: w, sw: w.Shard("s", "shard-0"), cp: &recCP{}}
+}
+
 // TestShardWriter_FlushInBackground: a flush the size triggers writes while
 // the shard goes on buffering; it is checkpointed by the next Add or Tick
 // once written, and the records after it stay buffered for the next flush.
 func TestShardWriter_FlushInBackground(t *testing.T) {
 	ctx := context.Background()
-	base, dir := MustFileStore(t)
-	store := &gatedStore{Store: base, gate: make(chan struct{})}
-	cfg := testConfig(dir)
-	cfg.Flush.MaxRecords = 4
-	w, _ := MustWriter(t, cfg, store)
-	sw := w.Shard("s", "shard-0")
-	cp := &recCP{}
+	g := newGatedShard(t, 4)
+	store, dir, w, sw, cp, base := g.store, g.dir, g.w, g.sw, g.cp, g.store.Store
 	in := items(t, 7, func(i int) int { return 0 })
 
 	// Records 0-3 reach the trigger: their flush starts and blocks in the
@@ -107,13 +121,8 @@ func TestShardWriter_FlushInBackground(t *testing.T) {
 // is being written stops it, checkpoints nothing and frees all the budget.
 func TestShardWriter_DiscardStopsFlushInFlight(t *testing.T) {
 	ctx := context.Background()
-	base, dir := MustFileStore(t)
-	store := &gatedStore{Store: base, gate: make(chan struct{})}
-	cfg := testConfig(dir)
-	cfg.Flush.MaxRecords = 2
-	w, _ := MustWriter(t, cfg, store)
-	sw := w.Shard("s", "shard-0")
-	cp := &recCP{}
+	g := newGatedShard(t, 2)
+	store, w, sw, cp := g.store, g.w, g.sw, g.cp
 	if err := sw.Add(ctx, items(t, 3, func(int) int { return 0 }), cp); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +134,7 @@ func TestShardWriter_DiscardStopsFlushInFlight(t *testing.T) {
 	if len(cp.Calls()) != 0 {
 		t.Fatalf("checkpoints = %v", cp.Calls())
 	}
-	if keys := listKeys(t, base, KindGold); len(keys) != 0 {
+	if keys := listKeys(t, store.Store, KindGold); len(keys) != 0 {
 		t.Fatalf("gold objects written by a discarded flush: %v", keys)
 	}
 }
@@ -134,13 +143,8 @@ func TestShardWriter_DiscardStopsFlushInFlight(t *testing.T) {
 // in flight stops it when its context ends and keeps every record buffered
 // for the next attempt.
 func TestShardWriter_ContextEndsWhileWaitingForFlush(t *testing.T) {
-	base, dir := MustFileStore(t)
-	store := &gatedStore{Store: base, gate: make(chan struct{})}
-	cfg := testConfig(dir)
-	cfg.Flush.MaxRecords = 2
-	w, _ := MustWriter(t, cfg, store)
-	sw := w.Shard("s", "shard-0")
-	cp := &recCP{}
+	g := newGatedShard(t, 2)
+	store, dir, sw, cp := g.store, g.dir, g.sw, g.cp
 	in := items(t, 3, func(int) int { return 0 })
 	if err := sw.Add(context.Background(), in, cp); err != nil {
 		t.Fatal(err)

@@ -242,21 +242,7 @@ func BenchmarkProducer_Spool(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sp.Close()
-	p := New(stream.KinesisConfig{Name: "s", BufferRecords: 10000}, acceptAll{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), WithSpool(sp, nil))
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	rec := make([]byte, 740)
-	b.SetBytes(int64(len(rec)))
-	b.ReportAllocs()
-	for b.Loop() {
-		for p.Put(ctx, "toronto", rec) != nil {
-			time.Sleep(10 * time.Microsecond) // buffer full: let Run catch up
-		}
-	}
-	stop()
-	<-done
-	b.ReportMetric(testutil.ToFloat64(p.m.produced)/b.Elapsed().Seconds(), "records/s")
+	benchProducer(b, WithSpool(sp, nil))
 }
 
 func TestProducer_SpoolRecoveredRecordKinesisWouldRefuse(t *testing.T) {
