@@ -3,6 +3,7 @@ package alert_test
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +75,16 @@ func TestDefaultConfig_SimulatedWeather(t *testing.T) {
 		}
 	}
 	t.Logf("transitions in 5 simulated minutes: %v", counts)
+}
+
+// TestDefaultRules_MatchConfig keeps the benchmark's copy of the default
+// rules equal to config.yaml's.
+func TestDefaultRules_MatchConfig(t *testing.T) {
+	cfg, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := alert.DefaultRules(), cfg.Alerts.Rules; !reflect.DeepEqual(got, want) {
+		t.Errorf("DefaultRules() = %+v\nconfig.yaml alerts.rules = %+v", got, want)
+	}
 }

@@ -164,6 +164,9 @@ func (e *Engine) queueDigest(ctx context.Context, d digestDue) {
 // deliver sends every due entry of a location's alerts; ls.mu is held.
 // Failures stay in the outbox with a backoff; they are never dropped.
 func (e *Engine) deliver(ctx context.Context, ls *locState) {
+	if !hasOutbox(ls) {
+		return // the usual case: nothing to sort and walk
+	}
 	for _, rule := range sortedRules(ls) {
 		for i := 0; ; i++ {
 			a := ls.alerts[rule]
@@ -201,6 +204,16 @@ func (e *Engine) deliver(ctx context.Context, ls *locState) {
 			}
 		}
 	}
+}
+
+// hasOutbox reports whether any of the location's alerts has an entry.
+func hasOutbox(ls *locState) bool {
+	for _, a := range ls.alerts {
+		if len(a.Outbox) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) backoff(attempts int) time.Duration {

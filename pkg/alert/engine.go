@@ -106,6 +106,9 @@ type locState struct {
 	mu     sync.Mutex
 	loaded bool
 	alerts map[string]*state.Alert
+	// rules are the rules that match the location, in configuration order
+	// (rules and locations do not change after New).
+	rules []*Rule
 }
 
 type channel struct {
@@ -325,6 +328,11 @@ func (e *Engine) loc(id string) *locState {
 	ls := e.locs[id]
 	if ls == nil {
 		ls = &locState{alerts: map[string]*state.Alert{}}
+		for _, r := range e.rules {
+			if r.Matches(id) {
+				ls.rules = append(ls.rules, r)
+			}
+		}
 		e.locs[id] = ls
 	}
 	return ls
@@ -359,10 +367,10 @@ func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error 
 	start := time.Now()
 	defer func() { e.m.evaluation.Observe(time.Since(start).Seconds()) }()
 	ids, idx, starts := groupByLocation(readings)
-	env := make(map[string]any, len(typeEnv))
+	ev := newEvaluator()
 	var errs []error
 	for k, id := range ids {
-		if err := e.observeLocation(ctx, id, readings, idx[starts[k]:starts[k+1]], env); err != nil {
+		if err := e.observeLocation(ctx, id, readings, idx[starts[k]:starts[k+1]], ev); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -374,9 +382,13 @@ func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error 
 // ids are the locations in order of first appearance, and
 // idx[starts[k]:starts[k+1]] the indexes of ids[k]'s readings, in stream order.
 func groupByLocation(readings []weather.Reading) (ids []string, idx, starts []int32) {
-	group := make(map[string]int32)
+	// Sized for a batch of distinct locations (capped: a large batch usually
+	// holds few), so that they rarely grow.
+	hint := min(len(readings), 256)
+	group := make(map[string]int32, hint)
+	ids = make([]string, 0, hint)
+	counts := make([]int32, 0, hint)
 	of := make([]int32, len(readings))
-	var counts []int32
 	for i := range readings {
 		id := readings[i].Location.ID
 		k, ok := group[id]
@@ -405,21 +417,19 @@ func groupByLocation(readings []weather.Reading) (ids []string, idx, starts []in
 
 // observeLocation evaluates readings[i] for every i in idx (one location's,
 // in stream order).
-func (e *Engine) observeLocation(ctx context.Context, id string, readings []weather.Reading, idx []int32, env map[string]any) error {
+func (e *Engine) observeLocation(ctx context.Context, id string, readings []weather.Reading, idx []int32, ev *evaluator) error {
 	ls := e.loc(id)
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if err := e.refresh(ctx, id, ls); err != nil {
 		return err
 	}
+	tz := e.zoneName(id)
 	for _, i := range idx {
-		r := readings[i]
-		e.dig.observe(r, e.zoneName(id))
-		for _, rule := range e.rules {
-			if !rule.Matches(id) {
-				continue
-			}
-			if err := e.evaluate(ctx, ls, rule, r, env); err != nil {
+		r := &readings[i]
+		e.dig.observe(*r, tz)
+		for _, rule := range ls.rules {
+			if err := e.evaluate(ctx, ls, rule, r, ev); err != nil {
 				return err
 			}
 		}
@@ -462,7 +472,7 @@ func (e *Engine) setCached(ls *locState, a state.Alert) {
 // outcome is a notification outcome to count once its write succeeded.
 type outcome struct{ channel, outcome string }
 
-func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r weather.Reading, env map[string]any) error {
+func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weather.Reading, ev *evaluator) error {
 	id := r.Location.ID
 	for attempt := 0; ; attempt++ {
 		a := ls.alerts[rule.Name]
@@ -473,25 +483,30 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r weath
 		if !r.ObservedAt.After(a.LastEval) {
 			return nil // a replay, or older than what was already judged
 		}
-		v, err := rule.judge(r.Values, env)
+		v, err := rule.judge(r.Values, ev)
 		if err != nil {
 			e.log.Warn("alert rule evaluation failed; reading skipped for it", "rule", rule.Name, "event_id", r.EventID, "err", err)
 			return nil
 		}
-		next := a.Clone()
-		next.LastEval = r.ObservedAt
+		// A shallow copy is enough to decide: step changes scalar fields only.
+		decided := *a
+		decided.LastEval = r.ObservedAt
 		var kind string
 		if v != unknown {
-			kind = step(&next, rule, v, r.ObservedAt)
+			kind = step(&decided, rule, v, r.ObservedAt)
 		}
 		if kind == "" {
 			// Nothing to record: the store keeps the last transition, and a
-			// replay from there reaches the same state.
-			e.setCached(ls, next)
+			// replay from there reaches the same state. The cache owns a, and
+			// decided shares its outbox unchanged.
+			*a = decided
 			return nil
 		}
+		// A transition adds to the outbox: work on a deep copy, so the cached
+		// alert stays as it is until the store has the new one.
+		next := decided.Clone()
 		next.Seq++
-		outcomes := e.notifications(ls, rule, &next, kind, r)
+		outcomes := e.notifications(ls, rule, &next, kind, *r)
 		if grow := int64(len(next.Outbox) - len(a.Outbox)); grow > 0 && (e.outboxLen.Load()+grow > e.limit || len(next.Outbox) > maxEntriesPerAlert) {
 			return fmt.Errorf("record %s %s at %s: %w (%d notifications waiting; see alerts.outbox.limit)", rule.Name, kind, id, ErrOutboxFull, e.outboxLen.Load())
 		}

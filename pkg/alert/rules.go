@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,11 +41,21 @@ var typeEnv = func() map[string]any {
 	return m
 }()
 
+// valueIndex numbers ValueNames (the slots of an evaluator).
+var valueIndex = func() map[string]int {
+	m := make(map[string]int, len(ValueNames))
+	for i, n := range ValueNames {
+		m[n] = i
+	}
+	return m
+}()
+
 // condition is one compiled boolean expression and the values it reads.
 type condition struct {
 	src  string
 	prog *vm.Program
-	uses []string
+	uses []string // in order of first use
+	idx  []int    // valueIndex of each of uses
 }
 
 // compileCondition compiles src against the value env and requires a boolean.
@@ -69,9 +80,10 @@ func compileCondition(src string) (*condition, error) {
 	seen := map[string]bool{}
 	ast.Find(prog.Node(), func(n ast.Node) bool {
 		if id, ok := n.(*ast.IdentifierNode); ok {
-			if _, known := typeEnv[id.Value]; known && !seen[id.Value] {
+			if i, known := valueIndex[id.Value]; known && !seen[id.Value] {
 				seen[id.Value] = true
 				c.uses = append(c.uses, id.Value)
+				c.idx = append(c.idx, i)
 			}
 		}
 		return false
@@ -79,23 +91,71 @@ func compileCondition(src string) (*condition, error) {
 	return c, nil
 }
 
-// eval runs the condition on values. Missing and null values are NaN, so any
-// comparison with them is false. ok is false when none of the values the
-// condition reads is present: the reading says nothing about it.
-func (c *condition) eval(values weather.Values, env map[string]any) (result, ok bool, err error) {
-	for _, n := range c.uses {
-		v, present := values.Get(n)
-		if present {
-			ok = true
-		} else {
+// evaluator holds what running conditions needs between readings: the
+// reading's values the current rule reads, the environment the programs
+// read, and a VM whose stack is reused. It is not safe for concurrent use:
+// Observe makes one per call.
+type evaluator struct {
+	vm    vm.VM
+	env   map[string]any // what the programs read
+	slots []slot         // by valueIndex
+}
+
+// slot is one of ValueNames in an evaluator.
+type slot struct {
+	// val is the reading's value for the rule being judged (read by
+	// evaluator.read); a missing or null value is NaN and not present.
+	val     float64
+	present bool
+	// inEnv means env holds exactly envVal, so an unchanged value is not
+	// stored (and boxed) again.
+	inEnv  bool
+	envVal float64
+}
+
+func newEvaluator() *evaluator {
+	return &evaluator{env: make(map[string]any, len(ValueNames)), slots: make([]slot, len(ValueNames))}
+}
+
+// read looks up, once per rule, the values at idx (valueIndex slots).
+func (ev *evaluator) read(values weather.Values, idx []int) {
+	for _, i := range idx {
+		v, ok := values.Get(ValueNames[i])
+		if !ok {
 			v = math.NaN()
 		}
-		env[n] = v
+		ev.slots[i].val, ev.slots[i].present = v, ok
+	}
+}
+
+// put makes env hold slot i's value.
+func (ev *evaluator) put(i int) {
+	s := &ev.slots[i]
+	if s.inEnv && math.Float64bits(s.envVal) == math.Float64bits(s.val) {
+		return
+	}
+	ev.env[ValueNames[i]] = s.val
+	s.inEnv, s.envVal = true, s.val
+}
+
+// eval runs the condition on the values ev.read loaded. Missing and null
+// values are NaN, so any comparison with them is false. ok is false when
+// none of the values the condition reads is present: the reading says
+// nothing about it.
+func (c *condition) eval(ev *evaluator) (result, ok bool, err error) {
+	for _, i := range c.idx {
+		if ev.slots[i].present {
+			ok = true
+			break
+		}
 	}
 	if !ok {
 		return false, false, nil
 	}
-	out, err := expr.Run(c.prog, env)
+	for _, i := range c.idx {
+		ev.put(i)
+	}
+	out, err := ev.vm.Run(c.prog, ev.env)
 	if err != nil {
 		return false, true, fmt.Errorf("evaluate %q: %w", c.src, err)
 	}
@@ -109,6 +169,7 @@ type Rule struct {
 	index int
 	fire  *condition
 	clear *condition // nil: not fire
+	idx   []int      // valueIndex of every value fire and clear read
 }
 
 func compileRule(i int, rc RuleConfig) (*Rule, error) {
@@ -120,6 +181,14 @@ func compileRule(i int, rc RuleConfig) (*Rule, error) {
 	if rc.Clear != "" {
 		if r.clear, err = compileCondition(rc.Clear); err != nil {
 			return nil, fmt.Errorf("rule %q clear: %w", rc.Name, err)
+		}
+	}
+	r.idx = slices.Clone(r.fire.idx)
+	if r.clear != nil {
+		for _, i := range r.clear.idx {
+			if !slices.Contains(r.idx, i) {
+				r.idx = append(r.idx, i)
+			}
 		}
 	}
 	return r, nil
@@ -145,8 +214,9 @@ const (
 	between                // neither: inside the hysteresis band
 )
 
-func (r *Rule) judge(values weather.Values, env map[string]any) (verdict, error) {
-	fire, ok, err := r.fire.eval(values, env)
+func (r *Rule) judge(values weather.Values, ev *evaluator) (verdict, error) {
+	ev.read(values, r.idx)
+	fire, ok, err := r.fire.eval(ev)
 	if err != nil || !ok {
 		return unknown, err
 	}
@@ -156,7 +226,7 @@ func (r *Rule) judge(values weather.Values, env map[string]any) (verdict, error)
 	if r.clear == nil {
 		return cleared, nil
 	}
-	clr, ok, err := r.clear.eval(values, env)
+	clr, ok, err := r.clear.eval(ev)
 	if err != nil {
 		return unknown, err
 	}
