@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -98,7 +99,46 @@ func formatNum(x any) string {
 }
 
 // templates are one channel's parsed message templates.
-type templates struct{ subject, text, sms *template.Template }
+type templates struct {
+	subject, text, sms *template.Template
+
+	mu     sync.Mutex
+	byZone map[string]*zoned // by time zone name ("" is UTC)
+}
+
+// zoned is a copy of the templates whose "local" function formats in one
+// time zone. It is made once per zone (the locations' zones, a fixed set)
+// and then only executed, which is safe from several goroutines.
+type zoned struct{ subject, text, sms *template.Template }
+
+// inZone returns the templates for zone name; an unknown name is UTC.
+func (t *templates) inZone(name string) (*zoned, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if z := t.byZone[name]; z != nil {
+		return z, nil
+	}
+	loc := time.UTC
+	if name != "" {
+		if l, err := time.LoadLocation(name); err == nil {
+			loc = l
+		}
+	}
+	local := template.FuncMap{"local": func(t time.Time) string { return t.In(loc).Format("15:04") }}
+	var z zoned
+	for _, p := range []struct{ dst, src **template.Template }{{&z.subject, &t.subject}, {&z.text, &t.text}, {&z.sms, &t.sms}} {
+		c, err := (*p.src).Clone()
+		if err != nil {
+			return nil, err
+		}
+		*p.dst = c.Funcs(local)
+	}
+	if t.byZone == nil {
+		t.byZone = map[string]*zoned{}
+	}
+	t.byZone[name] = &z
+	return &z, nil
+}
 
 func parseTemplates(c TemplateConfig) (*templates, error) {
 	pick := func(s, def string) string {
@@ -197,33 +237,26 @@ func stateOf(ev state.Event) string {
 // render turns an entry into the message a channel sends.
 func (t *templates) render(e state.Entry) (notify.Message, error) {
 	d := newMessageData(e.Event, e.Channel)
-	zone := time.UTC
-	if e.Event.Timezone != "" {
-		if z, err := time.LoadLocation(e.Event.Timezone); err == nil {
-			zone = z
-		}
+	z, err := t.inZone(e.Event.Timezone)
+	if err != nil {
+		return notify.Message{}, fmt.Errorf("render %s: %w", e.ID, err)
 	}
-	local := template.FuncMap{"local": func(t time.Time) string { return t.In(zone).Format("15:04") }}
 	exec := func(tm *template.Template) (string, error) {
-		c, err := tm.Clone()
-		if err != nil {
-			return "", err
-		}
 		var b strings.Builder
-		if err := c.Funcs(local).Execute(&b, d); err != nil {
+		if err := tm.Execute(&b, d); err != nil {
 			return "", err
 		}
 		return b.String(), nil
 	}
-	subject, err := exec(t.subject)
+	subject, err := exec(z.subject)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("render subject of %s: %w", e.ID, err)
 	}
-	text, err := exec(t.text)
+	text, err := exec(z.text)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("render text of %s: %w", e.ID, err)
 	}
-	sms, err := exec(t.sms)
+	sms, err := exec(z.sms)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("render sms of %s: %w", e.ID, err)
 	}
