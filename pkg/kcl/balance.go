@@ -52,8 +52,9 @@ func unionParents(a, b []string) []string {
 
 // startPosition says where a newly taken shard is read from: after its
 // checkpoint; at TRIM_HORIZON for a child of a resharding (its parents are
-// still known), so nothing written to it is missed; else at the configured
-// initial position.
+// still known), so nothing written to it is missed, with the states its
+// parents saved at their last checkpoints; else at the configured initial
+// position.
 func startPosition(l lease, leases map[string]lease, shards map[string]shardInfo, cfg Config) stream.Position {
 	switch l.Checkpoint {
 	case "":
@@ -63,12 +64,18 @@ func startPosition(l lease, leases map[string]lease, shards map[string]shardInfo
 	default:
 		return stream.Position{AfterSequence: l.Checkpoint, State: l.State}
 	}
+	child := false
+	var states [][]byte
 	for _, p := range unionParents(shards[l.ShardID].Parents, l.parents()) {
-		_, inTable := leases[p]
+		pl, inTable := leases[p]
 		_, inStream := shards[p]
-		if inTable || inStream {
-			return stream.Position{Initial: TrimHorizon}
+		child = child || inTable || inStream
+		if inTable && len(pl.State) > 0 {
+			states = append(states, pl.State)
 		}
+	}
+	if child {
+		return stream.Position{Initial: TrimHorizon, ParentStates: states}
 	}
 	pos := stream.Position{Initial: cfg.InitialPosition}
 	if cfg.InitialPosition == AtTimestamp {

@@ -218,8 +218,16 @@ func TestEligible(t *testing.T) {
 func TestStartPosition(t *testing.T) {
 	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	cfg := Config{InitialPosition: AtTimestamp, InitialAt: at}
-	shards := map[string]shardInfo{"child": {ID: "child", Parents: []string{"parent"}}, "parent": {ID: "parent"}, "root": {ID: "root"}}
-	leases := map[string]lease{}
+	shards := map[string]shardInfo{
+		"child": {ID: "child", Parents: []string{"parent"}}, "parent": {ID: "parent"}, "root": {ID: "root"},
+		"merged": {ID: "merged", Parents: []string{"left", "right"}}, "left": {ID: "left"}, "right": {ID: "right"},
+		"split": {ID: "split", Parents: []string{"stateless"}}, "stateless": {ID: "stateless"},
+	}
+	leases := map[string]lease{
+		"left":      {ShardID: "left", Checkpoint: stream.ShardEnd, State: []byte("L")},
+		"right":     {ShardID: "right", Checkpoint: stream.ShardEnd, State: []byte("R")},
+		"stateless": {ShardID: "stateless", Checkpoint: stream.ShardEnd},
+	}
 	tests := []struct {
 		name string
 		l    lease
@@ -229,6 +237,11 @@ func TestStartPosition(t *testing.T) {
 		{"CheckpointWithState", lease{ShardID: "root", Checkpoint: "4959", State: []byte("s")}, stream.Position{AfterSequence: "4959", State: []byte("s")}},
 		{"JavaSentinel", lease{ShardID: "root", Checkpoint: TrimHorizon}, stream.Position{Initial: TrimHorizon}},
 		{"Child", lease{ShardID: "child"}, stream.Position{Initial: TrimHorizon}},
+		{"MergeChildGetsBothParentsStates", lease{ShardID: "merged", Parent: "left", AdjacentParent: "right"},
+			stream.Position{Initial: TrimHorizon, ParentStates: [][]byte{[]byte("L"), []byte("R")}}},
+		{"ChildOfParentWithoutState", lease{ShardID: "split", Parent: "stateless"}, stream.Position{Initial: TrimHorizon}},
+		{"ChildWithCheckpointKeepsOwnState", lease{ShardID: "merged", Parent: "left", AdjacentParent: "right", Checkpoint: "4960", State: []byte("own")},
+			stream.Position{AfterSequence: "4960", State: []byte("own")}},
 		{"Root", lease{ShardID: "root"}, stream.Position{Initial: AtTimestamp, At: at}},
 		{"OrphanChild", lease{ShardID: "orphan", Parent: "trimmed"}, stream.Position{Initial: AtTimestamp, At: at}},
 	}

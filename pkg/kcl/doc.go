@@ -63,7 +63,8 @@
 // shard_sync_interval and after a shard ends, and creates a free lease for
 // each new shard. A shard is processed only when every parent (both for a
 // merge) is checkpointed SHARD_END or gone from the stream; children of a
-// resharding start at TRIM_HORIZON. When GetRecords returns no next
+// resharding start at TRIM_HORIZON, handed the WeatherdState their parents'
+// leases hold (stream.Position.ParentStates). When GetRecords returns no next
 // iterator the consumer calls Shutdown(ShardEndReached) and then writes
 // SHARD_END itself.
 //

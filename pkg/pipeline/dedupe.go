@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/weatherd/weatherd/pkg/lake"
@@ -63,20 +65,58 @@ func (d *dedupe) restore(state []byte) error {
 	if len(state) == 0 {
 		return nil
 	}
-	var s savedState
-	if err := json.Unmarshal(state, &s); err != nil {
-		return fmt.Errorf("decode dedupe state: %w", err)
+	recent, err := decodeState(state)
+	if err != nil {
+		return err
 	}
-	if s.V != stateVersion {
-		return fmt.Errorf("decode dedupe state: version %d, want %d", s.V, stateVersion)
-	}
-	for loc, ats := range s.Recent {
+	for loc, ats := range recent {
 		if len(ats) > recentPerLocation {
 			ats = ats[len(ats)-recentPerLocation:]
 		}
 		d.base[loc] = ats
 	}
 	return nil
+}
+
+// inherit starts a child shard of a resharding from its parents' saved
+// states: a location's readings move to the child with the reshard, and a
+// reading put once before it (on a parent) and again after it (on the
+// child) is still recognised. Per location it keeps the K newest
+// observations of all parents. A state that cannot be read is skipped and
+// reported; the others are used.
+func (d *dedupe) inherit(states [][]byte) error {
+	d.base, d.hist = map[string][]int64{}, map[string][]observation{}
+	var errs []error
+	for _, st := range states {
+		recent, err := decodeState(st)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for loc, ats := range recent {
+			d.base[loc] = append(d.base[loc], ats...)
+		}
+	}
+	for loc, ats := range d.base {
+		slices.Sort(ats)
+		ats = slices.Compact(ats)
+		if len(ats) > recentPerLocation {
+			ats = ats[len(ats)-recentPerLocation:]
+		}
+		d.base[loc] = ats
+	}
+	return errors.Join(errs...)
+}
+
+func decodeState(state []byte) (map[string][]int64, error) {
+	var s savedState
+	if err := json.Unmarshal(state, &s); err != nil {
+		return nil, fmt.Errorf("decode dedupe state: %w", err)
+	}
+	if s.V != stateVersion {
+		return nil, fmt.Errorf("decode dedupe state: version %d, want %d", s.V, stateVersion)
+	}
+	return s.Recent, nil
 }
 
 // duplicate reports whether the observation (loc, at) of the record seq is

@@ -316,3 +316,54 @@ func BenchmarkDedupe(b *testing.B) {
 		}
 	}
 }
+
+// TestDedupe_ChildShardInheritsParentsStates: after a merge, the child
+// starts from both parents' saved states: an observation put on a parent
+// before the reshard and again on the child after it is dropped, one the
+// parents never saw is kept, and per location only the K newest of both
+// parents count. An unreadable parent state is skipped, the other used.
+func TestDedupe_ChildShardInheritsParentsStates(t *testing.T) {
+	ctx := context.Background()
+	parentState := func(recs ...stream.Record) []byte {
+		r := newDedupeRig()
+		p := r.start(t, stream.Position{Initial: "TRIM_HORIZON"})
+		cp := &stateCheckpoints{}
+		if err := p.ProcessRecords(ctx, recs, cp); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Shutdown(ctx, stream.ShardEndReached, cp); err != nil {
+			t.Fatal(err)
+		}
+		return []byte(cp.states[len(cp.states)-1])
+	}
+	// Left saw a at minutes 1..9 (its K=8 newest: 2..9) and b at 1; right saw a at 10.
+	var left []stream.Record
+	for m := 1; m <= 9; m++ {
+		left = append(left, obs(t, m, "a", m))
+	}
+	left = append(left, obs(t, 10, "b", 1))
+	right := parentState(obs(t, 11, "a", 10))
+	for _, tc := range []struct {
+		name    string
+		parents [][]byte
+		want    string // sequence numbers kept on the child
+	}{
+		// a@3 (among the newest 8 of both parents: 3..10), a@10 (right)
+		// and b@1 (left) are repeats; a@2 fell out of the newest 8; c@1 is
+		// new.
+		{"BothParents", [][]byte{parentState(left...), right}, seqs(103, 105)},
+		{"UnreadableParentSkipped", [][]byte{[]byte("not json"), right}, seqs(101, 103, 104, 105)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newDedupeRig()
+			p := r.start(t, stream.Position{Initial: "TRIM_HORIZON", ParentStates: tc.parents})
+			child := []stream.Record{obs(t, 101, "a", 3), obs(t, 102, "a", 10), obs(t, 103, "a", 2), obs(t, 104, "b", 1), obs(t, 105, "c", 1)}
+			if err := p.ProcessRecords(ctx, child, &stateCheckpoints{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(r.sink.seqs, " "); got != tc.want {
+				t.Errorf("records kept on the child: %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -105,11 +105,16 @@ func (p *processor) Initialize(ctx context.Context, shardID string, from stream.
 	p.sink = p.f.Lake(p.f.Stream, shardID)
 	p.log = p.f.Log.With("component", "pipeline", "shard", shardID)
 	p.dedup = newDedupe()
-	if err := p.dedup.restore(from.State); err != nil {
+	if len(from.State) == 0 && len(from.ParentStates) > 0 {
+		if err := p.dedup.inherit(from.ParentStates); err != nil {
+			p.log.Warn("ignoring a parent shard's dedupe state", "parents", len(from.ParentStates), "err", err)
+		}
+	} else if err := p.dedup.restore(from.State); err != nil {
 		// Starting empty loses nothing; at worst a duplicate gets through.
 		p.log.Warn("ignoring the saved dedupe state; starting without it", "err", err)
 	}
-	p.log.Info("shard processor started", "after", from.AfterSequence, "initial", from.Initial, "dedupe_locations", len(p.dedup.base))
+	p.log.Info("shard processor started", "after", from.AfterSequence, "initial", from.Initial,
+		"dedupe_locations", len(p.dedup.base), "parent_states", len(from.ParentStates))
 	return nil
 }
 

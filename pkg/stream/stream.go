@@ -44,6 +44,11 @@ type Position struct {
 	// State is what the processor saved with the checkpoint it resumes
 	// from (see StateCheckpointer); nil when there is none.
 	State []byte
+	// ParentStates, for a child of a resharding read from its start, are
+	// the states its parents' processors saved with their last checkpoints
+	// (one for a split, up to two for a merge), so what a processor keeps
+	// about the stream's keys follows them into the child shards.
+	ParentStates [][]byte
 }
 
 // Checkpointer records how far a shard has been processed. It is fenced: after
