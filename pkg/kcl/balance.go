@@ -61,6 +61,9 @@ func startPosition(l lease, leases map[string]lease, shards map[string]shardInfo
 	case TrimHorizon, Latest:
 		// Java KCL writes these sentinels before the first real checkpoint.
 		return stream.Position{Initial: l.Checkpoint}
+	case AtTimestamp:
+		// The sentinel carries no time: it is the configured one.
+		return stream.Position{Initial: AtTimestamp, At: cfg.InitialAt}
 	default:
 		return stream.Position{AfterSequence: l.Checkpoint, State: l.State}
 	}

@@ -236,6 +236,7 @@ func TestStartPosition(t *testing.T) {
 		{"Checkpoint", lease{ShardID: "root", Checkpoint: "4959"}, stream.Position{AfterSequence: "4959"}},
 		{"CheckpointWithState", lease{ShardID: "root", Checkpoint: "4959", State: []byte("s")}, stream.Position{AfterSequence: "4959", State: []byte("s")}},
 		{"JavaSentinel", lease{ShardID: "root", Checkpoint: TrimHorizon}, stream.Position{Initial: TrimHorizon}},
+		{"JavaSentinelAtTimestamp", lease{ShardID: "root", Checkpoint: AtTimestamp}, stream.Position{Initial: AtTimestamp, At: at}},
 		{"Child", lease{ShardID: "child"}, stream.Position{Initial: TrimHorizon}},
 		{"MergeChildGetsBothParentsStates", lease{ShardID: "merged", Parent: "left", AdjacentParent: "right"},
 			stream.Position{Initial: TrimHorizon, ParentStates: [][]byte{[]byte("L"), []byte("R")}}},

@@ -68,6 +68,26 @@
 // iterator the consumer calls Shutdown(ShardEndReached) and then writes
 // SHARD_END itself.
 //
+// Leases are deleted by the same shard sync, so the table and every scan stop
+// growing with each resharding. Any worker deletes a lease when all of these
+// hold: its Checkpoint is SHARD_END; its shard is no longer returned by
+// ListShards (trimmed past the stream's retention); and every child (a lease
+// naming it as ParentShardId or AdjacentParentShardId, or a listed shard
+// whose parents include it) has a real checkpoint, a sequence number or
+// SHARD_END, not empty nor a TRIM_HORIZON, LATEST or AT_TIMESTAMP sentinel.
+// This is safe: a listed shard keeps its lease, since a deleted one would be
+// re-created and the shard read again from TRIM_HORIZON; a child that has
+// not checkpointed still finds its parents' leases, so it starts at
+// TRIM_HORIZON with their states instead of at the configured initial
+// position; and a checkpointed child starts after its own checkpoint and
+// counts a parent gone from both table and stream as finished. The
+// DeleteItem is conditioned on the item existing with Checkpoint =
+// SHARD_END, so workers deleting at once are harmless. A sync scans the
+// table before it lists the shards, so it never re-creates a lease another
+// worker deleted: that worker saw the shard unlisted earlier, and a trimmed
+// shard is not listed again. At most 100 leases go per sync; a failed delete
+// is logged and retried at the next sync.
+//
 // Each shard is read with GetRecords at most 5 times a second, with
 // idle_time_between_reads after an empty read and the processor given an
 // empty batch at least every second while idle. Reads bypass the SDK's

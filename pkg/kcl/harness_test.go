@@ -64,6 +64,24 @@ func newHarness(t testing.TB, shards int) *harness {
 	return h
 }
 
+// newTableHarness is a harness with only a fresh, empty lease table (no
+// stream), for tests that drive the table directly.
+func newTableHarness(t testing.TB) *harness {
+	t.Helper()
+	h := &harness{
+		t:        t,
+		ddb:      emulator.DynamoDB(t),
+		table:    emulator.Name(t, "kcl-leases"),
+		col:      newCollector(),
+		produced: map[string]int{},
+	}
+	t.Cleanup(func() { h.ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &h.table}) })
+	if err := EnsureTable(context.Background(), h.ddb, h.table); err != nil {
+		t.Fatalf("create lease table: %v", err)
+	}
+	return h
+}
+
 func (h *harness) waitActive() {
 	h.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)

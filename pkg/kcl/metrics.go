@@ -26,6 +26,9 @@ type metrics struct {
 	throttles   prometheus.Counter
 	getErrors   prometheus.Counter
 	leaseCalls  *prometheus.CounterVec
+	// leasesDeleted counts leases of finished shards gone from the stream
+	// that this worker deleted.
+	leasesDeleted prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -54,12 +57,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		leaseCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_consumer_lease_calls_total", Help: "DynamoDB calls made for lease coordination, by operation.",
 		}, []string{"op"}),
+		leasesDeleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weatherd_consumer_leases_deleted_total", Help: "Leases of shards read to SHARD_END and gone from the stream that this worker deleted from the lease table.",
+		}),
 	}
 	for _, e := range []string{eventTake, eventSteal, eventLose, eventRelease, eventRenewFail} {
 		m.leaseEvents.WithLabelValues(e)
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.leasesHeld, m.behind, m.records, m.bytes, m.leaseEvents, m.throttles, m.getErrors, m.leaseCalls} {
+	for _, c := range []prometheus.Collector{m.leasesHeld, m.behind, m.records, m.bytes, m.leaseEvents, m.throttles, m.getErrors, m.leaseCalls, m.leasesDeleted} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

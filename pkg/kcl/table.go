@@ -22,6 +22,7 @@ type DynamoDBAPI interface {
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
@@ -233,6 +234,29 @@ func (t *leaseTable) unclaim(ctx context.Context, shardID, me string) error {
 		return fmt.Errorf("withdraw claim on %s: %w", shardID, err)
 	}
 	return nil
+}
+
+// deleteFinished deletes the lease of shardID provided it exists and is
+// checkpointed SHARD_END. It reports false, with no error, when the
+// condition fails: another worker deleted it first (or, which cannot happen
+// to a finished lease, it changed).
+func (t *leaseTable) deleteFinished(ctx context.Context, shardID string) (bool, error) {
+	t.calls("delete_lease")
+	_, err := t.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 &t.name,
+		Key:                       map[string]types.AttributeValue{attrShardID: str(shardID)},
+		ConditionExpression:       aws.String("attribute_exists(#k) AND #cp = :end"),
+		ExpressionAttributeNames:  map[string]string{"#k": attrShardID, "#cp": attrCheckpoint},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":end": str(stream.ShardEnd)},
+	})
+	switch err := conflict(err); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, errConflict):
+		return false, nil
+	default:
+		return false, fmt.Errorf("delete lease %s: %w", shardID, err)
+	}
 }
 
 // conflict maps a failed condition to errConflict.

@@ -271,9 +271,20 @@ func (w *Worker) requestSync() {
 	}
 }
 
-// syncShards lists the stream's shards and creates a free lease for each
-// shard the table does not have yet.
+// syncShards lists the stream's shards, creates a free lease for each shard
+// the table does not have yet and deletes the leases of finished shards gone
+// from the stream (deleteFinishedLeases).
+//
+// The table is scanned before the shards are listed: a shard missing from
+// the scan but listed afterwards cannot have had its lease deleted by
+// another worker, since that worker saw the shard unlisted earlier and a
+// trimmed shard is never listed again. So a deleted lease is never
+// re-created.
 func (w *Worker) syncShards(ctx context.Context) error {
+	leases, err := w.table.scan(ctx)
+	if err != nil {
+		return err
+	}
 	raw, err := listShards(ctx, w.kin, w.stream, w.listPageSize)
 	if err != nil {
 		return err
@@ -281,10 +292,6 @@ func (w *Worker) syncShards(ctx context.Context) error {
 	infos := shardInfos(raw)
 	if gaps := hashGaps(raw); len(gaps) > 0 {
 		w.log.Warn("open shards do not cover the whole hash-key range", "gaps", gaps)
-	}
-	leases, err := w.table.scan(ctx)
-	if err != nil {
-		return err
 	}
 	have := make(map[string]bool, len(leases))
 	for _, l := range leases {
@@ -303,6 +310,7 @@ func (w *Worker) syncShards(ctx context.Context) error {
 	w.mu.Lock()
 	w.lastSync = time.Now()
 	w.mu.Unlock()
+	w.deleteFinishedLeases(ctx, leases, infos)
 	return nil
 }
 
