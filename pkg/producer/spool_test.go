@@ -20,6 +20,7 @@ import (
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/spool"
 	"github.com/weatherd/weatherd/pkg/stream"
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // openSpool opens the spool in dir on its own registry.
@@ -33,18 +34,8 @@ func openSpool(t *testing.T, dir string) (*spool.Spool, []spool.Entry) {
 	return sp, rec
 }
 
-func dirFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, de := range des {
-		out = append(out, de.Name())
-	}
-	return out
-}
+// dirFiles lists dir's file names.
+func dirFiles(tb testing.TB, dir string) []string { return testkit.DirNames(tb, dir) }
 
 // TestProducer_Spool: records put while Kinesis is down are not lost when
 // the process stops: the next producer on the same spool delivers them,

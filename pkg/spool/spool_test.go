@@ -77,18 +77,7 @@ func wantEntries(tb testing.TB, got []Entry, ids []ID, idx []int) {
 }
 
 // files lists dir's file names.
-func files(tb testing.TB, dir string) []string {
-	tb.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out []string
-	for _, de := range des {
-		out = append(out, de.Name())
-	}
-	return out
-}
+func files(tb testing.TB, dir string) []string { return testkit.DirNames(tb, dir) }
 
 func segName(n uint64) string { return fmt.Sprintf("%020d.spool", n) }
 func ackName(n uint64) string { return fmt.Sprintf("%020d.acks", n) }
