@@ -1,6 +1,7 @@
 // Package ddbtable creates the small DynamoDB tables weatherd keeps its
-// coordination state in (leases, poller leadership, alert state) and checks
-// that an existing table has the key schema weatherd expects.
+// coordination state in (leases, poller leadership, alert state), checks
+// that an existing table has the key schema weatherd expects, and holds the
+// item helpers their users share (attribute values, refused conditions).
 package ddbtable
 
 import (

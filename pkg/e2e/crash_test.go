@@ -7,7 +7,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -122,10 +121,7 @@ func TestCrash(t *testing.T) {
 		return missing == 0 && pending == 0, fmt.Sprintf("%d of %d transitions not notified yet, %v in the outbox", missing, len(wantAlerts), pending)
 	})
 
-	p.signal(syscall.SIGTERM)
-	if code := p.exitCode(t, 40*time.Second); code != 0 {
-		t.Fatalf("weatherd exited %d after SIGTERM, want 0", code)
-	}
+	p.stop(t)
 	if lc, err = sys.readLake(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -153,16 +149,11 @@ func TestCrash(t *testing.T) {
 			extra = append(extra, id)
 		}
 	}
-	report := func(what string, ids []string) {
-		if len(ids) > 0 {
-			t.Errorf("%s: %d, e.g. %s", what, len(ids), strings.Join(first(ids, 10), "; "))
-		}
-	}
-	report("stream readings missing from gold", missingGold)
-	report("stream readings missing from raw", missingRaw)
-	report("lake rows beyond the stream's records (replays written twice)", replayDup)
-	report("observations put on the stream twice and written to the lake twice (not deduped)", twice)
-	report("readings nobody served", extra)
+	reportIDs(t, "stream readings missing from gold", missingGold)
+	reportIDs(t, "stream readings missing from raw", missingRaw)
+	reportIDs(t, "lake rows beyond the stream's records (replays written twice)", replayDup)
+	reportIDs(t, "observations put on the stream twice and written to the lake twice (not deduped)", twice)
+	reportIDs(t, "readings nobody served", extra)
 	if lc.errorFiles != 0 {
 		t.Errorf("errors/ holds %d objects, want none", lc.errorFiles)
 	}

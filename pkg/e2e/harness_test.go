@@ -268,6 +268,15 @@ func (p *proc) exitCode(t *testing.T, d time.Duration) int {
 
 func (p *proc) signal(sig syscall.Signal) { _ = p.cmd.Process.Signal(sig) }
 
+// stop sends SIGTERM and fails the test unless weatherd exits 0 within 40 s.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.signal(syscall.SIGTERM)
+	if code := p.exitCode(t, 40*time.Second); code != 0 {
+		t.Fatalf("weatherd exited %d after SIGTERM, want 0", code)
+	}
+}
+
 // kill sends SIGKILL and waits until the process is gone.
 func (p *proc) kill() {
 	p.signal(syscall.SIGKILL)
@@ -622,20 +631,23 @@ func checkLake(t *testing.T, lc *lakeContents, want map[string]served, ss []site
 			extraRaw = append(extraRaw, id)
 		}
 	}
-	report := func(what string, ids []string) {
-		if len(ids) > 0 {
-			t.Errorf("%s: %d, e.g. %s", what, len(ids), strings.Join(first(ids, 10), ", "))
-		}
-	}
-	report("observations missing from gold", missingGold)
-	report("observations missing from raw", missingRaw)
-	report("duplicate gold rows", dupGold)
-	report("duplicate raw lines", dupRaw)
-	report("gold rows nobody served", extraGold)
-	report("raw lines nobody served", extraRaw)
-	report("gold rows with wrong values", wrong)
+	reportIDs(t, "observations missing from gold", missingGold)
+	reportIDs(t, "observations missing from raw", missingRaw)
+	reportIDs(t, "duplicate gold rows", dupGold)
+	reportIDs(t, "duplicate raw lines", dupRaw)
+	reportIDs(t, "gold rows nobody served", extraGold)
+	reportIDs(t, "raw lines nobody served", extraRaw)
+	reportIDs(t, "gold rows with wrong values", wrong)
 	if lc.errorFiles != 0 {
 		t.Errorf("errors/ holds %d objects, want none", lc.errorFiles)
+	}
+}
+
+// reportIDs fails the test with what and the first ids, when there are any.
+func reportIDs(t *testing.T, what string, ids []string) {
+	t.Helper()
+	if len(ids) > 0 {
+		t.Errorf("%s: %d, e.g. %s", what, len(ids), strings.Join(first(ids, 10), ", "))
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/weatherd/weatherd/pkg/ddbtable"
-	"strconv"
 	"strings"
 	"time"
 
@@ -261,17 +260,14 @@ func (t *leaseTable) deleteFinished(ctx context.Context, shardID string) (bool, 
 
 // conflict maps a failed condition to errConflict.
 func conflict(err error) error {
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	if ddbtable.ConditionFailed(err) {
 		return errConflict
 	}
 	return err
 }
 
-func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-func num(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
+// str and num build attribute values.
+var str, num = ddbtable.S, ddbtable.N
 
 // update builds an UpdateItem with placeholders for every name and value.
 type update struct {

@@ -207,15 +207,11 @@ func timeout(d time.Duration) string {
 
 // conflict maps a failed condition to errConflict.
 func conflict(err error) error {
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	if ddbtable.ConditionFailed(err) {
 		return errConflict
 	}
 	return err
 }
 
-func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-
-func num(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
+// str and num build attribute values.
+var str, num = ddbtable.S, ddbtable.N

@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"github.com/weatherd/weatherd/pkg/ddbtable"
 	"strconv"
@@ -109,7 +108,7 @@ func (d *DynamoDB) Save(ctx context.Context, a *Alert) error {
 	}
 	next := a.Version + 1
 	item := key(a.Location, a.Rule)
-	item["version"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(next, 10)}
+	item["version"] = ddbtable.N(next)
 	item["phase"] = &types.AttributeValueMemberS{Value: a.Phase}
 	item["doc"] = &types.AttributeValueMemberS{Value: string(doc)}
 	if n := len(a.Outbox); n > 0 {
@@ -123,12 +122,11 @@ func (d *DynamoDB) Save(ctx context.Context, a *Alert) error {
 		in.ConditionExpression = aws.String("#v = :v")
 		in.ExpressionAttributeNames = map[string]string{"#v": "version"}
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{
-			":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(a.Version, 10)},
+			":v": ddbtable.N(a.Version),
 		}
 	}
 	if _, err := d.api.PutItem(ctx, in); err != nil {
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
+		if ddbtable.ConditionFailed(err) {
 			return ErrConflict
 		}
 		return fmt.Errorf("put alert state %s/%s: %w", a.Location, a.Rule, err)
