@@ -229,3 +229,65 @@ func TestShardWriter_RetriedBatch(t *testing.T) {
 	}
 	assertExactlyOnce(t, dir, in)
 }
+
+func TestShardWriter_CheckpointStoredButFailed(t *testing.T) {
+	// A checkpoint can be stored while its caller sees an error (DynamoDB
+	// applied the write, the answer did not come back in time). Then the
+	// table is out of reach, the shard's lease is lost, and the new owner
+	// replays from the stored checkpoint. Every record must be in the lake
+	// once: the flush whose checkpoint failed may not be rewritten with more
+	// records, which the replay would write again under other names.
+	ctx := context.Background()
+	store, dir := MustFileStore(t)
+	cfg := testConfig(dir)
+	cfg.Flush.MaxRecords = 8
+	in := items(t, 30, func(i int) int { return i % 3 })
+
+	w1, _ := MustWriter(t, cfg, store)
+	sw := w1.Shard("s", "shard-2")
+	stored := &recCP{}
+	var attempts []string
+	cp := checkpointFunc(func(ctx context.Context, seq string) error {
+		attempts = append(attempts, seq)
+		if len(attempts) == 1 {
+			if err := stored.Checkpoint(ctx, seq); err != nil {
+				return err
+			}
+			return fmt.Errorf("update lease: answer lost: %w", errCrash)
+		}
+		return fmt.Errorf("update lease: table unreachable: %w", errCrash)
+	})
+	// The consumer hands over its batches, retrying each once after an
+	// error, as it does while its lease holds.
+	for _, b := range [][2]int{{0, 10}, {0, 10}, {10, 20}, {10, 20}} {
+		if err := sw.Add(ctx, in[b[0]:b[1]], cp); err != nil && !errors.Is(err, errCrash) {
+			t.Fatal(err)
+		}
+	}
+	if err := sw.Flush(ctx, cp); !errors.Is(err, errCrash) {
+		t.Fatalf("Flush: got %v, want the unreachable table", err)
+	}
+	for i, seq := range attempts {
+		if seq != seqNo(7) {
+			t.Fatalf("checkpoint attempts = %v: attempt %d is not the first flush's %s retried", attempts, i, seqNo(7))
+		}
+	}
+	sw.Discard() // lease lost
+
+	calls := stored.Calls()
+	next := seqIndex(t, calls[len(calls)-1]) + 1
+	w2, _ := MustWriter(t, cfg, store)
+	sw = w2.Shard("s", "shard-2")
+	if err := sw.Add(ctx, in[next:], stored); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Flush(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	assertExactlyOnce(t, dir, in)
+}
+
+// checkpointFunc is a stream.Checkpointer made of a function.
+type checkpointFunc func(ctx context.Context, seq string) error
+
+func (f checkpointFunc) Checkpoint(ctx context.Context, seq string) error { return f(ctx, seq) }

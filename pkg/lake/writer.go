@@ -282,8 +282,8 @@ type errPart struct {
 // skipped, so the consumer may retry a batch after an error. While the
 // Writer's buffered bytes are over lake.max_buffered_bytes, Add first
 // finishes or makes its own shard's flush, then blocks until budget is freed
-// or ctx ends. An error may be a background flush's: its records stay
-// buffered, and the next flush writes them again under the same names.
+// or ctx ends. An error may be a background flush's: the next Add, Tick or
+// Flush retries it (see join).
 func (s *ShardWriter) Add(ctx context.Context, items []Item, cp stream.Checkpointer) error {
 	for i := range items {
 		it := &items[i]
@@ -484,10 +484,17 @@ func (s *ShardWriter) start(ctx context.Context, cp stream.Checkpointer, why str
 
 // join finishes the flush in flight when it is done, or waits for it when
 // wait is set (until ctx ends, which stops it): once its objects are written
-// it checkpoints the flush's last record and frees its budget. When the
-// flush or the checkpoint failed, its records go back in front of the
-// buffer, so the next flush starts at the same checkpoint and rewrites the
-// same object names with a superset of these records.
+// it checkpoints the flush's last record and frees its budget.
+//
+// When writing failed, the checkpoint has not moved: the records go back in
+// front of the buffer, so the next flush starts at the same checkpoint and
+// rewrites the same object names with a superset of these records.
+//
+// When only the checkpoint failed, it may still have been stored (the write
+// reached DynamoDB, its answer did not come back in time). A replay would
+// then start after the flush's last record, so the flush's objects must
+// keep exactly these records: the job stays, and the next join retries the
+// same checkpoint before any other flush may start.
 func (s *ShardWriter) join(ctx context.Context, cp stream.Checkpointer, wait bool) error {
 	j := s.job
 	if j == nil {
@@ -506,18 +513,17 @@ func (s *ShardWriter) join(ctx context.Context, cp stream.Checkpointer, wait boo
 			<-j.done
 		}
 	}
-	s.job = nil
-	err := j.err
-	if err == nil {
-		if err = cp.Checkpoint(ctx, j.buf.last); err != nil {
-			err = fmt.Errorf("checkpoint %s: %w", j.buf.last, err)
-		}
-	}
-	if err != nil {
+	if err := j.err; err != nil {
+		s.job = nil
 		s.buf.prepend(j.buf)
 		s.w.m.flushFailures.Inc()
 		return fmt.Errorf("flush lake shard %s: %w", s.shard, err)
 	}
+	if err := cp.Checkpoint(ctx, j.buf.last); err != nil {
+		s.w.m.flushFailures.Inc()
+		return fmt.Errorf("flush lake shard %s: checkpoint %s: %w", s.shard, j.buf.last, err)
+	}
+	s.job = nil
 	s.w.m.flushDuration.Observe(j.took.Seconds())
 	s.log.Debug("lake flush", "reason", j.why, "records", j.buf.records, "bytes", j.buf.bytes,
 		"partitions", len(j.buf.gold), "error_partitions", len(j.buf.errs), "checkpoint", j.buf.last,
