@@ -38,9 +38,16 @@
 // Expiry does not trust clocks: a worker notes, on its own monotonic clock,
 // when it last saw each lease's (AssignedTo, LeaseTimeout, LeaseCounter)
 // change; a lease unchanged for lease_duration is expired and may be taken.
-// LeaseTimeout is still written, for vmware-go-kcl-v2 and for operators. A
-// worker whose renewals keep failing stops its shard before others can
-// consider the lease expired.
+// LeaseTimeout is still written, for vmware-go-kcl-v2 and for operators.
+//
+// A worker trusts a lease for lease_duration - renew_interval after its
+// last successful ownership write was sent, timed on its own clock whether
+// or not a call has returned: a timer stops the shard then, and the
+// consumer checks the clock again right before it hands each batch (even an
+// empty one) to the processor, so nothing is processed once another worker
+// may take the lease. Each lease is renewed on its own, so a renewal that
+// hangs delays no other lease; renewals and checkpoints are cut at the
+// lease's validity, on top of the client's per-call deadline.
 //
 // # Balancing
 //
@@ -62,7 +69,11 @@
 // Shard sync (ListShards, paginated) runs at start, every
 // shard_sync_interval and after a shard ends, and creates a free lease for
 // each new shard. A shard is processed only when every parent (both for a
-// merge) is checkpointed SHARD_END or gone from the stream; children of a
+// merge) is checkpointed SHARD_END or gone from the stream. A parent whose
+// lease never reached SHARD_END but that ListShards no longer returns
+// (trimmed while no worker read it) is not waited for: the child starts,
+// with a warning naming both shards, counted in
+// weatherd_consumer_orphaned_parents_total. Children of a
 // resharding start at TRIM_HORIZON, handed the WeatherdState their parents'
 // leases hold (stream.Position.ParentStates). When GetRecords returns no next
 // iterator the consumer calls Shutdown(ShardEndReached) and then writes

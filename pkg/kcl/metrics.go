@@ -29,6 +29,9 @@ type metrics struct {
 	// leasesDeleted counts leases of finished shards gone from the stream
 	// that this worker deleted.
 	leasesDeleted prometheus.Counter
+	// orphanedParents counts child shards started without waiting for a
+	// parent whose lease is unfinished but that the stream no longer lists.
+	orphanedParents prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -60,12 +63,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		leasesDeleted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weatherd_consumer_leases_deleted_total", Help: "Leases of shards read to SHARD_END and gone from the stream that this worker deleted from the lease table.",
 		}),
+		orphanedParents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weatherd_consumer_orphaned_parents_total", Help: "Parent shards a child shard started without: their leases were not read to SHARD_END but the stream no longer lists them (trimmed), so their unread records are lost. Counted per child and parent when this worker starts the child before its first checkpoint.",
+		}),
 	}
 	for _, e := range []string{eventTake, eventSteal, eventLose, eventRelease, eventRenewFail} {
 		m.leaseEvents.WithLabelValues(e)
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.leasesHeld, m.behind, m.records, m.bytes, m.leaseEvents, m.throttles, m.getErrors, m.leaseCalls, m.leasesDeleted} {
+	for _, c := range []prometheus.Collector{m.leasesHeld, m.behind, m.records, m.bytes, m.leaseEvents, m.throttles, m.getErrors, m.leaseCalls, m.leasesDeleted, m.orphanedParents} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

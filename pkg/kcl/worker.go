@@ -72,6 +72,16 @@ type heldLease struct {
 	handTo    string    // the worker that claimed the shard, once it asked
 	done      bool      // released, handed over or lost: no more writes
 
+	// validUntil is when this worker stops trusting the lease unless a
+	// renewal succeeds first: renewedAt + lease_duration - renew_interval,
+	// on this process' monotonic clock. Read without mu, so that a write
+	// hung under mu never delays the check before a batch is handed over.
+	expMu      sync.Mutex
+	validUntil time.Time
+	// expiry loses the lease at validUntil, whether or not a call returned.
+	expiry   *time.Timer
+	renewing atomic.Bool // a renewal of this lease is in flight
+
 	stopOnce sync.Once
 	stop     chan struct{} // graceful stop requested
 	lostOnce sync.Once
@@ -86,6 +96,53 @@ func (hl *heldLease) isLost() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// until returns when this worker stops trusting the lease.
+func (hl *heldLease) until() time.Time {
+	hl.expMu.Lock()
+	defer hl.expMu.Unlock()
+	return hl.validUntil
+}
+
+// expired reports whether the lease's local validity has run out.
+func (hl *heldLease) expired() bool { return !time.Now().Before(hl.until()) }
+
+// validity is how long a lease is trusted after a successful ownership write
+// was sent. Another worker may take it lease_duration after it last saw the
+// lease change, which is after the write was sent; stopping a renew interval
+// earlier leaves a margin for the scheduling of this worker's goroutines.
+func (w *Worker) validity() time.Duration { return w.cfg.LeaseDuration - w.cfg.RenewInterval }
+
+// extend trusts hl for validity from sent, the time a successful ownership
+// write was sent. Called with hl.mu held.
+func (w *Worker) extend(hl *heldLease, sent time.Time) {
+	until := sent.Add(w.validity())
+	hl.renewedAt = sent
+	hl.expMu.Lock()
+	hl.validUntil = until
+	if hl.expiry == nil {
+		hl.expiry = time.AfterFunc(time.Until(until), func() { w.expire(hl) })
+	} else {
+		hl.expiry.Reset(time.Until(until))
+	}
+	hl.expMu.Unlock()
+}
+
+// expire stops hl's consumer because the lease was not renewed in time:
+// other workers may consider it expired soon.
+func (w *Worker) expire(hl *heldLease) {
+	w.lose(hl, fmt.Sprintf("not renewed within %s (lease_duration - renew_interval) on this worker's clock", w.validity()))
+}
+
+// stopExpiry ends hl's expiry timer once its consumer has returned: the
+// lease is let go (or already lost) and nothing is handed over any more.
+func (hl *heldLease) stopExpiry() {
+	hl.expMu.Lock()
+	defer hl.expMu.Unlock()
+	if hl.expiry != nil {
+		hl.expiry.Stop()
 	}
 }
 
@@ -424,7 +481,10 @@ func (w *Worker) resolveClaim(ctx context.Context, now time.Time, byID map[strin
 // takeAndStart takes l and starts its shard consumer.
 func (w *Worker) takeAndStart(ctx, shardCtx context.Context, l lease, byID map[string]lease, shards map[string]shardInfo, event string) bool {
 	sent := time.Now()
-	got, err := w.table.take(ctx, l, w.cfg.WorkerID, w.cfg.LeaseDuration)
+	// A take answered after the validity would be lost on arrival.
+	tctx, tcancel := context.WithTimeout(ctx, w.validity())
+	got, err := w.table.take(tctx, l, w.cfg.WorkerID, w.cfg.LeaseDuration)
+	tcancel()
 	if err != nil {
 		if !errors.Is(err, errConflict) && ctx.Err() == nil {
 			w.log.Warn("take lease failed", "shard", l.ShardID, "err", err)
@@ -433,21 +493,30 @@ func (w *Worker) takeAndStart(ctx, shardCtx context.Context, l lease, byID map[s
 	}
 	w.m.leaseEvents.WithLabelValues(event).Inc()
 	hl := &heldLease{
-		shardID:   l.ShardID,
-		pos:       startPosition(got, byID, shards, w.cfg),
-		counter:   got.Counter,
-		renewedAt: sent,
-		stop:      make(chan struct{}),
-		lost:      make(chan struct{}),
-		finished:  make(chan struct{}),
+		shardID:  l.ShardID,
+		pos:      startPosition(got, byID, shards, w.cfg),
+		counter:  got.Counter,
+		stop:     make(chan struct{}),
+		lost:     make(chan struct{}),
+		finished: make(chan struct{}),
 	}
 	sctx, cancel := context.WithCancel(shardCtx)
 	hl.cancel = cancel
 	w.mu.Lock()
 	w.held[hl.shardID] = hl
-	w.m.leasesHeld.Set(float64(len(w.held)))
 	w.mu.Unlock()
+	hl.mu.Lock()
+	w.extend(hl, sent)
+	hl.mu.Unlock()
+	w.setLeasesHeld()
 	w.log.Info("lease taken", "shard", l.ShardID, "event", event, "from", l.AssignedTo, "checkpoint", got.Checkpoint)
+	if !realCheckpoint(got.Checkpoint) {
+		for _, p := range orphanedParents(got, byID, shards) {
+			w.m.orphanedParents.Inc()
+			w.log.Warn("starting a child shard without its parent: the parent's lease was never read to SHARD_END and the stream no longer lists the parent (trimmed); its unread records are lost",
+				"shard", l.ShardID, "parent", p, "parent_checkpoint", byID[p].Checkpoint, "parent_owner", byID[p].AssignedTo)
+		}
+	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -458,7 +527,11 @@ func (w *Worker) takeAndStart(ctx, shardCtx context.Context, l lease, byID map[s
 }
 
 // renewLoop renews every held lease each renew interval until ctx ends.
+// Each renewal runs on its own, so one that hangs delays no other lease; a
+// lease whose last renewal has not answered yet is skipped.
 func (w *Worker) renewLoop(ctx context.Context) {
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
 	t := time.NewTicker(w.cfg.RenewInterval)
 	defer t.Stop()
 	for {
@@ -468,10 +541,13 @@ func (w *Worker) renewLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		for _, hl := range w.heldSnapshot() {
-			if ctx.Err() != nil {
-				return
+			if !hl.renewing.CompareAndSwap(false, true) {
+				continue
 			}
-			w.renew(ctx, hl)
+			inflight.Go(func() {
+				defer hl.renewing.Store(false)
+				w.renew(ctx, hl)
+			})
 		}
 	}
 }
@@ -482,8 +558,12 @@ func (w *Worker) renew(ctx context.Context, hl *heldLease) {
 	if hl.done || hl.isLost() {
 		return
 	}
+	// The renewal may not outlive the lease's validity: the expiry timer
+	// stops the shard then anyway, and an answer after it is of no use.
+	rctx, cancel := context.WithDeadline(ctx, hl.until())
+	defer cancel()
 	sent := time.Now()
-	got, err := w.table.renew(ctx, hl.shardID, w.cfg.WorkerID, hl.counter, w.cfg.LeaseDuration)
+	got, err := w.table.renew(rctx, hl.shardID, w.cfg.WorkerID, hl.counter, w.cfg.LeaseDuration)
 	switch {
 	case errors.Is(err, errConflict):
 		hl.done = true
@@ -496,12 +576,16 @@ func (w *Worker) renew(ctx context.Context, hl *heldLease) {
 		w.log.Warn("renew lease failed", "shard", hl.shardID, "err", err)
 		// Others may take the lease LeaseDuration after they last saw it
 		// change; stop before that rather than process a shard twice.
-		if time.Since(hl.renewedAt) > w.cfg.LeaseDuration-w.cfg.RenewInterval {
+		if hl.expired() {
 			hl.done = true
-			w.lose(hl, "could not renew the lease in time")
+			w.expire(hl)
 		}
+	case hl.isLost():
+		// Renewed, but only after the lease expired here: the shard has
+		// stopped. The lease is ours in the table; the take loop adopts it.
 	default:
-		hl.counter, hl.renewedAt = got.Counter, sent
+		hl.counter = got.Counter
+		w.extend(hl, sent)
 		if got.ClaimRequest != "" && got.ClaimRequest != w.cfg.WorkerID && hl.handTo == "" {
 			hl.handTo = got.ClaimRequest
 			w.log.Info("another worker asked for the shard: finishing the batch, then handing over", "shard", hl.shardID, "to", got.ClaimRequest)
@@ -510,14 +594,30 @@ func (w *Worker) renew(ctx context.Context, hl *heldLease) {
 	}
 }
 
-// lose stops hl's consumer at once: the lease belongs to another worker.
+// lose stops hl's consumer at once: the lease belongs to another worker, or
+// soon may.
 func (w *Worker) lose(hl *heldLease, why string) {
 	hl.lostOnce.Do(func() {
 		close(hl.lost)
 		hl.cancel()
+		w.setLeasesHeld()
 		w.m.leaseEvents.WithLabelValues(eventLose).Inc()
 		w.log.Warn("lease lost; stopping the shard's processor", "shard", hl.shardID, "why", why)
 	})
+}
+
+// setLeasesHeld sets weatherd_leases_held to the leases held and not lost
+// (a lost lease's consumer may take a moment to return).
+func (w *Worker) setLeasesHeld() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, hl := range w.held {
+		if !hl.isLost() {
+			n++
+		}
+	}
+	w.m.leasesHeld.Set(float64(n))
 }
 
 // requestStop asks hl's consumer to finish its batch and shut down, and
@@ -544,12 +644,13 @@ func (w *Worker) runShard(ctx context.Context, hl *heldLease) {
 	defer func() {
 		w.mu.Lock()
 		delete(w.held, hl.shardID)
-		w.m.leasesHeld.Set(float64(len(w.held)))
 		w.mu.Unlock()
+		w.setLeasesHeld()
 		w.m.forgetShard(hl.shardID)
 	}()
 	c := &shardConsumer{w: w, hl: hl, proc: w.newProc(), log: w.log.With("shard", hl.shardID)}
 	res := c.run(ctx)
+	hl.stopExpiry()
 	if w.crashed.Load() || res == resultLost {
 		return
 	}
@@ -642,9 +743,15 @@ func (c checkpointer) write(ctx context.Context, seq string, state []byte, withS
 	}
 	hl.mu.Lock()
 	defer hl.mu.Unlock()
+	if !hl.done && !hl.isLost() && hl.expired() {
+		c.w.expire(hl)
+	}
 	if hl.done || hl.isLost() || c.w.crashed.Load() {
 		return fmt.Errorf("checkpoint %s at %s: %w", hl.shardID, seq, stream.ErrLeaseLost)
 	}
+	// Like a renewal, a checkpoint may not outlive the lease's validity.
+	ctx, cancel := context.WithDeadline(ctx, hl.until())
+	defer cancel()
 	err := c.w.table.checkpoint(ctx, hl.shardID, c.w.cfg.WorkerID, hl.counter, seq, state, withState)
 	if errors.Is(err, errConflict) {
 		hl.done = true
