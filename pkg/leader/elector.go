@@ -6,7 +6,8 @@
 // and its expiry is timed on each instance's own monotonic clock (as the KCL
 // does), so hosts' clocks need not agree: a follower takes the lease only
 // after it has seen the same counter unchanged for the lease duration, and a
-// leader that cannot renew steps down a safety margin before that can happen.
+// leader that cannot renew steps down a safety margin before that can happen:
+// a timer ends its term then, even while a DynamoDB call has not returned.
 package leader
 
 import (
@@ -78,6 +79,9 @@ type Elector struct {
 	term    context.Context // ends when the current leadership does; nil while following
 	endTerm context.CancelFunc
 	changed chan struct{} // closed and replaced at every transition
+	// guard ends the term at validUntil on this instance's clock, even
+	// while Run waits for a DynamoDB call that does not return.
+	guard *time.Timer
 
 	// Run's own state.
 	seen       record    // the owned item last read while following
@@ -284,6 +288,11 @@ func (e *Elector) renewStep(ctx context.Context) time.Duration {
 		e.succeeded()
 		e.counter++
 		e.validUntil = sent.Add(e.cfg.LeaseDuration - e.margin)
+		e.mu.Lock()
+		if e.guard != nil {
+			e.guard.Reset(time.Until(e.validUntil))
+		}
+		e.mu.Unlock()
 		return e.cfg.RenewInterval
 	case ctx.Err() != nil:
 		return 0 // stopping
@@ -311,14 +320,9 @@ func (e *Elector) confirm(ctx context.Context, counter int64) bool {
 // stop ends a held leadership when ctx has ended: it releases the lease so
 // that another instance takes over at once.
 func (e *Elector) stop(ctx context.Context) {
-	if !e.Leading() {
+	if !e.endLeadership() || e.crashed.Load() {
 		return
 	}
-	if e.crashed.Load() {
-		e.endLeadership()
-		return
-	}
-	e.endLeadership()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	err := e.table.release(rctx, e.cfg.ID, e.counter)
@@ -349,9 +353,12 @@ func (e *Elector) acquire(old record, counter int64, sent time.Time) {
 	e.term, e.endTerm = term, end
 	close(e.changed)
 	e.changed = make(chan struct{})
-	e.mu.Unlock()
 	e.leading.Store(true)
 	e.m.leader.Set(1)
+	e.guard = time.AfterFunc(time.Until(e.validUntil), func() {
+		e.lose(fmt.Sprintf("not renewed within %s on this instance's clock", e.cfg.LeaseDuration-e.margin))
+	})
+	e.mu.Unlock()
 	e.m.transitions.WithLabelValues(eventAcquired).Inc()
 	from := "none"
 	switch {
@@ -363,25 +370,35 @@ func (e *Elector) acquire(old record, counter int64, sent time.Time) {
 	e.log.Info("poller leadership acquired", "counter", counter, "previous", from)
 }
 
-// lose ends the leadership because it can no longer be trusted.
+// lose ends the leadership because it can no longer be trusted. It may run
+// on the guard timer's goroutine, so it reads no state of Run's.
 func (e *Elector) lose(reason string) {
-	e.endLeadership()
+	if !e.endLeadership() {
+		return // the guard or Run ended it first
+	}
 	e.m.transitions.WithLabelValues(eventLost).Inc()
-	e.log.Warn("poller leadership lost", "reason", reason, "counter", e.counter)
+	e.log.Warn("poller leadership lost", "reason", reason)
 }
 
-// endLeadership ends the current term.
-func (e *Elector) endLeadership() {
+// endLeadership ends the current term; false when there was none.
+func (e *Elector) endLeadership() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.leading.Load() {
+		return false
+	}
 	e.leading.Store(false)
 	e.m.leader.Set(0)
-	e.mu.Lock()
 	if e.endTerm != nil {
 		e.endTerm()
 	}
-	e.term, e.endTerm = nil, nil
+	if e.guard != nil {
+		e.guard.Stop()
+	}
+	e.term, e.endTerm, e.guard = nil, nil, nil
 	close(e.changed)
 	e.changed = make(chan struct{})
-	e.mu.Unlock()
+	return true
 }
 
 // failed counts a failed DynamoDB call; the first of a streak is logged at
