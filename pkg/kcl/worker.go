@@ -502,12 +502,12 @@ func (w *Worker) takeAndStart(ctx, shardCtx context.Context, l lease, byID map[s
 	}
 	sctx, cancel := context.WithCancel(shardCtx)
 	hl.cancel = cancel
+	hl.mu.Lock()
+	w.extend(hl, sent) // before the renew loop can see it
+	hl.mu.Unlock()
 	w.mu.Lock()
 	w.held[hl.shardID] = hl
 	w.mu.Unlock()
-	hl.mu.Lock()
-	w.extend(hl, sent)
-	hl.mu.Unlock()
 	w.setLeasesHeld()
 	w.log.Info("lease taken", "shard", l.ShardID, "event", event, "from", l.AssignedTo, "checkpoint", got.Checkpoint)
 	if !realCheckpoint(got.Checkpoint) {
