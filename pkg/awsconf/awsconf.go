@@ -1,6 +1,7 @@
 // Package awsconf turns the aws section of the configuration into SDK
-// configuration and service endpoints, so real AWS, LocalStack and the local
-// emulators are reached by the same code.
+// configuration and service clients, so real AWS, LocalStack and the local
+// emulators are reached by the same code, and every call has a deadline
+// (aws.timeouts).
 package awsconf
 
 import (
