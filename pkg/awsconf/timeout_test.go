@@ -129,6 +129,26 @@ func TestClients_CallDeadlinePerOperation(t *testing.T) {
 	}
 }
 
+// TestClients_CallDeadlineCoversRetries makes every attempt fail on its
+// response-header timeout: the SDK retries, and the per-call deadline must
+// cut the call across the attempts rather than restart with each one.
+func TestClients_CallDeadlineCoversRetries(t *testing.T) {
+	timeouts := longTimeouts()
+	timeouts.ResponseHeader = 300 * time.Millisecond
+	timeouts.DynamoDB = 700 * time.Millisecond
+	c, p := holedConfig(t, awsconf.DynamoDB, timeouts)
+	p.BlackHole()
+	sdk := emulator.AWSConfig(t) // up to 4 attempts
+	if got := sdk.Retryer().MaxAttempts(); got < 3 {
+		t.Fatalf("emulator retryer makes %d attempts, want at least 3 for this test", got)
+	}
+	_, err := awsconf.NewDynamoDB(sdk, c).ListTables(testCtx(t), &dynamodb.ListTablesInput{})
+	var te *awsconf.CallTimeoutError
+	if !errors.As(err, &te) || te.Key != "dynamodb" {
+		t.Fatalf("err = %v, want a CallTimeoutError of aws.timeouts.dynamodb", err)
+	}
+}
+
 // TestClients_CallerDeadlineWins checks that a caller's shorter deadline
 // still cuts a call (as a lease renewal's does) and is not reported as the
 // configured timeout.

@@ -138,9 +138,13 @@ func (e *CallTimeoutError) Error() string {
 
 func (e *CallTimeoutError) Unwrap() error { return e.Err }
 
-// callDeadline is the initialize-step middleware that gives one call its
-// deadline. Initialize runs once per call, before the retry loop, so the
-// deadline covers every attempt.
+// retryMiddleware is the ID of the SDK's retry loop in the finalize step of
+// every operation.
+const retryMiddleware = "Retry"
+
+// callDeadline is the middleware that gives one call its deadline. It runs
+// right before the retry loop, so the deadline covers every attempt, the
+// backoff between them and the credentials each one gets.
 type callDeadline struct {
 	service, op string
 	limit       time.Duration
@@ -149,9 +153,9 @@ type callDeadline struct {
 
 func (callDeadline) ID() string { return "weatherdCallDeadline" }
 
-func (m callDeadline) HandleInitialize(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+func (m callDeadline) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 	cctx, cancel := context.WithTimeout(ctx, m.limit)
-	out, md, err := next.HandleInitialize(cctx, in)
+	out, md, err := next.HandleFinalize(cctx, in)
 	if err != nil {
 		if errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			err = &CallTimeoutError{Service: m.service, Operation: m.op, Limit: m.limit, Key: m.key, Err: err}
@@ -188,7 +192,10 @@ func (t Timeouts) deadlineOption(service string) func(*middleware.Stack) error {
 	return func(stack *middleware.Stack) error {
 		op := stack.ID() // the operation name, e.g. "UpdateItem"
 		limit, key := t.forCall(service, op)
-		return stack.Initialize.Add(callDeadline{service: service, op: op, limit: limit, key: key}, middleware.Before)
+		if err := stack.Finalize.Insert(callDeadline{service: service, op: op, limit: limit, key: key}, retryMiddleware, middleware.Before); err != nil {
+			return fmt.Errorf("%s %s: add the call deadline: %w", service, op, err)
+		}
+		return nil
 	}
 }
 
