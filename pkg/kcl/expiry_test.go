@@ -52,11 +52,11 @@ func (h *harness) startOn(worker string, ddb DynamoDBAPI, handed *handCounter) *
 	h.t.Helper()
 	cfg := h.config(worker)
 	cfg.LeaseDuration, cfg.RenewInterval = expiryLease, expiryRenew
-	return h.startWith(cfg, ddb, handed.factory(h.col.factory(worker)), testLog)
+	return h.startWorkerWith(cfg, ddb, handed.factory(h.col.factory(worker)), testLog)
 }
 
-// startWith runs a worker of h with cfg, ddb, processors from newProc and log.
-func (h *harness) startWith(cfg Config, ddb DynamoDBAPI, newProc stream.ProcessorFactory, log *slog.Logger) *runningWorker {
+// startWorkerWith runs a worker of h with cfg, ddb, processors from newProc and log.
+func (h *harness) startWorkerWith(cfg Config, ddb DynamoDBAPI, newProc stream.ProcessorFactory, log *slog.Logger) *runningWorker {
 	h.t.Helper()
 	reg := prometheus.NewRegistry()
 	w, err := New(cfg, h.stream, h.kin, ddb, newProc, reg, log)
@@ -70,8 +70,8 @@ func (h *harness) startWith(cfg Config, ddb DynamoDBAPI, newProc stream.Processo
 	return rw
 }
 
-// leasesHeld reads weatherd_leases_held from the worker's registry.
-func (rw *runningWorker) leasesHeld(tb testing.TB) float64 {
+// heldGauge reads weatherd_leases_held from the worker's registry.
+func (rw *runningWorker) heldGauge(tb testing.TB) float64 {
 	tb.Helper()
 	mfs, err := rw.reg.Gather()
 	if err != nil {
@@ -86,9 +86,9 @@ func (rw *runningWorker) leasesHeld(tb testing.TB) float64 {
 	return 0
 }
 
-// waitCheckpointed waits until every shard's lease is checkpointed at the
+// waitCheckpointedAtEnd waits until every shard's lease is checkpointed at the
 // shard's last record, so no batch is in flight.
-func (h *harness) waitCheckpointed(within time.Duration) {
+func (h *harness) waitCheckpointedAtEnd(within time.Duration) {
 	h.t.Helper()
 	last := map[string]string{}
 	for _, s := range h.shards() {
@@ -130,26 +130,26 @@ func TestWorker_StopsShardsWhenLeaseTableIsBlackHoled(t *testing.T) {
 	a := h.startOn("a", ddbA, &handedA)
 	b := h.startOn("b", h.ddb, &handedB)
 	eventually(t, 60*time.Second, "a and b holding 2 shards each", func() bool {
-		return a.leasesHeld(t) == 2 && b.leasesHeld(t) == 2
+		return a.heldGauge(t) == 2 && b.heldGauge(t) == 2
 	})
 	h.put(keys(8), 10)
 	eventually(t, 60*time.Second, "80 records processed", func() bool { return h.col.distinct() == 80 })
-	h.waitCheckpointed(30 * time.Second)
+	h.waitCheckpointedAtEnd(30 * time.Second)
 	if handedA.n.Load() == 0 || handedB.n.Load() == 0 {
 		t.Fatalf("records handed to a: %d, to b: %d; want both working before the fault", handedA.n.Load(), handedB.n.Load())
 	}
 
 	proxy.BlackHole()
 	holed := time.Now()
-	eventually(t, expiryLease+2*time.Second, "a reporting weatherd_leases_held 0", func() bool { return a.leasesHeld(t) == 0 })
+	eventually(t, expiryLease+2*time.Second, "a reporting weatherd_leases_held 0", func() bool { return a.heldGauge(t) == 0 })
 	t.Logf("a dropped its leases %s after the black hole", time.Since(holed).Round(time.Millisecond))
 	eventually(t, 10*time.Second, "a's shard consumers returned", func() bool { return len(a.heldIDs()) == 0 })
 	frozen := handedA.n.Load()
-	eventually(t, 20*time.Second, "b holding all 4 shards", func() bool { return b.leasesHeld(t) == 4 })
+	eventually(t, 20*time.Second, "b holding all 4 shards", func() bool { return b.heldGauge(t) == 4 })
 
 	h.put(keys(8), 10)
 	eventually(t, 60*time.Second, "160 records processed", func() bool { return h.col.distinct() == 160 })
-	h.waitCheckpointed(30 * time.Second)
+	h.waitCheckpointedAtEnd(30 * time.Second)
 	if got := handedA.n.Load(); got != frozen {
 		t.Errorf("a was handed %d records after it reported no lease held, want none", got-frozen)
 	}
@@ -160,7 +160,7 @@ func TestWorker_StopsShardsWhenLeaseTableIsBlackHoled(t *testing.T) {
 
 	proxy.Restore()
 	eventually(t, 60*time.Second, "a and b holding 2 shards each again", func() bool {
-		return a.leasesHeld(t) == 2 && b.leasesHeld(t) == 2
+		return a.heldGauge(t) == 2 && b.heldGauge(t) == 2
 	})
 	h.put(keys(8), 10)
 	eventually(t, 60*time.Second, "240 records processed", func() bool { return h.col.distinct() == 240 })
@@ -178,12 +178,12 @@ func TestWorker_RenewalsDoNotWaitForEachOther(t *testing.T) {
 	ddb := &hangingRenewals{DynamoDBAPI: h.ddb}
 	var handed handCounter
 	a := h.startOn("a", ddb, &handed)
-	eventually(t, 30*time.Second, "a holding 2 shards", func() bool { return a.leasesHeld(t) == 2 })
+	eventually(t, 30*time.Second, "a holding 2 shards", func() bool { return a.heldGauge(t) == 2 })
 	ids := a.heldIDs()
 	hung, live := ids[0], ids[1]
 	ddb.hang.Store(&hung)
 	before := h.leases()[live].Counter
-	eventually(t, expiryLease+2*time.Second, fmt.Sprintf("a losing %s, whose renewal hangs", hung), func() bool { return a.leasesHeld(t) == 1 })
+	eventually(t, expiryLease+2*time.Second, fmt.Sprintf("a losing %s, whose renewal hangs", hung), func() bool { return a.heldGauge(t) == 1 })
 	eventually(t, 10*time.Second, "the hung shard's consumer returned", func() bool { return len(a.heldIDs()) == 1 })
 	if got := a.heldIDs(); got[0] != live {
 		t.Fatalf("a holds %v, want %s", got, live)

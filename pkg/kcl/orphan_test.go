@@ -80,7 +80,7 @@ func TestWorker_StartsChildOfTrimmedUnfinishedParent(t *testing.T) {
 	}
 	h.put(keys(4), 5)
 	var logs testkit.SyncBuffer
-	w := h.startWith(h.config("w1"), h.ddb, h.col.factory("w1"), slog.New(slog.NewTextHandler(&logs, nil)))
+	w := h.startWorkerWith(h.config("w1"), h.ddb, h.col.factory("w1"), slog.New(slog.NewTextHandler(&logs, nil)))
 	eventually(t, 30*time.Second, "20 records of the child processed", func() bool { return h.col.distinct() == 20 })
 	h.checkAllSeen(true)
 
