@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/weatherd/weatherd/pkg/check"
+	fenced "github.com/weatherd/weatherd/pkg/lease"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
@@ -66,20 +67,16 @@ type heldLease struct {
 	shardID string
 	pos     stream.Position
 
-	mu        sync.Mutex // serializes this lease's writes (renew, checkpoint, release)
-	counter   int64
-	renewedAt time.Time // when the last successful ownership write was sent
-	handTo    string    // the worker that claimed the shard, once it asked
-	done      bool      // released, handed over or lost: no more writes
+	mu      sync.Mutex // serializes this lease's writes (renew, checkpoint, release)
+	counter int64
+	handTo  string // the worker that claimed the shard, once it asked
+	done    bool   // released, handed over or lost: no more writes
 
-	// validUntil is when this worker stops trusting the lease unless a
-	// renewal succeeds first: renewedAt + lease_duration - renew_interval,
-	// on this process' monotonic clock. Read without mu, so that a write
+	// expiry stops trusting the lease lease_duration - renew_interval after
+	// the last successful ownership write was sent, and loses it then,
+	// whether or not a call returned. It has its own lock, so that a write
 	// hung under mu never delays the check before a batch is handed over.
-	expMu      sync.Mutex
-	validUntil time.Time
-	// expiry loses the lease at validUntil, whether or not a call returned.
-	expiry   *time.Timer
+	expiry   *fenced.Expiry
 	renewing atomic.Bool // a renewal of this lease is in flight
 
 	stopOnce sync.Once
@@ -100,35 +97,16 @@ func (hl *heldLease) isLost() bool {
 }
 
 // until returns when this worker stops trusting the lease.
-func (hl *heldLease) until() time.Time {
-	hl.expMu.Lock()
-	defer hl.expMu.Unlock()
-	return hl.validUntil
-}
+func (hl *heldLease) until() time.Time { return hl.expiry.Until() }
 
 // expired reports whether the lease's local validity has run out.
-func (hl *heldLease) expired() bool { return !time.Now().Before(hl.until()) }
+func (hl *heldLease) expired() bool { return hl.expiry.Expired() }
 
 // validity is how long a lease is trusted after a successful ownership write
 // was sent. Another worker may take it lease_duration after it last saw the
 // lease change, which is after the write was sent; stopping a renew interval
 // earlier leaves a margin for the scheduling of this worker's goroutines.
 func (w *Worker) validity() time.Duration { return w.cfg.LeaseDuration - w.cfg.RenewInterval }
-
-// extend trusts hl for validity from sent, the time a successful ownership
-// write was sent. Called with hl.mu held.
-func (w *Worker) extend(hl *heldLease, sent time.Time) {
-	until := sent.Add(w.validity())
-	hl.renewedAt = sent
-	hl.expMu.Lock()
-	hl.validUntil = until
-	if hl.expiry == nil {
-		hl.expiry = time.AfterFunc(time.Until(until), func() { w.expire(hl) })
-	} else {
-		hl.expiry.Reset(time.Until(until))
-	}
-	hl.expMu.Unlock()
-}
 
 // expire stops hl's consumer because the lease was not renewed in time:
 // other workers may consider it expired soon.
@@ -138,13 +116,7 @@ func (w *Worker) expire(hl *heldLease) {
 
 // stopExpiry ends hl's expiry timer once its consumer has returned: the
 // lease is let go (or already lost) and nothing is handed over any more.
-func (hl *heldLease) stopExpiry() {
-	hl.expMu.Lock()
-	defer hl.expMu.Unlock()
-	if hl.expiry != nil {
-		hl.expiry.Stop()
-	}
-}
+func (hl *heldLease) stopExpiry() { hl.expiry.Stop() }
 
 // New returns a worker for streamName. cfg is validated; an empty WorkerID
 // becomes the hostname plus a random suffix. Metrics are registered on reg.
@@ -450,7 +422,7 @@ func (w *Worker) takePass(ctx, shardCtx context.Context) {
 		case err == nil:
 			w.claim = &pendingClaim{shardID: p.Steal, owner: owner, since: now}
 			w.log.Info("asked to take over a shard for balance", "shard", p.Steal, "owner", owner, "target", p.Target)
-		case errors.Is(err, errConflict):
+		case errors.Is(err, fenced.ErrLost):
 		default:
 			w.log.Warn("claim failed", "shard", p.Steal, "err", err)
 		}
@@ -486,7 +458,7 @@ func (w *Worker) takeAndStart(ctx, shardCtx context.Context, l lease, byID map[s
 	got, err := w.table.take(tctx, l, w.cfg.WorkerID, w.cfg.LeaseDuration)
 	tcancel()
 	if err != nil {
-		if !errors.Is(err, errConflict) && ctx.Err() == nil {
+		if !errors.Is(err, fenced.ErrLost) && ctx.Err() == nil {
 			w.log.Warn("take lease failed", "shard", l.ShardID, "err", err)
 		}
 		return false
@@ -500,10 +472,11 @@ func (w *Worker) takeAndStart(ctx, shardCtx context.Context, l lease, byID map[s
 		lost:     make(chan struct{}),
 		finished: make(chan struct{}),
 	}
+	hl.expiry = fenced.NewExpiry(w.validity(), func() { w.expire(hl) })
 	sctx, cancel := context.WithCancel(shardCtx)
 	hl.cancel = cancel
 	hl.mu.Lock()
-	w.extend(hl, sent) // before the renew loop can see it
+	hl.expiry.Extend(sent) // before the renew loop can see it
 	hl.mu.Unlock()
 	w.mu.Lock()
 	w.held[hl.shardID] = hl
@@ -565,7 +538,7 @@ func (w *Worker) renew(ctx context.Context, hl *heldLease) {
 	sent := time.Now()
 	got, err := w.table.renew(rctx, hl.shardID, w.cfg.WorkerID, hl.counter, w.cfg.LeaseDuration)
 	switch {
-	case errors.Is(err, errConflict):
+	case errors.Is(err, fenced.ErrLost):
 		hl.done = true
 		w.lose(hl, "another worker owns the lease now")
 	case err != nil:
@@ -585,7 +558,7 @@ func (w *Worker) renew(ctx context.Context, hl *heldLease) {
 		// stopped. The lease is ours in the table; the take loop adopts it.
 	default:
 		hl.counter = got.Counter
-		w.extend(hl, sent)
+		hl.expiry.Extend(sent)
 		if got.ClaimRequest != "" && got.ClaimRequest != w.cfg.WorkerID && hl.handTo == "" {
 			hl.handTo = got.ClaimRequest
 			w.log.Info("another worker asked for the shard: finishing the batch, then handing over", "shard", hl.shardID, "to", got.ClaimRequest)
@@ -659,7 +632,7 @@ func (w *Worker) runShard(ctx context.Context, hl *heldLease) {
 	defer cancel()
 	for attempt := 0; attempt < 5; attempt++ {
 		err := w.letGo(wctx, hl, res)
-		if err == nil || errors.Is(err, errConflict) || wctx.Err() != nil {
+		if err == nil || errors.Is(err, fenced.ErrLost) || wctx.Err() != nil {
 			return
 		}
 		w.log.Warn("letting the lease go failed; retrying", "shard", hl.shardID, "err", err)
@@ -689,7 +662,7 @@ func (w *Worker) letGo(ctx context.Context, hl *heldLease, res result) error {
 		}
 	case hl.handTo != "":
 		err = w.table.handOver(ctx, hl.shardID, w.cfg.WorkerID, hl.counter, hl.handTo, w.cfg.LeaseDuration)
-		if errors.Is(err, errConflict) {
+		if errors.Is(err, fenced.ErrLost) {
 			// The claim was withdrawn: release instead.
 			err = w.table.release(ctx, hl.shardID, w.cfg.WorkerID, hl.counter, false)
 		}
@@ -706,7 +679,7 @@ func (w *Worker) letGo(ctx context.Context, hl *heldLease, res result) error {
 	case err == nil:
 		hl.done = true
 		w.m.leaseEvents.WithLabelValues(eventRelease).Inc()
-	case errors.Is(err, errConflict):
+	case errors.Is(err, fenced.ErrLost):
 		hl.done = true
 		w.lose(hl, "another worker owned the lease when it was let go")
 	}
@@ -753,7 +726,7 @@ func (c checkpointer) write(ctx context.Context, seq string, state []byte, withS
 	ctx, cancel := context.WithDeadline(ctx, hl.until())
 	defer cancel()
 	err := c.w.table.checkpoint(ctx, hl.shardID, c.w.cfg.WorkerID, hl.counter, seq, state, withState)
-	if errors.Is(err, errConflict) {
+	if errors.Is(err, fenced.ErrLost) {
 		hl.done = true
 		c.w.lose(hl, "checkpoint refused: another worker owns the lease")
 		return fmt.Errorf("checkpoint %s at %s: %w", hl.shardID, seq, stream.ErrLeaseLost)
