@@ -81,11 +81,13 @@
 //
 // Leases are deleted by the same shard sync, so the table and every scan stop
 // growing with each resharding. Any worker deletes a lease when all of these
-// hold: its Checkpoint is SHARD_END; its shard is no longer returned by
-// ListShards (trimmed past the stream's retention); and every child (a lease
-// naming it as ParentShardId or AdjacentParentShardId, or a listed shard
-// whose parents include it) has a real checkpoint, a sequence number or
-// SHARD_END, not empty nor a TRIM_HORIZON, LATEST or AT_TIMESTAMP sentinel.
+// hold: its Checkpoint is SHARD_END, or it is an orphaned parent (unfinished,
+// with at least one child); its shard is no longer returned by ListShards
+// (trimmed past the stream's retention); and every child (a lease naming it
+// as ParentShardId or AdjacentParentShardId, or a listed shard whose parents
+// include it) has a real checkpoint, a sequence number or SHARD_END, not
+// empty nor a TRIM_HORIZON, LATEST or AT_TIMESTAMP sentinel. An orphan left
+// in the table would keep every worker syncing shards every 10 s.
 // This is safe: a listed shard keeps its lease, since a deleted one would be
 // re-created and the shard read again from TRIM_HORIZON; a child that has
 // not checkpointed still finds its parents' leases, so it starts at
@@ -93,7 +95,8 @@
 // position; and a checkpointed child starts after its own checkpoint and
 // counts a parent gone from both table and stream as finished. The
 // DeleteItem is conditioned on the item existing with Checkpoint =
-// SHARD_END, so workers deleting at once are harmless. A sync scans the
+// SHARD_END (an orphan's: unchanged since the scan), so workers deleting at
+// once are harmless. A sync scans the
 // table before it lists the shards, so it never re-creates a lease another
 // worker deleted: that worker saw the shard unlisted earlier, and a trimmed
 // shard is not listed again. At most 100 leases go per sync; a failed delete

@@ -59,6 +59,11 @@ func (l lease) version() string {
 	return l.AssignedTo + "|" + l.LeaseTimeout + "|" + c
 }
 
+// record is l's ownership state, which a take or a delete is conditioned on.
+func (l lease) record() fenced.Record {
+	return fenced.Record{Exists: true, Owner: l.AssignedTo, Timeout: l.LeaseTimeout, Counter: l.Counter, HasCounter: l.HasCounter}
+}
+
 // finished reports whether the shard has been read to its end.
 func (l lease) finished() bool { return l.Checkpoint == stream.ShardEnd }
 

@@ -116,9 +116,8 @@ func (t *leaseTable) create(ctx context.Context, s shardInfo) error {
 func (t *leaseTable) take(ctx context.Context, old lease, me string, d time.Duration) (lease, error) {
 	u := t.items().NewUpdate()
 	u.Remove(attrClaimRequest)
-	rec := fenced.Record{Exists: true, Owner: old.AssignedTo, Timeout: old.LeaseTimeout, Counter: old.Counter, HasCounter: old.HasCounter}
 	t.calls("take")
-	item, err := t.items().Take(ctx, old.ShardID, rec, me, d, u)
+	item, err := t.items().Take(ctx, old.ShardID, old.record(), me, d, u)
 	if err != nil {
 		return lease{}, fmt.Errorf("take lease %s: %w", old.ShardID, err)
 	}
@@ -219,14 +218,25 @@ func (t *leaseTable) unclaim(ctx context.Context, shardID, me string) error {
 // condition fails: another worker deleted it first (or, which cannot happen
 // to a finished lease, it changed).
 func (t *leaseTable) deleteFinished(ctx context.Context, shardID string) (bool, error) {
+	u := t.items().NewUpdate()
+	u.Cond(attrCheckpoint, "=", str(stream.ShardEnd))
+	return t.delete(ctx, shardID, u)
+}
+
+// deleteOrphan deletes the lease of an unfinished shard gone from the stream
+// provided it is exactly as read (owner, timeout, counter and checkpoint):
+// nobody took, renewed or checkpointed it since. It reports false, with no
+// error, when it had changed or another worker deleted it first.
+func (t *leaseTable) deleteOrphan(ctx context.Context, l lease) (bool, error) {
+	u := t.items().NewUpdate()
+	u.Unchanged(l.record())
+	u.EqOrAbsent(attrCheckpoint, l.Checkpoint)
+	return t.delete(ctx, l.ShardID, u)
+}
+
+func (t *leaseTable) delete(ctx context.Context, shardID string, u *fenced.Update) (bool, error) {
 	t.calls("delete_lease")
-	_, err := t.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 &t.name,
-		Key:                       map[string]types.AttributeValue{attrShardID: str(shardID)},
-		ConditionExpression:       aws.String("attribute_exists(#k) AND #cp = :end"),
-		ExpressionAttributeNames:  map[string]string{"#k": attrShardID, "#cp": attrCheckpoint},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":end": str(stream.ShardEnd)},
-	})
+	_, err := t.ddb.DeleteItem(ctx, u.DeleteInput(t.name, shardID))
 	switch err := fenced.Refused(err); {
 	case err == nil:
 		return true, nil

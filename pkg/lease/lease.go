@@ -106,16 +106,8 @@ func (t Table) Take(ctx context.Context, key string, old Record, me string, d ti
 	u.Set(t.Attrs.Counter, ddbtable.N(old.Counter+1))
 	if !old.Exists {
 		u.ItemAbsent()
-		return t.Write(ctx, key, u)
-	}
-	u.EqOrAbsent(t.Attrs.Owner, old.Owner)
-	if t.Attrs.TimeoutVersions {
-		u.EqOrAbsent(t.Attrs.Timeout, old.Timeout)
-	}
-	if old.HasCounter {
-		u.Cond(t.Attrs.Counter, "=", ddbtable.N(old.Counter))
 	} else {
-		u.Absent(t.Attrs.Counter)
+		u.Unchanged(old)
 	}
 	return t.Write(ctx, key, u)
 }
@@ -206,6 +198,21 @@ func (u *Update) EqOrAbsent(n, v string) {
 	u.Cond(n, "=", ddbtable.S(v))
 }
 
+// Unchanged requires the existing item's ownership to be exactly old: same
+// owner (or none), same counter (or none), and with Attrs.TimeoutVersions
+// the same Timeout.
+func (u *Update) Unchanged(old Record) {
+	u.EqOrAbsent(u.attrs.Owner, old.Owner)
+	if u.attrs.TimeoutVersions {
+		u.EqOrAbsent(u.attrs.Timeout, old.Timeout)
+	}
+	if old.HasCounter {
+		u.Cond(u.attrs.Counter, "=", ddbtable.N(old.Counter))
+	} else {
+		u.Absent(u.attrs.Counter)
+	}
+}
+
 // Owned fences the write on me owning the lease at counter.
 func (u *Update) Owned(me string, counter int64) {
 	u.OwnedBy(me)
@@ -228,15 +235,12 @@ func (u *Update) Input(table, key string) *dynamodb.UpdateItemInput {
 	if len(u.removes) > 0 {
 		expr = append(expr, "REMOVE "+strings.Join(u.removes, ", "))
 	}
-	item := "attribute_exists(" + u.name(u.attrs.Key) + ")"
-	if u.create {
-		item = "attribute_not_exists(" + u.name(u.attrs.Key) + ")"
-	}
+	cond := u.condition()
 	in := &dynamodb.UpdateItemInput{
 		TableName:                &table,
 		Key:                      map[string]types.AttributeValue{u.attrs.Key: ddbtable.S(key)},
 		UpdateExpression:         aws.String(strings.Join(expr, " ")),
-		ConditionExpression:      aws.String(strings.Join(append([]string{item}, u.conds...), " AND ")),
+		ConditionExpression:      &cond,
 		ExpressionAttributeNames: u.names,
 		ReturnValues:             types.ReturnValueAllNew,
 	}
@@ -244,4 +248,29 @@ func (u *Update) Input(table, key string) *dynamodb.UpdateItemInput {
 		in.ExpressionAttributeValues = u.values
 	}
 	return in
+}
+
+// DeleteInput is the DeleteItem of item key of table under u's conditions;
+// u carries conditions only (DynamoDB refuses names and values a request
+// does not use).
+func (u *Update) DeleteInput(table, key string) *dynamodb.DeleteItemInput {
+	cond := u.condition()
+	in := &dynamodb.DeleteItemInput{
+		TableName:                &table,
+		Key:                      map[string]types.AttributeValue{u.attrs.Key: ddbtable.S(key)},
+		ConditionExpression:      &cond,
+		ExpressionAttributeNames: u.names,
+	}
+	if len(u.values) > 0 {
+		in.ExpressionAttributeValues = u.values
+	}
+	return in
+}
+
+func (u *Update) condition() string {
+	item := "attribute_exists(" + u.name(u.attrs.Key) + ")"
+	if u.create {
+		item = "attribute_not_exists(" + u.name(u.attrs.Key) + ")"
+	}
+	return strings.Join(append([]string{item}, u.conds...), " AND ")
 }

@@ -82,6 +82,15 @@ func TestUpdate_Input(t *testing.T) {
 	if got, want := *u.Input("leases", "s").ConditionExpression, "attribute_not_exists(#shardid)"; got != want {
 		t.Errorf("condition with ItemAbsent = %q, want %q", got, want)
 	}
+	u = NewUpdate(attrs)
+	u.Unchanged(Record{Exists: true, Owner: "w1", Timeout: "2026-01-01T00:00:00Z"})
+	d := u.DeleteInput("leases", "s")
+	if got, want := *d.ConditionExpression, "attribute_exists(#shardid) AND #assignedto = :v0 AND #leasetimeout = :v1 AND attribute_not_exists(#leasecounter)"; got != want {
+		t.Errorf("delete condition = %q, want %q", got, want)
+	}
+	if len(d.ExpressionAttributeNames) != 4 || len(d.ExpressionAttributeValues) != 2 {
+		t.Errorf("delete names %v values %v", d.ExpressionAttributeNames, d.ExpressionAttributeValues)
+	}
 }
 
 func TestTable_Take(t *testing.T) {
