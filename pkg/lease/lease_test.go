@@ -42,6 +42,14 @@ func get(t *testing.T, ddb *dynamodb.Client, tbl Table, key string) map[string]t
 	return out.Item
 }
 
+// mustTake creates item key, held by me at counter 1.
+func mustTake(t *testing.T, tbl Table, key, me string) {
+	t.Helper()
+	if _, err := tbl.Take(context.Background(), key, Record{}, me, time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func attr(item map[string]types.AttributeValue, name string) string {
 	switch v := item[name].(type) {
 	case *types.AttributeValueMemberS:
@@ -126,9 +134,7 @@ func TestTable_Take(t *testing.T) {
 	})
 
 	t.Run("HeldAndUnexpired", func(t *testing.T) {
-		if _, err := tbl.Take(ctx, "held", Record{}, "w1", time.Minute, nil); err != nil {
-			t.Fatal(err)
-		}
+		mustTake(t, tbl, "held", "w1")
 		read := get(t, ddb, tbl, "held")
 		seen := Record{Exists: true, Owner: "w1", Timeout: attr(read, "LeaseTimeout"), Counter: 1, HasCounter: true}
 		// The owner renews before the observer's clock runs out: its view is
@@ -165,9 +171,7 @@ func TestTable_Take(t *testing.T) {
 func TestTable_Renew(t *testing.T) {
 	ctx := context.Background()
 	tbl, ddb := newTable(t)
-	if _, err := tbl.Take(ctx, "s", Record{}, "w1", time.Minute, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustTake(t, tbl, "s", "w1")
 	before := attr(get(t, ddb, tbl, "s"), "LeaseTimeout")
 	item, err := tbl.Renew(ctx, "s", "w1", 1, time.Hour, nil)
 	if err != nil {
@@ -202,9 +206,7 @@ func TestTable_Renew(t *testing.T) {
 func TestTable_Write(t *testing.T) {
 	ctx := context.Background()
 	tbl, ddb := newTable(t)
-	if _, err := tbl.Take(ctx, "s", Record{}, "w1", time.Minute, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustTake(t, tbl, "s", "w1")
 	if _, err := tbl.Take(ctx, "s", Record{Exists: true, Owner: "w1", Timeout: attr(get(t, ddb, tbl, "s"), "LeaseTimeout"), Counter: 1, HasCounter: true}, "w2", time.Minute, nil); err != nil {
 		t.Fatal(err)
 	}
