@@ -64,7 +64,10 @@ type table struct {
 
 // items writes the leadership items; a refused write returns lease.ErrLost.
 func (t *table) items() lease.Table {
-	return lease.Table{DB: t.ddb, Name: t.name, Attrs: lease.Attrs{Key: attrKey, Owner: attrOwner, Counter: attrCounter, Timeout: attrLeaseTimeout}}
+	return lease.Table{
+		DB: t.ddb, Name: t.name, NoItem: true, // the item's State is not needed back
+		Attrs: lease.Attrs{Key: attrKey, Owner: attrOwner, Counter: attrCounter, Timeout: attrLeaseTimeout},
+	}
 }
 
 func (t *table) itemKey() map[string]types.AttributeValue {

@@ -83,6 +83,10 @@ type Table struct {
 	DB    UpdateAPI
 	Name  string
 	Attrs Attrs
+	// NoItem asks DynamoDB for nothing back: Write, Take and Renew then
+	// return a nil item. For items that carry a blob not worth receiving
+	// with every renewal.
+	NoItem bool
 }
 
 // NewUpdate starts a write on one of t's items.
@@ -90,7 +94,11 @@ func (t Table) NewUpdate() *Update { return NewUpdate(t.Attrs) }
 
 // Write applies u to the item key and returns the item as written.
 func (t Table) Write(ctx context.Context, key string, u *Update) (map[string]types.AttributeValue, error) {
-	out, err := t.DB.UpdateItem(ctx, u.Input(t.Name, key))
+	in := u.Input(t.Name, key)
+	if t.NoItem {
+		in.ReturnValues = types.ReturnValueNone
+	}
+	out, err := t.DB.UpdateItem(ctx, in)
 	if err := Refused(err); err != nil {
 		return nil, err
 	}

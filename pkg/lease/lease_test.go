@@ -201,6 +201,18 @@ func TestTable_Renew(t *testing.T) {
 	if _, err := tbl.Renew(ctx, "s", "w1", 3, time.Hour, nil); !errors.Is(err, ErrLost) {
 		t.Errorf("renew after release = %v, want ErrLost", err)
 	}
+
+	// NoItem: the same writes, nothing sent back.
+	quiet := tbl
+	quiet.NoItem = true
+	mustTake(t, quiet, "q", "w1")
+	item, err = quiet.Renew(ctx, "q", "w1", 1, time.Hour, nil)
+	if err != nil || item != nil {
+		t.Fatalf("renew with NoItem = %v, %v; want no item, nil", item, err)
+	}
+	if got := attr(get(t, ddb, tbl, "q"), "LeaseCounter"); got != "2" {
+		t.Errorf("counter after a renewal with NoItem = %s, want 2", got)
+	}
 }
 
 func TestTable_Write(t *testing.T) {
