@@ -1,6 +1,7 @@
 // Package awsconf turns the aws section of the configuration into SDK
-// configuration and service endpoints, so real AWS, LocalStack and the local
-// emulators are reached by the same code.
+// configuration and service clients, so real AWS, LocalStack and the local
+// emulators are reached by the same code, and every call has a deadline
+// (aws.timeouts).
 package awsconf
 
 import (
@@ -20,6 +21,7 @@ type Config struct {
 	Endpoint         string    `mapstructure:"endpoint"`
 	Endpoints        Endpoints `mapstructure:"endpoints"`
 	S3ForcePathStyle bool      `mapstructure:"s3_force_path_style"`
+	Timeouts         Timeouts  `mapstructure:"timeouts"`
 }
 
 // Endpoints overrides the endpoint of one service; each wins over Config.Endpoint.
@@ -76,13 +78,14 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	check(key+".endpoints.dynamodb", c.Endpoints.DynamoDB)
 	check(key+".endpoints.s3", c.Endpoints.S3)
 	check(key+".endpoints.sns", c.Endpoints.SNS)
+	c.Timeouts.Validate(key+".timeouts", ps)
 }
 
 // Load returns the SDK configuration: credentials and retries from the
 // standard chain (environment, shared files, ECS task role, IMDS), the region
-// from c.
+// from c, and an HTTP client with c's connect and response-header timeouts.
 func Load(ctx context.Context, c Config) (aws.Config, error) {
-	cfg, err := awscfg.LoadDefaultConfig(ctx, awscfg.WithRegion(c.Region))
+	cfg, err := awscfg.LoadDefaultConfig(ctx, awscfg.WithRegion(c.Region), awscfg.WithHTTPClient(c.Timeouts.HTTPClient()))
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
 	}

@@ -90,7 +90,8 @@ func AWSConfig(tb testing.TB) aws.Config {
 }
 
 // AWS returns the aws configuration section pointing every service at its
-// emulator, in us-east-1, with path-style S3 addressing.
+// emulator, in us-east-1, with path-style S3 addressing and the default
+// timeouts.
 func AWS(tb testing.TB) awsconf.Config {
 	tb.Helper()
 	return awsconf.Config{
@@ -102,6 +103,7 @@ func AWS(tb testing.TB) awsconf.Config {
 			SNS:      Endpoint(tb, awsconf.SNS),
 		},
 		S3ForcePathStyle: true,
+		Timeouts:         awsconf.DefaultTimeouts(),
 	}
 }
 

@@ -434,6 +434,7 @@ func TestAWSPointsAtEmulators(t *testing.T) {
 			SNS:      "http://127.0.0.1:" + port("SNS", "4571"),
 		},
 		S3ForcePathStyle: true,
+		Timeouts:         awsconf.DefaultTimeouts(),
 	}
 	if c != want {
 		t.Errorf("AWS() = %+v, want %+v", c, want)

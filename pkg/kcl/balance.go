@@ -15,7 +15,10 @@ type shardInfo struct {
 
 // eligible reports whether l can be processed now: the shard still exists in
 // the stream, is not finished, and every parent it has is finished (read to
-// SHARD_END) or gone from the stream (trimmed).
+// SHARD_END) or gone from the stream (trimmed). A parent gone from the
+// stream is not waited for even when its lease is unfinished (see
+// orphanedParents): nothing is left to read from it, so waiting would stall
+// the child forever.
 func eligible(l lease, leases map[string]lease, shards map[string]shardInfo) bool {
 	if l.finished() {
 		return false
@@ -25,17 +28,34 @@ func eligible(l lease, leases map[string]lease, shards map[string]shardInfo) boo
 		return false
 	}
 	for _, p := range unionParents(si.Parents, l.parents()) {
+		_, listed := shards[p]
 		if pl, ok := leases[p]; ok {
-			if !pl.finished() {
+			if !pl.finished() && listed {
 				return false
 			}
 			continue
 		}
-		if _, ok := shards[p]; ok {
+		if listed {
 			return false // parent still in the stream, its lease not created yet
 		}
 	}
 	return true
+}
+
+// orphanedParents lists, sorted, l's parents whose leases are not finished
+// although ListShards no longer returns them: trimmed past the stream's
+// retention before anyone read them to SHARD_END (every worker was down, or
+// stuck, for that long). Their unread records are gone.
+func orphanedParents(l lease, leases map[string]lease, shards map[string]shardInfo) []string {
+	var out []string
+	for _, p := range unionParents(shards[l.ShardID].Parents, l.parents()) {
+		_, listed := shards[p]
+		if pl, ok := leases[p]; ok && !pl.finished() && !listed {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func unionParents(a, b []string) []string {

@@ -160,8 +160,8 @@ func TestExpiryTracker(t *testing.T) {
 	// vmware-written item (no counter): its LeaseTimeout is the version.
 	v := lease{ShardID: "v", AssignedTo: "vm", LeaseTimeout: "2026-01-01T00:00:10Z"}
 	tr.observe(t0, []lease{v})
-	if len(tr.seen) != 1 {
-		t.Fatalf("tracker holds %d leases, want 1 (a dropped from the table)", len(tr.seen))
+	if tr.s.Len() != 1 {
+		t.Fatalf("tracker holds %d leases, want 1 (a dropped from the table)", tr.s.Len())
 	}
 	v2 := v
 	v2.LeaseTimeout = "2026-01-01T00:00:20Z"
@@ -279,23 +279,6 @@ func TestHashGaps(t *testing.T) {
 	g = hashGaps([]types.Shard{shard("10", max, false)})
 	if want := []string{"0-9"}; !reflect.DeepEqual(g, want) {
 		t.Fatalf("gaps = %v, want %v", g, want)
-	}
-}
-
-func TestUpdate_Input(t *testing.T) {
-	u := newUpdate()
-	u.set(attrAssignedTo, str("w1"))
-	u.remove(attrClaimRequest)
-	u.owned("w1", 7)
-	in := u.input("leases", "shardId-000000000001")
-	if got, want := *in.UpdateExpression, "SET #assignedto = :v0 REMOVE #claimrequest"; got != want {
-		t.Errorf("update = %q, want %q", got, want)
-	}
-	if got, want := *in.ConditionExpression, "attribute_exists(#shardid) AND #assignedto = :v1 AND #leasecounter = :v2"; got != want {
-		t.Errorf("condition = %q, want %q", got, want)
-	}
-	if len(in.ExpressionAttributeNames) != 4 || len(in.ExpressionAttributeValues) != 3 {
-		t.Errorf("names %v values %v", in.ExpressionAttributeNames, in.ExpressionAttributeValues)
 	}
 }
 

@@ -22,11 +22,18 @@ func realCheckpoint(cp string) bool {
 }
 
 // leasesToDelete returns, sorted, the ids of the leases shard sync may
-// delete: those checkpointed SHARD_END whose shard ListShards no longer
-// returns (trimmed past the stream's retention) and whose every child has a
-// real checkpoint. A child is a lease naming the shard as ParentShardId or
-// AdjacentParentShardId, or a listed shard whose parents include it; a
-// listed child without a lease has no checkpoint yet.
+// delete: those whose shard ListShards no longer returns (trimmed past the
+// stream's retention) and whose every child has a real checkpoint, provided
+// the shard was read to SHARD_END or has at least one child. A child is a
+// lease naming the shard as ParentShardId or AdjacentParentShardId, or a
+// listed shard whose parents include it; a listed child without a lease has
+// no checkpoint yet.
+//
+// An unfinished parent trimmed before anyone read it to its end (an orphan,
+// see orphanedParents) has nothing left to read and its children have
+// started without it; its lease would otherwise stay forever, and every
+// worker would keep syncing shards every few seconds because of it. An
+// unfinished lease without children is kept: nothing says it is an orphan.
 //
 // Keeping the others matters: a lease deleted while its shard is listed
 // would be re-created empty and the shard read again from TRIM_HORIZON
@@ -49,7 +56,7 @@ func leasesToDelete(leases []lease, shards map[string]shardInfo) []string {
 	}
 	var out []string
 	for _, l := range leases {
-		if !l.finished() {
+		if !l.finished() && len(children[l.ShardID]) == 0 {
 			continue
 		}
 		if _, listed := shards[l.ShardID]; listed {
@@ -76,6 +83,10 @@ func leasesToDelete(leases []lease, shards map[string]shardInfo) []string {
 // left for the next sync: they never fail the sync.
 func (w *Worker) deleteFinishedLeases(ctx context.Context, leases []lease, shards map[string]shardInfo) {
 	ids := leasesToDelete(leases, shards)
+	byID := make(map[string]lease, len(leases))
+	for _, l := range leases {
+		byID[l.ShardID] = l
+	}
 	if len(ids) > maxDeletesPerSync {
 		w.log.Info("many leases of finished shards to delete: deleting some now, the rest at the next shard syncs", "count", len(ids), "now", maxDeletesPerSync)
 		ids = ids[:maxDeletesPerSync]
@@ -84,15 +95,25 @@ func (w *Worker) deleteFinishedLeases(ctx context.Context, leases []lease, shard
 		if ctx.Err() != nil {
 			return
 		}
-		deleted, err := w.table.deleteFinished(ctx, id)
+		l := byID[id]
+		var deleted bool
+		var err error
+		if l.finished() {
+			deleted, err = w.table.deleteFinished(ctx, id)
+		} else {
+			deleted, err = w.table.deleteOrphan(ctx, l)
+		}
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
-				w.log.Warn("deleting the lease of a finished shard failed; retrying at the next shard sync", "shard", id, "err", err)
+				w.log.Warn("deleting the lease of a shard gone from the stream failed; retrying at the next shard sync", "shard", id, "err", err)
 			}
-		case deleted:
+		case deleted && l.finished():
 			w.m.leasesDeleted.Inc()
 			w.log.Info("lease deleted: shard read to its end, gone from the stream, children checkpointed", "shard", id)
+		case deleted:
+			w.m.leasesDeleted.Inc()
+			w.log.Info("lease deleted: shard gone from the stream before it was read to its end (trimmed), children checkpointed", "shard", id, "checkpoint", l.Checkpoint)
 		}
 	}
 }

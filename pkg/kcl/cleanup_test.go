@@ -91,6 +91,28 @@ func TestLeasesToDelete(t *testing.T) {
 			// the parent.
 			[]lease{child("p", end), child("c", end, "p"), child("s", TrimHorizon, "p")}, listed("s"),
 			[]string{"c"}},
+		{"OrphanChildrenCheckpointed",
+			// Unfinished, trimmed; both children of the split started.
+			[]lease{child("o", seq), child("a", seq, "o"), child("b", end, "o")}, listed("a", "b"),
+			[]string{"o"}},
+		{"OrphanNeverCheckpointedChildCheckpointed",
+			[]lease{child("o", ""), child("a", seq, "o")}, listed("a"),
+			[]string{"o"}},
+		{"OrphanChildWithoutCheckpoint",
+			[]lease{child("o", seq), child("a", seq, "o"), child("b", "", "o")}, listed("a", "b"),
+			nil},
+		{"OrphanChildAtSentinel",
+			[]lease{child("o", seq), child("a", TrimHorizon, "o")}, listed("a"),
+			nil},
+		{"OrphanListedChildWithoutLeaseYet",
+			[]lease{child("o", seq)}, map[string]shardInfo{"a": {ID: "a", Parents: []string{"o"}}},
+			nil},
+		{"UnfinishedStillListedWithChildCheckpointed",
+			[]lease{child("p", seq), child("a", seq, "p")}, map[string]shardInfo{"p": {ID: "p", Closed: true}, "a": {ID: "a", Parents: []string{"p"}}},
+			nil},
+		{"MergeWithOrphanParent",
+			[]lease{child("p", end), child("o", seq), child("m", seq, "p", "o")}, listed("m"),
+			[]string{"o", "p"}},
 		{"Empty", nil, nil, nil},
 	}
 	for _, tt := range tests {
@@ -122,6 +144,68 @@ func (failingDeletes) DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...
 	return nil, errors.New("service unavailable")
 }
 
+// putItems writes lease items as they are into h's table.
+func putItems(t *testing.T, h *harness, items ...map[string]dtypes.AttributeValue) {
+	t.Helper()
+	for _, item := range items {
+		if _, err := h.ddb.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &h.table, Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// openShard is an open shard with one parent, as ListShards returns it.
+func openShard(id, parent string) ktypes.Shard {
+	return ktypes.Shard{ShardId: aws.String(id), ParentShardId: aws.String(parent),
+		SequenceNumberRange: &ktypes.SequenceNumberRange{StartingSequenceNumber: aws.String("1")}}
+}
+
+// checkCheckpoints fails t unless h's table holds exactly the leases of want
+// (shard → checkpoint).
+func checkCheckpoints(t *testing.T, h *harness, want map[string]string, when string) {
+	t.Helper()
+	got := map[string]string{}
+	for id, l := range h.leases() {
+		got[id] = l.Checkpoint
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: leases left %q, want %q", when, got, want)
+	}
+}
+
+// syncWorker is a worker id over kin and ddb, for tests that run its shard
+// sync directly.
+func syncWorker(t *testing.T, h *harness, kin KinesisAPI, ddb DynamoDBAPI, id string) *Worker {
+	t.Helper()
+	w, err := New(h.config(id), "trimmed", kin, ddb, h.col.factory(id), prometheus.NewRegistry(), testLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// syncTwice runs w's shard sync twice, checking after each that the leases
+// left are want and that w has deleted exactly deleted leases, with as many
+// DeleteItem calls, and created none.
+func syncTwice(t *testing.T, h *harness, w *Worker, want map[string]string, deleted float64) {
+	t.Helper()
+	for i := 1; i <= 2; i++ {
+		if err := w.syncShards(context.Background()); err != nil {
+			t.Fatalf("sync %d: %v", i, err)
+		}
+		checkCheckpoints(t, h, want, fmt.Sprintf("after sync %d", i))
+		if n := testutil.ToFloat64(w.m.leasesDeleted); n != deleted {
+			t.Errorf("after sync %d: leases deleted = %v, want %v", i, n, deleted)
+		}
+		if n := testutil.ToFloat64(w.m.leaseCalls.WithLabelValues("delete_lease")); n != deleted {
+			t.Errorf("after sync %d: delete_lease calls = %v, want %v", i, n, deleted)
+		}
+		if n := testutil.ToFloat64(w.m.leaseCalls.WithLabelValues("create_lease")); n != 0 {
+			t.Errorf("after sync %d: create_lease calls = %v, want 0 (every listed shard has its lease)", i, n)
+		}
+	}
+}
+
 func TestWorker_DeletesLeasesOfTrimmedFinishedShards(t *testing.T) {
 	const (
 		seqC1 = "49590338271490256608559692538361571095921575989136588898"
@@ -141,20 +225,12 @@ func TestWorker_DeletesLeasesOfTrimmedFinishedShards(t *testing.T) {
 		{"ShardID": s("shardId-000000000003"), "Checkpoint": s(stream.ShardEnd)},
 		{"ShardID": s("shardId-000000000013"), "Checkpoint": s(seqC3), "ParentShardId": s("shardId-000000000003")},
 	}
-	for _, item := range items {
-		if _, err := h.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &h.table, Item: item}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	open := func(id, parent string) ktypes.Shard {
-		return ktypes.Shard{ShardId: aws.String(id), ParentShardId: aws.String(parent),
-			SequenceNumberRange: &ktypes.SequenceNumberRange{StartingSequenceNumber: aws.String("1")}}
-	}
+	putItems(t, h, items...)
 	kin := fakeShardList{shards: []ktypes.Shard{
 		{ShardId: aws.String("shardId-000000000003"), SequenceNumberRange: &ktypes.SequenceNumberRange{StartingSequenceNumber: aws.String("1"), EndingSequenceNumber: aws.String("9")}},
-		open("shardId-000000000011", "shardId-000000000001"),
-		open("shardId-000000000012", "shardId-000000000002"),
-		open("shardId-000000000013", "shardId-000000000003"),
+		openShard("shardId-000000000011", "shardId-000000000001"),
+		openShard("shardId-000000000012", "shardId-000000000002"),
+		openShard("shardId-000000000013", "shardId-000000000003"),
 	}}
 	want := map[string]string{ // shard → checkpoint of the leases left
 		"shardId-000000000011": seqC1,
@@ -163,22 +239,10 @@ func TestWorker_DeletesLeasesOfTrimmedFinishedShards(t *testing.T) {
 		"shardId-000000000003": stream.ShardEnd,
 		"shardId-000000000013": seqC3,
 	}
-	check := func(when string) {
-		t.Helper()
-		got := map[string]string{}
-		for id, l := range h.leases() {
-			got[id] = l.Checkpoint
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s: leases left %q, want %q", when, got, want)
-		}
-	}
+	check := func(when string) { t.Helper(); checkCheckpoints(t, h, want, when) }
 
 	// A sync whose deletes fail keeps every lease and still succeeds.
-	broken, err := New(h.config("w0"), "trimmed", kin, failingDeletes{h.ddb}, h.col.factory("w0"), prometheus.NewRegistry(), testLog)
-	if err != nil {
-		t.Fatal(err)
-	}
+	broken := syncWorker(t, h, kin, failingDeletes{h.ddb}, "w0")
 	if err := broken.syncShards(ctx); err != nil {
 		t.Fatalf("sync with failing deletes = %v, want nil", err)
 	}
@@ -189,25 +253,8 @@ func TestWorker_DeletesLeasesOfTrimmedFinishedShards(t *testing.T) {
 	check("after a sync whose deletes failed")
 	delete(want, "shardId-000000000001")
 
-	w, err := New(h.config("w1"), "trimmed", kin, h.ddb, h.col.factory("w1"), prometheus.NewRegistry(), testLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 2; i++ {
-		if err := w.syncShards(ctx); err != nil {
-			t.Fatalf("sync %d: %v", i, err)
-		}
-		check(fmt.Sprintf("after sync %d", i))
-		if n := testutil.ToFloat64(w.m.leasesDeleted); n != 1 {
-			t.Errorf("after sync %d: leases deleted = %v, want 1", i, n)
-		}
-		if n := testutil.ToFloat64(w.m.leaseCalls.WithLabelValues("delete_lease")); n != 1 {
-			t.Errorf("after sync %d: delete_lease calls = %v, want 1", i, n)
-		}
-		if n := testutil.ToFloat64(w.m.leaseCalls.WithLabelValues("create_lease")); n != 0 {
-			t.Errorf("after sync %d: create_lease calls = %v, want 0 (every listed shard has its lease)", i, n)
-		}
-	}
+	w := syncWorker(t, h, kin, h.ddb, "w1")
+	syncTwice(t, h, w, want, 1)
 
 	// Another worker deleting the same lease, or a lease that is not
 	// finished, is no error and changes nothing.
@@ -218,4 +265,73 @@ func TestWorker_DeletesLeasesOfTrimmedFinishedShards(t *testing.T) {
 		}
 	}
 	check("after deletes refused by their condition")
+}
+
+// TestWorker_DeletesOrphanedParentLeases: a parent shard trimmed before it
+// was read to SHARD_END keeps an unfinished lease that no worker can finish.
+// Once every child has checkpointed, shard sync deletes it like a finished
+// one; until then, and when nothing shows it is a parent, it stays.
+func TestWorker_DeletesOrphanedParentLeases(t *testing.T) {
+	const (
+		seqO = "49590338271490256608559692538361571095921575989136588800"
+		seqC = "49590338271490256608559692538361571095921575989136588898"
+	)
+	h := newTableHarness(t)
+	ctx := context.Background()
+	s := func(v string) dtypes.AttributeValue { return &dtypes.AttributeValueMemberS{Value: v} }
+	n := func(v string) dtypes.AttributeValue { return &dtypes.AttributeValueMemberN{Value: v} }
+	items := []map[string]dtypes.AttributeValue{
+		// O1 trimmed mid-shard, left assigned to a worker that is long
+		// gone; its child checkpointed: deleted.
+		{"ShardID": s("shardId-000000000001"), "Checkpoint": s(seqO), "AssignedTo": s("gone"), "LeaseTimeout": s("2026-01-01T00:00:00Z"), "LeaseCounter": n("7")},
+		{"ShardID": s("shardId-000000000011"), "Checkpoint": s(seqC), "ParentShardId": s("shardId-000000000001")},
+		// O2 trimmed, never checkpointed (vmware-go-kcl-v2 item, no
+		// counter); its child checkpointed: deleted.
+		{"ShardID": s("shardId-000000000002"), "LeaseTimeout": s("2026-01-01T00:00:00Z")},
+		{"ShardID": s("shardId-000000000012"), "Checkpoint": s(stream.ShardEnd), "ParentShardId": s("shardId-000000000002")},
+		// O3 trimmed; its child has not checkpointed yet: kept.
+		{"ShardID": s("shardId-000000000003"), "Checkpoint": s(seqO)},
+		{"ShardID": s("shardId-000000000013"), "ParentShardId": s("shardId-000000000003")},
+		// O4 unfinished and unlisted, no child: nothing says it is a parent.
+		{"ShardID": s("shardId-000000000004"), "Checkpoint": s(seqO)},
+	}
+	putItems(t, h, items...)
+	kin := fakeShardList{shards: []ktypes.Shard{
+		openShard("shardId-000000000011", "shardId-000000000001"),
+		openShard("shardId-000000000012", "shardId-000000000002"),
+		openShard("shardId-000000000013", "shardId-000000000003"),
+	}}
+	want := map[string]string{ // shard → checkpoint of the leases left
+		"shardId-000000000011": seqC,
+		"shardId-000000000012": stream.ShardEnd,
+		"shardId-000000000003": seqO,
+		"shardId-000000000013": "",
+		"shardId-000000000004": seqO,
+	}
+	check := func(when string) { t.Helper(); checkCheckpoints(t, h, want, when) }
+
+	w := syncWorker(t, h, kin, h.ddb, "w1")
+	syncTwice(t, h, w, want, 2)
+
+	// The delete is fenced on the lease as scanned: an orphan that changed
+	// since (here: a worker checkpointed it) is kept.
+	o3 := h.leases()["shardId-000000000003"]
+	putItems(t, h, map[string]dtypes.AttributeValue{"ShardID": s("shardId-000000000003"), "Checkpoint": s(seqC)})
+	if deleted, err := w.table.deleteOrphan(ctx, o3); deleted || err != nil {
+		t.Errorf("deleteOrphan of a changed lease = %v, %v; want false, nil", deleted, err)
+	}
+	want["shardId-000000000003"] = seqC
+	check("after a delete refused by its condition")
+
+	// Once the last child checkpoints, the next sync deletes O3 too.
+	putItems(t, h, map[string]dtypes.AttributeValue{"ShardID": s("shardId-000000000013"), "Checkpoint": s(seqC), "ParentShardId": s("shardId-000000000003")})
+	if err := w.syncShards(ctx); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "shardId-000000000003")
+	want["shardId-000000000013"] = seqC
+	check("after the last child checkpointed")
+	if n := testutil.ToFloat64(w.m.leasesDeleted); n != 3 {
+		t.Errorf("leases deleted = %v, want 3", n)
+	}
 }

@@ -105,7 +105,7 @@ func TestNew(t *testing.T) {
 			names = append(names, mf.GetName())
 		}
 		// Vectors without children are not gathered until first used.
-		want := "weatherd_consumer_getrecords_errors_total weatherd_consumer_getrecords_throttles_total weatherd_consumer_lease_events_total weatherd_consumer_leases_deleted_total weatherd_leases_held"
+		want := "weatherd_consumer_getrecords_errors_total weatherd_consumer_getrecords_throttles_total weatherd_consumer_lease_events_total weatherd_consumer_leases_deleted_total weatherd_consumer_orphaned_parents_total weatherd_leases_held"
 		if got := strings.Join(names, " "); got != want {
 			t.Fatalf("metrics = %s, want %s", got, want)
 		}

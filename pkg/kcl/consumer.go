@@ -52,6 +52,12 @@ func (c *shardConsumer) run(ctx context.Context) result {
 	if c.w.crashed.Load() || !c.initialized {
 		return res
 	}
+	if res != resultLost && c.hl.expired() {
+		// Stopped (or at the shard's end) just as the lease ran out: the
+		// processor may no longer flush or checkpoint.
+		c.w.expire(c.hl)
+		res = resultLost
+	}
 	reason := map[result]stream.ShutdownReason{
 		resultStopped: stream.Requested, resultShardEnd: stream.ShardEndReached, resultLost: stream.LeaseLost,
 	}[res]
@@ -268,6 +274,14 @@ const refreshAfterFailures = 3
 func (c *shardConsumer) process(ctx context.Context, recs []stream.Record) bool {
 	cp := checkpointer{w: c.w, hl: c.hl}
 	for attempt := 0; ; attempt++ {
+		// The expiry timer may not have fired yet (a busy process): check
+		// the clock itself, so that nothing, not even an empty batch that
+		// lets the processor flush, is handed over once the lease may be
+		// another worker's.
+		if c.hl.expired() {
+			c.w.expire(c.hl)
+			return false
+		}
 		err := c.proc.ProcessRecords(ctx, recs, cp)
 		switch {
 		case err == nil:

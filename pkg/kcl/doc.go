@@ -38,9 +38,16 @@
 // Expiry does not trust clocks: a worker notes, on its own monotonic clock,
 // when it last saw each lease's (AssignedTo, LeaseTimeout, LeaseCounter)
 // change; a lease unchanged for lease_duration is expired and may be taken.
-// LeaseTimeout is still written, for vmware-go-kcl-v2 and for operators. A
-// worker whose renewals keep failing stops its shard before others can
-// consider the lease expired.
+// LeaseTimeout is still written, for vmware-go-kcl-v2 and for operators.
+//
+// A worker trusts a lease for lease_duration - renew_interval after its
+// last successful ownership write was sent, timed on its own clock whether
+// or not a call has returned: a timer stops the shard then, and the
+// consumer checks the clock again right before it hands each batch (even an
+// empty one) to the processor, so nothing is processed once another worker
+// may take the lease. Each lease is renewed on its own, so a renewal that
+// hangs delays no other lease; renewals and checkpoints are cut at the
+// lease's validity, on top of the client's per-call deadline.
 //
 // # Balancing
 //
@@ -62,7 +69,11 @@
 // Shard sync (ListShards, paginated) runs at start, every
 // shard_sync_interval and after a shard ends, and creates a free lease for
 // each new shard. A shard is processed only when every parent (both for a
-// merge) is checkpointed SHARD_END or gone from the stream; children of a
+// merge) is checkpointed SHARD_END or gone from the stream. A parent whose
+// lease never reached SHARD_END but that ListShards no longer returns
+// (trimmed while no worker read it) is not waited for: the child starts,
+// with a warning naming both shards, counted in
+// weatherd_consumer_orphaned_parents_total. Children of a
 // resharding start at TRIM_HORIZON, handed the WeatherdState their parents'
 // leases hold (stream.Position.ParentStates). When GetRecords returns no next
 // iterator the consumer calls Shutdown(ShardEndReached) and then writes
@@ -70,11 +81,13 @@
 //
 // Leases are deleted by the same shard sync, so the table and every scan stop
 // growing with each resharding. Any worker deletes a lease when all of these
-// hold: its Checkpoint is SHARD_END; its shard is no longer returned by
-// ListShards (trimmed past the stream's retention); and every child (a lease
-// naming it as ParentShardId or AdjacentParentShardId, or a listed shard
-// whose parents include it) has a real checkpoint, a sequence number or
-// SHARD_END, not empty nor a TRIM_HORIZON, LATEST or AT_TIMESTAMP sentinel.
+// hold: its Checkpoint is SHARD_END, or it is an orphaned parent (unfinished,
+// with at least one child); its shard is no longer returned by ListShards
+// (trimmed past the stream's retention); and every child (a lease naming it
+// as ParentShardId or AdjacentParentShardId, or a listed shard whose parents
+// include it) has a real checkpoint, a sequence number or SHARD_END, not
+// empty nor a TRIM_HORIZON, LATEST or AT_TIMESTAMP sentinel. An orphan left
+// in the table would keep every worker syncing shards every 10 s.
 // This is safe: a listed shard keeps its lease, since a deleted one would be
 // re-created and the shard read again from TRIM_HORIZON; a child that has
 // not checkpointed still finds its parents' leases, so it starts at
@@ -82,7 +95,8 @@
 // position; and a checkpointed child starts after its own checkpoint and
 // counts a parent gone from both table and stream as finished. The
 // DeleteItem is conditioned on the item existing with Checkpoint =
-// SHARD_END, so workers deleting at once are harmless. A sync scans the
+// SHARD_END (an orphan's: unchanged since the scan), so workers deleting at
+// once are harmless. A sync scans the
 // table before it lists the shards, so it never re-creates a lease another
 // worker deleted: that worker saw the shard unlisted earlier, and a trimmed
 // shard is not listed again. At most 100 leases go per sync; a failed delete

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	fenced "github.com/weatherd/weatherd/pkg/lease"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
 
@@ -24,6 +25,11 @@ const (
 	// 400 KB limit, so processors keep it to a few hundred KB at most.
 	attrState = "WeatherdState"
 )
+
+// leaseAttrs are the ownership attributes for the shared lease writes. A take
+// also compares LeaseTimeout: vmware-go-kcl-v2 keeps no counter and versions
+// a lease by it.
+var leaseAttrs = fenced.Attrs{Key: attrShardID, Owner: attrAssignedTo, Counter: attrLeaseCounter, Timeout: attrLeaseTimeout, TimeoutVersions: true}
 
 // lease is one item of the lease table as read.
 type lease struct {
@@ -51,6 +57,11 @@ func (l lease) version() string {
 		c = strconv.FormatInt(l.Counter, 10)
 	}
 	return l.AssignedTo + "|" + l.LeaseTimeout + "|" + c
+}
+
+// record is l's ownership state, which a take or a delete is conditioned on.
+func (l lease) record() fenced.Record {
+	return fenced.Record{Exists: true, Owner: l.AssignedTo, Timeout: l.LeaseTimeout, Counter: l.Counter, HasCounter: l.HasCounter}
 }
 
 // finished reports whether the shard has been read to its end.
@@ -94,51 +105,27 @@ func leaseFromItem(item map[string]types.AttributeValue) lease {
 	return l
 }
 
-// leaseTimeout formats an absolute expiry the way vmware-go-kcl-v2 writes it.
-func leaseTimeout(now time.Time, d time.Duration) string {
-	return now.Add(d).UTC().Format(time.RFC3339Nano)
-}
-
 // expiryTracker decides when other workers' leases have expired without
 // trusting their clocks: a lease whose version has not changed for the lease
 // duration, timed on this process' monotonic clock, is expired.
-type expiryTracker struct {
-	duration time.Duration
-	seen     map[string]sighting
-}
-
-type sighting struct {
-	version string
-	since   time.Time
-}
+type expiryTracker struct{ s *fenced.Sightings }
 
 func newExpiryTracker(d time.Duration) *expiryTracker {
-	return &expiryTracker{duration: d, seen: map[string]sighting{}}
+	return &expiryTracker{s: fenced.NewSightings(d)}
 }
 
 // observe records the versions read at now and forgets leases no longer in
 // the table, so the tracker stays as small as the table.
-func (t *expiryTracker) observe(now time.Time, leases []lease) {
-	present := make(map[string]bool, len(leases))
-	for _, l := range leases {
+func (t *expiryTracker) observe(now time.Time, ls []lease) {
+	present := make(map[string]bool, len(ls))
+	for _, l := range ls {
 		present[l.ShardID] = true
-		if s, ok := t.seen[l.ShardID]; !ok || s.version != l.version() {
-			t.seen[l.ShardID] = sighting{version: l.version(), since: now}
-		}
+		t.s.Observe(now, l.ShardID, l.version())
 	}
-	for id := range t.seen {
-		if !present[id] {
-			delete(t.seen, id)
-		}
-	}
+	t.s.Forget(func(id string) bool { return present[id] })
 }
 
 // expired reports whether l has been seen unchanged for the lease duration.
-// A lease never observed is not expired: the clock starts at first sight.
 func (t *expiryTracker) expired(now time.Time, l lease) bool {
-	s, ok := t.seen[l.ShardID]
-	if !ok || s.version != l.version() {
-		return false
-	}
-	return now.Sub(s.since) >= t.duration
+	return t.s.Expired(now, l.ShardID, l.version())
 }

@@ -26,9 +26,12 @@ type metrics struct {
 	throttles   prometheus.Counter
 	getErrors   prometheus.Counter
 	leaseCalls  *prometheus.CounterVec
-	// leasesDeleted counts leases of finished shards gone from the stream
-	// that this worker deleted.
+	// leasesDeleted counts leases of shards gone from the stream (finished,
+	// or orphaned parents) that this worker deleted.
 	leasesDeleted prometheus.Counter
+	// orphanedParents counts child shards started without waiting for a
+	// parent whose lease is unfinished but that the stream no longer lists.
+	orphanedParents prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -58,14 +61,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "weatherd_consumer_lease_calls_total", Help: "DynamoDB calls made for lease coordination, by operation.",
 		}, []string{"op"}),
 		leasesDeleted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "weatherd_consumer_leases_deleted_total", Help: "Leases of shards read to SHARD_END and gone from the stream that this worker deleted from the lease table.",
+			Name: "weatherd_consumer_leases_deleted_total", Help: "Leases of shards gone from the stream that this worker deleted from the lease table once their children had checkpointed: shards read to SHARD_END, and parents trimmed before they were.",
+		}),
+		orphanedParents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weatherd_consumer_orphaned_parents_total", Help: "Parent shards a child shard started without: their leases were not read to SHARD_END but the stream no longer lists them (trimmed), so their unread records are lost. Counted per child and parent when this worker starts the child before its first checkpoint.",
 		}),
 	}
 	for _, e := range []string{eventTake, eventSteal, eventLose, eventRelease, eventRenewFail} {
 		m.leaseEvents.WithLabelValues(e)
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.leasesHeld, m.behind, m.records, m.bytes, m.leaseEvents, m.throttles, m.getErrors, m.leaseCalls, m.leasesDeleted} {
+	for _, c := range []prometheus.Collector{m.leasesHeld, m.behind, m.records, m.bytes, m.leaseEvents, m.throttles, m.getErrors, m.leaseCalls, m.leasesDeleted, m.orphanedParents} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

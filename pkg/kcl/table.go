@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/weatherd/weatherd/pkg/ddbtable"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/weatherd/weatherd/pkg/ddbtable"
+	fenced "github.com/weatherd/weatherd/pkg/lease"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
 
@@ -25,10 +25,6 @@ type DynamoDBAPI interface {
 }
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
-
-// errConflict means a conditional write found the lease changed: someone else
-// owns it now, or took, renewed or claimed it first.
-var errConflict = errors.New("lease changed by another worker")
 
 // ErrTableSchema is returned when the lease table exists with another key.
 var ErrTableSchema = ddbtable.ErrSchema
@@ -48,6 +44,11 @@ type leaseTable struct {
 func EnsureTable(ctx context.Context, ddb DynamoDBAPI, name string) error {
 	t := &leaseTable{ddb: ddb, name: name, calls: func(string) {}}
 	return t.ensure(ctx)
+}
+
+// items writes the table's items; a refused write returns fenced.ErrLost.
+func (t *leaseTable) items() fenced.Table {
+	return fenced.Table{DB: t.ddb, Name: t.name, Attrs: leaseAttrs}
 }
 
 func (t *leaseTable) ensure(ctx context.Context) error {
@@ -104,7 +105,7 @@ func (t *leaseTable) create(ctx context.Context, s shardInfo) error {
 		ConditionExpression:      aws.String("attribute_not_exists(#k)"),
 		ExpressionAttributeNames: map[string]string{"#k": attrShardID},
 	})
-	if err := conflict(err); err != nil && !errors.Is(err, errConflict) {
+	if err := fenced.Refused(err); err != nil && !errors.Is(err, fenced.ErrLost) {
 		return fmt.Errorf("create lease %s: %w", s.ID, err)
 	}
 	return nil
@@ -113,39 +114,25 @@ func (t *leaseTable) create(ctx context.Context, s shardInfo) error {
 // take makes me the owner of old, provided it is exactly as read (owner,
 // timeout and counter unchanged). It returns the item as written.
 func (t *leaseTable) take(ctx context.Context, old lease, me string, d time.Duration) (lease, error) {
-	u := newUpdate()
-	u.set(attrAssignedTo, str(me))
-	u.set(attrLeaseTimeout, str(leaseTimeout(time.Now(), d)))
-	u.set(attrLeaseCounter, num(old.Counter+1))
-	u.remove(attrClaimRequest)
-	u.eqOrAbsent(attrAssignedTo, old.AssignedTo)
-	u.eqOrAbsent(attrLeaseTimeout, old.LeaseTimeout)
-	if old.HasCounter {
-		u.cond(attrLeaseCounter, "=", num(old.Counter))
-	} else {
-		u.absent(attrLeaseCounter)
-	}
+	u := t.items().NewUpdate()
+	u.Remove(attrClaimRequest)
 	t.calls("take")
-	out, err := t.ddb.UpdateItem(ctx, u.input(t.name, old.ShardID))
-	if err := conflict(err); err != nil {
+	item, err := t.items().Take(ctx, old.ShardID, old.record(), me, d, u)
+	if err != nil {
 		return lease{}, fmt.Errorf("take lease %s: %w", old.ShardID, err)
 	}
-	return leaseFromItem(out.Attributes), nil
+	return leaseFromItem(item), nil
 }
 
 // renew extends me's lease at counter and returns the item as written (its
 // ClaimRequest tells the owner that another worker asks for the shard).
 func (t *leaseTable) renew(ctx context.Context, shardID, me string, counter int64, d time.Duration) (lease, error) {
-	u := newUpdate()
-	u.set(attrLeaseTimeout, str(leaseTimeout(time.Now(), d)))
-	u.set(attrLeaseCounter, num(counter+1))
-	u.owned(me, counter)
 	t.calls("renew")
-	out, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
-	if err := conflict(err); err != nil {
+	item, err := t.items().Renew(ctx, shardID, me, counter, d, nil)
+	if err != nil {
 		return lease{}, fmt.Errorf("renew lease %s: %w", shardID, err)
 	}
-	return leaseFromItem(out.Attributes), nil
+	return leaseFromItem(item), nil
 }
 
 // checkpoint writes seq as the shard's checkpoint, fenced on me still owning
@@ -153,18 +140,17 @@ func (t *leaseTable) renew(ctx context.Context, shardID, me string, counter int6
 // write (an empty state removes the attribute); without, any state saved
 // earlier is kept: it describes an earlier position, which stays true.
 func (t *leaseTable) checkpoint(ctx context.Context, shardID, me string, counter int64, seq string, state []byte, withState bool) error {
-	u := newUpdate()
-	u.set(attrCheckpoint, str(seq))
+	u := t.items().NewUpdate()
+	u.Set(attrCheckpoint, str(seq))
 	switch {
 	case withState && len(state) > 0:
-		u.set(attrState, &types.AttributeValueMemberB{Value: state})
+		u.Set(attrState, &types.AttributeValueMemberB{Value: state})
 	case withState:
-		u.remove(attrState)
+		u.Remove(attrState)
 	}
-	u.owned(me, counter)
+	u.Owned(me, counter)
 	t.calls("checkpoint")
-	_, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
-	if err := conflict(err); err != nil {
+	if _, err := t.items().Write(ctx, shardID, u); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", shardID, err)
 	}
 	return nil
@@ -173,18 +159,13 @@ func (t *leaseTable) checkpoint(ctx context.Context, shardID, me string, counter
 // release frees me's lease so another worker takes it at once. With
 // shardEnd it also writes the SHARD_END checkpoint in the same write.
 func (t *leaseTable) release(ctx context.Context, shardID, me string, counter int64, shardEnd bool) error {
-	u := newUpdate()
+	u := t.items().NewUpdate()
 	if shardEnd {
-		u.set(attrCheckpoint, str(stream.ShardEnd))
+		u.Set(attrCheckpoint, str(stream.ShardEnd))
 	}
-	u.set(attrLeaseTimeout, str(leaseTimeout(time.Now(), 0)))
-	u.set(attrLeaseCounter, num(counter+1))
-	u.remove(attrAssignedTo)
-	u.remove(attrClaimRequest)
-	u.owned(me, counter)
+	u.Remove(attrClaimRequest)
 	t.calls("release")
-	_, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
-	if err := conflict(err); err != nil {
+	if err := t.items().Release(ctx, shardID, me, counter, u); err != nil {
 		return fmt.Errorf("release lease %s: %w", shardID, err)
 	}
 	return nil
@@ -192,16 +173,15 @@ func (t *leaseTable) release(ctx context.Context, shardID, me string, counter in
 
 // handOver gives me's lease to the worker that claimed it.
 func (t *leaseTable) handOver(ctx context.Context, shardID, me string, counter int64, to string, d time.Duration) error {
-	u := newUpdate()
-	u.set(attrAssignedTo, str(to))
-	u.set(attrLeaseTimeout, str(leaseTimeout(time.Now(), d)))
-	u.set(attrLeaseCounter, num(counter+1))
-	u.remove(attrClaimRequest)
-	u.owned(me, counter)
-	u.cond(attrClaimRequest, "=", str(to))
+	u := t.items().NewUpdate()
+	u.Set(attrAssignedTo, str(to))
+	u.Set(attrLeaseTimeout, str(fenced.Timeout(time.Now(), d)))
+	u.Set(attrLeaseCounter, num(counter+1))
+	u.Remove(attrClaimRequest)
+	u.Owned(me, counter)
+	u.Cond(attrClaimRequest, "=", str(to))
 	t.calls("handover")
-	_, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
-	if err := conflict(err); err != nil {
+	if _, err := t.items().Write(ctx, shardID, u); err != nil {
 		return fmt.Errorf("hand lease %s over to %s: %w", shardID, to, err)
 	}
 	return nil
@@ -210,13 +190,12 @@ func (t *leaseTable) handOver(ctx context.Context, shardID, me string, counter i
 // claim asks owner to hand the lease over to me. It does not touch the
 // owner's version, so the owner keeps renewing while it winds the shard down.
 func (t *leaseTable) claim(ctx context.Context, shardID, owner, me string) error {
-	u := newUpdate()
-	u.set(attrClaimRequest, str(me))
-	u.cond(attrAssignedTo, "=", str(owner))
-	u.absent(attrClaimRequest)
+	u := t.items().NewUpdate()
+	u.Set(attrClaimRequest, str(me))
+	u.OwnedBy(owner)
+	u.Absent(attrClaimRequest)
 	t.calls("claim")
-	_, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
-	if err := conflict(err); err != nil {
+	if _, err := t.items().Write(ctx, shardID, u); err != nil {
 		return fmt.Errorf("claim lease %s from %s: %w", shardID, owner, err)
 	}
 	return nil
@@ -224,12 +203,11 @@ func (t *leaseTable) claim(ctx context.Context, shardID, owner, me string) error
 
 // unclaim withdraws me's claim.
 func (t *leaseTable) unclaim(ctx context.Context, shardID, me string) error {
-	u := newUpdate()
-	u.remove(attrClaimRequest)
-	u.cond(attrClaimRequest, "=", str(me))
+	u := t.items().NewUpdate()
+	u.Remove(attrClaimRequest)
+	u.Cond(attrClaimRequest, "=", str(me))
 	t.calls("unclaim")
-	_, err := t.ddb.UpdateItem(ctx, u.input(t.name, shardID))
-	if err := conflict(err); err != nil && !errors.Is(err, errConflict) {
+	if _, err := t.items().Write(ctx, shardID, u); err != nil && !errors.Is(err, fenced.ErrLost) {
 		return fmt.Errorf("withdraw claim on %s: %w", shardID, err)
 	}
 	return nil
@@ -240,104 +218,34 @@ func (t *leaseTable) unclaim(ctx context.Context, shardID, me string) error {
 // condition fails: another worker deleted it first (or, which cannot happen
 // to a finished lease, it changed).
 func (t *leaseTable) deleteFinished(ctx context.Context, shardID string) (bool, error) {
+	u := t.items().NewUpdate()
+	u.Cond(attrCheckpoint, "=", str(stream.ShardEnd))
+	return t.delete(ctx, shardID, u)
+}
+
+// deleteOrphan deletes the lease of an unfinished shard gone from the stream
+// provided it is exactly as read (owner, timeout, counter and checkpoint):
+// nobody took, renewed or checkpointed it since. It reports false, with no
+// error, when it had changed or another worker deleted it first.
+func (t *leaseTable) deleteOrphan(ctx context.Context, l lease) (bool, error) {
+	u := t.items().NewUpdate()
+	u.Unchanged(l.record())
+	u.EqOrAbsent(attrCheckpoint, l.Checkpoint)
+	return t.delete(ctx, l.ShardID, u)
+}
+
+func (t *leaseTable) delete(ctx context.Context, shardID string, u *fenced.Update) (bool, error) {
 	t.calls("delete_lease")
-	_, err := t.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 &t.name,
-		Key:                       map[string]types.AttributeValue{attrShardID: str(shardID)},
-		ConditionExpression:       aws.String("attribute_exists(#k) AND #cp = :end"),
-		ExpressionAttributeNames:  map[string]string{"#k": attrShardID, "#cp": attrCheckpoint},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":end": str(stream.ShardEnd)},
-	})
-	switch err := conflict(err); {
+	_, err := t.ddb.DeleteItem(ctx, u.DeleteInput(t.name, shardID))
+	switch err := fenced.Refused(err); {
 	case err == nil:
 		return true, nil
-	case errors.Is(err, errConflict):
+	case errors.Is(err, fenced.ErrLost):
 		return false, nil
 	default:
 		return false, fmt.Errorf("delete lease %s: %w", shardID, err)
 	}
 }
 
-// conflict maps a failed condition to errConflict.
-func conflict(err error) error {
-	if ddbtable.ConditionFailed(err) {
-		return errConflict
-	}
-	return err
-}
-
 // str and num build attribute values.
 var str, num = ddbtable.S, ddbtable.N
-
-// update builds an UpdateItem with placeholders for every name and value.
-type update struct {
-	sets, removes, conds []string
-	names                map[string]string
-	values               map[string]types.AttributeValue
-}
-
-func newUpdate() *update {
-	return &update{names: map[string]string{}, values: map[string]types.AttributeValue{}}
-}
-
-func (u *update) name(n string) string {
-	p := "#" + strings.ToLower(n)
-	u.names[p] = n
-	return p
-}
-
-func (u *update) value(v types.AttributeValue) string {
-	p := fmt.Sprintf(":v%d", len(u.values))
-	u.values[p] = v
-	return p
-}
-
-func (u *update) set(n string, v types.AttributeValue) {
-	u.sets = append(u.sets, u.name(n)+" = "+u.value(v))
-}
-
-func (u *update) remove(n string) { u.removes = append(u.removes, u.name(n)) }
-
-func (u *update) cond(n, op string, v types.AttributeValue) {
-	u.conds = append(u.conds, u.name(n)+" "+op+" "+u.value(v))
-}
-
-func (u *update) absent(n string) {
-	u.conds = append(u.conds, "attribute_not_exists("+u.name(n)+")")
-}
-
-func (u *update) eqOrAbsent(n, v string) {
-	if v == "" {
-		u.absent(n)
-		return
-	}
-	u.cond(n, "=", str(v))
-}
-
-// owned conditions the write on me owning the lease at counter.
-func (u *update) owned(me string, counter int64) {
-	u.cond(attrAssignedTo, "=", str(me))
-	u.cond(attrLeaseCounter, "=", num(counter))
-}
-
-func (u *update) input(table, shardID string) *dynamodb.UpdateItemInput {
-	var expr []string
-	if len(u.sets) > 0 {
-		expr = append(expr, "SET "+strings.Join(u.sets, ", "))
-	}
-	if len(u.removes) > 0 {
-		expr = append(expr, "REMOVE "+strings.Join(u.removes, ", "))
-	}
-	in := &dynamodb.UpdateItemInput{
-		TableName:                &table,
-		Key:                      map[string]types.AttributeValue{attrShardID: str(shardID)},
-		UpdateExpression:         aws.String(strings.Join(expr, " ")),
-		ConditionExpression:      aws.String(strings.Join(append([]string{"attribute_exists(" + u.name(attrShardID) + ")"}, u.conds...), " AND ")),
-		ExpressionAttributeNames: u.names,
-		ReturnValues:             types.ReturnValueAllNew,
-	}
-	if len(u.values) > 0 {
-		in.ExpressionAttributeValues = u.values
-	}
-	return in
-}

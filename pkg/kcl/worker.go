@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/weatherd/weatherd/pkg/check"
+	fenced "github.com/weatherd/weatherd/pkg/lease"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
@@ -66,11 +67,17 @@ type heldLease struct {
 	shardID string
 	pos     stream.Position
 
-	mu        sync.Mutex // serializes this lease's writes (renew, checkpoint, release)
-	counter   int64
-	renewedAt time.Time // when the last successful ownership write was sent
-	handTo    string    // the worker that claimed the shard, once it asked
-	done      bool      // released, handed over or lost: no more writes
+	mu      sync.Mutex // serializes this lease's writes (renew, checkpoint, release)
+	counter int64
+	handTo  string // the worker that claimed the shard, once it asked
+	done    bool   // released, handed over or lost: no more writes
+
+	// expiry stops trusting the lease lease_duration - renew_interval after
+	// the last successful ownership write was sent, and loses it then,
+	// whether or not a call returned. It has its own lock, so that a write
+	// hung under mu never delays the check before a batch is handed over.
+	expiry   *fenced.Expiry
+	renewing atomic.Bool // a renewal of this lease is in flight
 
 	stopOnce sync.Once
 	stop     chan struct{} // graceful stop requested
@@ -88,6 +95,28 @@ func (hl *heldLease) isLost() bool {
 		return false
 	}
 }
+
+// until returns when this worker stops trusting the lease.
+func (hl *heldLease) until() time.Time { return hl.expiry.Until() }
+
+// expired reports whether the lease's local validity has run out.
+func (hl *heldLease) expired() bool { return hl.expiry.Expired() }
+
+// validity is how long a lease is trusted after a successful ownership write
+// was sent. Another worker may take it lease_duration after it last saw the
+// lease change, which is after the write was sent; stopping a renew interval
+// earlier leaves a margin for the scheduling of this worker's goroutines.
+func (w *Worker) validity() time.Duration { return w.cfg.LeaseDuration - w.cfg.RenewInterval }
+
+// expire stops hl's consumer because the lease was not renewed in time:
+// other workers may consider it expired soon.
+func (w *Worker) expire(hl *heldLease) {
+	w.lose(hl, fmt.Sprintf("not renewed within %s (lease_duration - renew_interval) on this worker's clock", w.validity()))
+}
+
+// stopExpiry ends hl's expiry timer once its consumer has returned: the
+// lease is let go (or already lost) and nothing is handed over any more.
+func (hl *heldLease) stopExpiry() { hl.expiry.Stop() }
 
 // New returns a worker for streamName. cfg is validated; an empty WorkerID
 // becomes the hostname plus a random suffix. Metrics are registered on reg.
@@ -393,7 +422,7 @@ func (w *Worker) takePass(ctx, shardCtx context.Context) {
 		case err == nil:
 			w.claim = &pendingClaim{shardID: p.Steal, owner: owner, since: now}
 			w.log.Info("asked to take over a shard for balance", "shard", p.Steal, "owner", owner, "target", p.Target)
-		case errors.Is(err, errConflict):
+		case errors.Is(err, fenced.ErrLost):
 		default:
 			w.log.Warn("claim failed", "shard", p.Steal, "err", err)
 		}
@@ -424,30 +453,43 @@ func (w *Worker) resolveClaim(ctx context.Context, now time.Time, byID map[strin
 // takeAndStart takes l and starts its shard consumer.
 func (w *Worker) takeAndStart(ctx, shardCtx context.Context, l lease, byID map[string]lease, shards map[string]shardInfo, event string) bool {
 	sent := time.Now()
-	got, err := w.table.take(ctx, l, w.cfg.WorkerID, w.cfg.LeaseDuration)
+	// A take answered after the validity would be lost on arrival.
+	tctx, tcancel := context.WithTimeout(ctx, w.validity())
+	got, err := w.table.take(tctx, l, w.cfg.WorkerID, w.cfg.LeaseDuration)
+	tcancel()
 	if err != nil {
-		if !errors.Is(err, errConflict) && ctx.Err() == nil {
+		if !errors.Is(err, fenced.ErrLost) && ctx.Err() == nil {
 			w.log.Warn("take lease failed", "shard", l.ShardID, "err", err)
 		}
 		return false
 	}
 	w.m.leaseEvents.WithLabelValues(event).Inc()
 	hl := &heldLease{
-		shardID:   l.ShardID,
-		pos:       startPosition(got, byID, shards, w.cfg),
-		counter:   got.Counter,
-		renewedAt: sent,
-		stop:      make(chan struct{}),
-		lost:      make(chan struct{}),
-		finished:  make(chan struct{}),
+		shardID:  l.ShardID,
+		pos:      startPosition(got, byID, shards, w.cfg),
+		counter:  got.Counter,
+		stop:     make(chan struct{}),
+		lost:     make(chan struct{}),
+		finished: make(chan struct{}),
 	}
+	hl.expiry = fenced.NewExpiry(w.validity(), func() { w.expire(hl) })
 	sctx, cancel := context.WithCancel(shardCtx)
 	hl.cancel = cancel
+	hl.mu.Lock()
+	hl.expiry.Extend(sent) // before the renew loop can see it
+	hl.mu.Unlock()
 	w.mu.Lock()
 	w.held[hl.shardID] = hl
-	w.m.leasesHeld.Set(float64(len(w.held)))
 	w.mu.Unlock()
+	w.setLeasesHeld()
 	w.log.Info("lease taken", "shard", l.ShardID, "event", event, "from", l.AssignedTo, "checkpoint", got.Checkpoint)
+	if !realCheckpoint(got.Checkpoint) {
+		for _, p := range orphanedParents(got, byID, shards) {
+			w.m.orphanedParents.Inc()
+			w.log.Warn("starting a child shard without its parent: the parent's lease was never read to SHARD_END and the stream no longer lists the parent (trimmed); its unread records are lost",
+				"shard", l.ShardID, "parent", p, "parent_checkpoint", byID[p].Checkpoint, "parent_owner", byID[p].AssignedTo)
+		}
+	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -458,7 +500,11 @@ func (w *Worker) takeAndStart(ctx, shardCtx context.Context, l lease, byID map[s
 }
 
 // renewLoop renews every held lease each renew interval until ctx ends.
+// Each renewal runs on its own, so one that hangs delays no other lease; a
+// lease whose last renewal has not answered yet is skipped.
 func (w *Worker) renewLoop(ctx context.Context) {
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
 	t := time.NewTicker(w.cfg.RenewInterval)
 	defer t.Stop()
 	for {
@@ -468,10 +514,13 @@ func (w *Worker) renewLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		for _, hl := range w.heldSnapshot() {
-			if ctx.Err() != nil {
-				return
+			if !hl.renewing.CompareAndSwap(false, true) {
+				continue
 			}
-			w.renew(ctx, hl)
+			inflight.Go(func() {
+				defer hl.renewing.Store(false)
+				w.renew(ctx, hl)
+			})
 		}
 	}
 }
@@ -482,10 +531,14 @@ func (w *Worker) renew(ctx context.Context, hl *heldLease) {
 	if hl.done || hl.isLost() {
 		return
 	}
+	// The renewal may not outlive the lease's validity: the expiry timer
+	// stops the shard then anyway, and an answer after it is of no use.
+	rctx, cancel := context.WithDeadline(ctx, hl.until())
+	defer cancel()
 	sent := time.Now()
-	got, err := w.table.renew(ctx, hl.shardID, w.cfg.WorkerID, hl.counter, w.cfg.LeaseDuration)
+	got, err := w.table.renew(rctx, hl.shardID, w.cfg.WorkerID, hl.counter, w.cfg.LeaseDuration)
 	switch {
-	case errors.Is(err, errConflict):
+	case errors.Is(err, fenced.ErrLost):
 		hl.done = true
 		w.lose(hl, "another worker owns the lease now")
 	case err != nil:
@@ -496,12 +549,16 @@ func (w *Worker) renew(ctx context.Context, hl *heldLease) {
 		w.log.Warn("renew lease failed", "shard", hl.shardID, "err", err)
 		// Others may take the lease LeaseDuration after they last saw it
 		// change; stop before that rather than process a shard twice.
-		if time.Since(hl.renewedAt) > w.cfg.LeaseDuration-w.cfg.RenewInterval {
+		if hl.expired() {
 			hl.done = true
-			w.lose(hl, "could not renew the lease in time")
+			w.expire(hl)
 		}
+	case hl.isLost():
+		// Renewed, but only after the lease expired here: the shard has
+		// stopped. The lease is ours in the table; the take loop adopts it.
 	default:
-		hl.counter, hl.renewedAt = got.Counter, sent
+		hl.counter = got.Counter
+		hl.expiry.Extend(sent)
 		if got.ClaimRequest != "" && got.ClaimRequest != w.cfg.WorkerID && hl.handTo == "" {
 			hl.handTo = got.ClaimRequest
 			w.log.Info("another worker asked for the shard: finishing the batch, then handing over", "shard", hl.shardID, "to", got.ClaimRequest)
@@ -510,14 +567,30 @@ func (w *Worker) renew(ctx context.Context, hl *heldLease) {
 	}
 }
 
-// lose stops hl's consumer at once: the lease belongs to another worker.
+// lose stops hl's consumer at once: the lease belongs to another worker, or
+// soon may.
 func (w *Worker) lose(hl *heldLease, why string) {
 	hl.lostOnce.Do(func() {
 		close(hl.lost)
 		hl.cancel()
+		w.setLeasesHeld()
 		w.m.leaseEvents.WithLabelValues(eventLose).Inc()
 		w.log.Warn("lease lost; stopping the shard's processor", "shard", hl.shardID, "why", why)
 	})
+}
+
+// setLeasesHeld sets weatherd_leases_held to the leases held and not lost
+// (a lost lease's consumer may take a moment to return).
+func (w *Worker) setLeasesHeld() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, hl := range w.held {
+		if !hl.isLost() {
+			n++
+		}
+	}
+	w.m.leasesHeld.Set(float64(n))
 }
 
 // requestStop asks hl's consumer to finish its batch and shut down, and
@@ -544,12 +617,13 @@ func (w *Worker) runShard(ctx context.Context, hl *heldLease) {
 	defer func() {
 		w.mu.Lock()
 		delete(w.held, hl.shardID)
-		w.m.leasesHeld.Set(float64(len(w.held)))
 		w.mu.Unlock()
+		w.setLeasesHeld()
 		w.m.forgetShard(hl.shardID)
 	}()
 	c := &shardConsumer{w: w, hl: hl, proc: w.newProc(), log: w.log.With("shard", hl.shardID)}
 	res := c.run(ctx)
+	hl.stopExpiry()
 	if w.crashed.Load() || res == resultLost {
 		return
 	}
@@ -558,7 +632,7 @@ func (w *Worker) runShard(ctx context.Context, hl *heldLease) {
 	defer cancel()
 	for attempt := 0; attempt < 5; attempt++ {
 		err := w.letGo(wctx, hl, res)
-		if err == nil || errors.Is(err, errConflict) || wctx.Err() != nil {
+		if err == nil || errors.Is(err, fenced.ErrLost) || wctx.Err() != nil {
 			return
 		}
 		w.log.Warn("letting the lease go failed; retrying", "shard", hl.shardID, "err", err)
@@ -588,7 +662,7 @@ func (w *Worker) letGo(ctx context.Context, hl *heldLease, res result) error {
 		}
 	case hl.handTo != "":
 		err = w.table.handOver(ctx, hl.shardID, w.cfg.WorkerID, hl.counter, hl.handTo, w.cfg.LeaseDuration)
-		if errors.Is(err, errConflict) {
+		if errors.Is(err, fenced.ErrLost) {
 			// The claim was withdrawn: release instead.
 			err = w.table.release(ctx, hl.shardID, w.cfg.WorkerID, hl.counter, false)
 		}
@@ -605,7 +679,7 @@ func (w *Worker) letGo(ctx context.Context, hl *heldLease, res result) error {
 	case err == nil:
 		hl.done = true
 		w.m.leaseEvents.WithLabelValues(eventRelease).Inc()
-	case errors.Is(err, errConflict):
+	case errors.Is(err, fenced.ErrLost):
 		hl.done = true
 		w.lose(hl, "another worker owned the lease when it was let go")
 	}
@@ -642,11 +716,17 @@ func (c checkpointer) write(ctx context.Context, seq string, state []byte, withS
 	}
 	hl.mu.Lock()
 	defer hl.mu.Unlock()
+	if !hl.done && !hl.isLost() && hl.expired() {
+		c.w.expire(hl)
+	}
 	if hl.done || hl.isLost() || c.w.crashed.Load() {
 		return fmt.Errorf("checkpoint %s at %s: %w", hl.shardID, seq, stream.ErrLeaseLost)
 	}
+	// Like a renewal, a checkpoint may not outlive the lease's validity.
+	ctx, cancel := context.WithDeadline(ctx, hl.until())
+	defer cancel()
 	err := c.w.table.checkpoint(ctx, hl.shardID, c.w.cfg.WorkerID, hl.counter, seq, state, withState)
-	if errors.Is(err, errConflict) {
+	if errors.Is(err, fenced.ErrLost) {
 		hl.done = true
 		c.w.lose(hl, "checkpoint refused: another worker owns the lease")
 		return fmt.Errorf("checkpoint %s at %s: %w", hl.shardID, seq, stream.ErrLeaseLost)

@@ -6,7 +6,8 @@
 // and its expiry is timed on each instance's own monotonic clock (as the KCL
 // does), so hosts' clocks need not agree: a follower takes the lease only
 // after it has seen the same counter unchanged for the lease duration, and a
-// leader that cannot renew steps down a safety margin before that can happen.
+// leader that cannot renew steps down a safety margin before that can happen:
+// a timer ends its term then, even while a DynamoDB call has not returned.
 package leader
 
 import (
@@ -18,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weatherd/weatherd/pkg/lease"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 )
 
@@ -78,14 +80,15 @@ type Elector struct {
 	term    context.Context // ends when the current leadership does; nil while following
 	endTerm context.CancelFunc
 	changed chan struct{} // closed and replaced at every transition
+	// expiry ends a term a safety margin before a follower may take over,
+	// on this instance's clock, unless a renewal succeeds first; even while
+	// Run waits for a DynamoDB call that does not return.
+	expiry *lease.Expiry
 
 	// Run's own state.
-	seen       record    // the owned item last read while following
-	seenAt     time.Time // when seen was first read (monotonic)
-	seenValid  bool
-	counter    int64     // the counter of our lease, while leading
-	validUntil time.Time // while leading: step down at this time unless renewed
-	errStreak  int       // DynamoDB calls failed in a row
+	seen      *lease.Sightings // the owned item while following: when it last changed
+	counter   int64            // the counter of our lease, while leading
+	errStreak int              // DynamoDB calls failed in a row
 
 	health lifecycle.Health // whether the lease table answers
 }
@@ -98,7 +101,7 @@ func New(cfg Config, ddb DynamoDBAPI, m *Metrics, log *slog.Logger) (*Elector, e
 	if ddb == nil || m == nil || log == nil {
 		return nil, errors.New("new leader elector: dynamodb client, metrics and logger are required")
 	}
-	return &Elector{
+	e := &Elector{
 		cfg:     cfg,
 		table:   &table{ddb: ddb, name: cfg.Table, key: cfg.Name},
 		m:       m,
@@ -106,7 +109,12 @@ func New(cfg Config, ddb DynamoDBAPI, m *Metrics, log *slog.Logger) (*Elector, e
 		margin:  cfg.LeaseDuration / 5,
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),
-	}, nil
+		seen:    lease.NewSightings(cfg.LeaseDuration),
+	}
+	e.expiry = lease.NewExpiry(cfg.LeaseDuration-e.margin, func() {
+		e.lose(fmt.Sprintf("not renewed within %s on this instance's clock", e.expiry.Validity()))
+	})
+	return e, nil
 }
 
 // Health is nil while the lease table answers, or an error once its calls
@@ -132,7 +140,7 @@ func (e *Elector) SaveState(ctx context.Context, blob []byte) error {
 		return ErrNotLeader
 	}
 	if err := e.table.saveState(ctx, e.cfg.ID, blob); err != nil {
-		if errors.Is(err, errConflict) {
+		if errors.Is(err, lease.ErrLost) {
 			return ErrNotLeader
 		}
 		return err
@@ -239,19 +247,16 @@ func (e *Elector) followStep(ctx context.Context) time.Duration {
 	e.succeeded()
 	if r.exists && r.owner != "" {
 		now := time.Now()
-		if !e.seenValid || e.seen != r {
-			e.seen, e.seenAt, e.seenValid = r, now, true
-			return e.cfg.RenewInterval
-		}
-		if now.Sub(e.seenAt) < e.cfg.LeaseDuration {
+		e.seen.Observe(now, e.cfg.Name, r.version())
+		if !e.seen.Expired(now, e.cfg.Name, r.version()) {
 			return e.cfg.RenewInterval
 		}
 	}
 	sent := time.Now()
 	counter, err := e.table.take(cctx, r, e.cfg.ID, e.cfg.LeaseDuration)
 	switch {
-	case errors.Is(err, errConflict):
-		e.seenValid = false // another instance moved first
+	case errors.Is(err, lease.ErrLost):
+		e.forgetSeen() // another instance moved first
 	case err != nil:
 		if ctx.Err() == nil {
 			e.failed(opTake, err)
@@ -266,33 +271,37 @@ func (e *Elector) followStep(ctx context.Context) time.Duration {
 // renewStep renews the lease, or steps down when that is refused or has
 // failed for too long. It returns the wait before the next step.
 func (e *Elector) renewStep(ctx context.Context) time.Duration {
-	if !time.Now().Before(e.validUntil) {
+	if e.expiry.Expired() {
 		e.lose("the lease could not be renewed in time")
 		return e.cfg.RenewInterval
 	}
 	// The call may not outlive the lease: a leader stuck in a slow call
 	// steps down on time.
-	cctx, cancel := context.WithDeadline(ctx, e.validUntil)
+	cctx, cancel := context.WithDeadline(ctx, e.expiry.Until())
 	defer cancel()
 	sent := time.Now()
 	err := e.table.renew(cctx, e.cfg.ID, e.counter, e.cfg.LeaseDuration)
-	if errors.Is(err, errConflict) && e.confirm(cctx, e.counter+1) {
+	if errors.Is(err, lease.ErrLost) && e.confirm(cctx, e.counter+1) {
 		err = nil // our write landed; only its answer was lost
 	}
 	switch {
 	case err == nil:
 		e.succeeded()
 		e.counter++
-		e.validUntil = sent.Add(e.cfg.LeaseDuration - e.margin)
+		e.mu.Lock()
+		if e.leading.Load() { // not when the expiry timer ended the term meanwhile
+			e.expiry.Extend(sent)
+		}
+		e.mu.Unlock()
 		return e.cfg.RenewInterval
 	case ctx.Err() != nil:
 		return 0 // stopping
-	case errors.Is(err, errConflict):
+	case errors.Is(err, lease.ErrLost):
 		e.lose("another instance took the leadership")
 		return e.cfg.RenewInterval
 	}
 	e.failed(opRenew, err)
-	left := time.Until(e.validUntil)
+	left := time.Until(e.expiry.Until())
 	if left <= 0 {
 		e.lose("the lease could not be renewed in time")
 		return e.cfg.RenewInterval
@@ -311,24 +320,19 @@ func (e *Elector) confirm(ctx context.Context, counter int64) bool {
 // stop ends a held leadership when ctx has ended: it releases the lease so
 // that another instance takes over at once.
 func (e *Elector) stop(ctx context.Context) {
-	if !e.Leading() {
+	if !e.endLeadership() || e.crashed.Load() {
 		return
 	}
-	if e.crashed.Load() {
-		e.endLeadership()
-		return
-	}
-	e.endLeadership()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	err := e.table.release(rctx, e.cfg.ID, e.counter)
-	if errors.Is(err, errConflict) && e.confirm(rctx, e.counter+1) {
+	if errors.Is(err, lease.ErrLost) && e.confirm(rctx, e.counter+1) {
 		// A renewal cut short by the stop landed after all.
 		e.counter++
 		err = e.table.release(rctx, e.cfg.ID, e.counter)
 	}
 	if err != nil {
-		if !errors.Is(err, errConflict) {
+		if !errors.Is(err, lease.ErrLost) {
 			e.m.errors.WithLabelValues(opRelease).Inc()
 		}
 		e.m.transitions.WithLabelValues(eventLost).Inc()
@@ -342,16 +346,16 @@ func (e *Elector) stop(ctx context.Context) {
 // acquire records a taken lease and starts a leadership term.
 func (e *Elector) acquire(old record, counter int64, sent time.Time) {
 	e.counter = counter
-	e.validUntil = sent.Add(e.cfg.LeaseDuration - e.margin)
-	e.seenValid = false
+	e.forgetSeen()
 	term, end := context.WithCancel(context.Background())
 	e.mu.Lock()
 	e.term, e.endTerm = term, end
 	close(e.changed)
 	e.changed = make(chan struct{})
-	e.mu.Unlock()
 	e.leading.Store(true)
 	e.m.leader.Set(1)
+	e.expiry.Extend(sent)
+	e.mu.Unlock()
 	e.m.transitions.WithLabelValues(eventAcquired).Inc()
 	from := "none"
 	switch {
@@ -363,26 +367,38 @@ func (e *Elector) acquire(old record, counter int64, sent time.Time) {
 	e.log.Info("poller leadership acquired", "counter", counter, "previous", from)
 }
 
-// lose ends the leadership because it can no longer be trusted.
+// lose ends the leadership because it can no longer be trusted. It may run
+// on the expiry timer's goroutine, so it reads no state of Run's.
 func (e *Elector) lose(reason string) {
-	e.endLeadership()
+	if !e.endLeadership() {
+		return // the expiry timer or Run ended it first
+	}
 	e.m.transitions.WithLabelValues(eventLost).Inc()
-	e.log.Warn("poller leadership lost", "reason", reason, "counter", e.counter)
+	e.log.Warn("poller leadership lost", "reason", reason)
 }
 
-// endLeadership ends the current term.
-func (e *Elector) endLeadership() {
+// endLeadership ends the current term; false when there was none.
+func (e *Elector) endLeadership() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.leading.Load() {
+		return false
+	}
 	e.leading.Store(false)
 	e.m.leader.Set(0)
-	e.mu.Lock()
 	if e.endTerm != nil {
 		e.endTerm()
 	}
+	e.expiry.Stop()
 	e.term, e.endTerm = nil, nil
 	close(e.changed)
 	e.changed = make(chan struct{})
-	e.mu.Unlock()
+	return true
 }
+
+// forgetSeen restarts the clock of the item seen while following from its
+// next read.
+func (e *Elector) forgetSeen() { e.seen.Forget(func(string) bool { return false }) }
 
 // failed counts a failed DynamoDB call; the first of a streak is logged at
 // warn, the rest at debug, so an outage does not flood the log.

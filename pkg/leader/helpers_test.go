@@ -15,7 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/lease"
 )
+
+// errConflict is the error of a lease write refused by its condition.
+var errConflict = lease.ErrLost
 
 // Short timings for the tests: a follower looks every renewInterval and
 // takes an unrenewed lease after leaseDuration; a leader that cannot renew

@@ -2,15 +2,16 @@ package leader
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"github.com/weatherd/weatherd/pkg/ddbtable"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/weatherd/weatherd/pkg/ddbtable"
+	"github.com/weatherd/weatherd/pkg/lease"
 )
 
 // Leader table attribute names: one item per leadership, keyed by its name.
@@ -37,10 +38,6 @@ var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 // ErrTableSchema is returned when the leader table exists with another key.
 var ErrTableSchema = ddbtable.ErrSchema
 
-// errConflict means a conditional write found the item changed: another
-// instance took, renewed or released the lease first.
-var errConflict = errors.New("lease changed by another instance")
-
 // EnsureTable creates the leader table name (hash key LeaseKey, string;
 // on-demand billing) when it does not exist and waits until it is ACTIVE. An
 // existing table is used as it is once its key schema is checked.
@@ -54,12 +51,23 @@ type record struct {
 	counter int64
 }
 
+// version changes with every write to the item's ownership.
+func (r record) version() string { return fmt.Sprintf("%t|%s|%d", r.exists, r.owner, r.counter) }
+
 // table reads and writes one leadership item; every write is conditional on
 // the state it expects, so the table is the only truth.
 type table struct {
 	ddb  DynamoDBAPI
 	name string // table
 	key  string // leadership name
+}
+
+// items writes the leadership items; a refused write returns lease.ErrLost.
+func (t *table) items() lease.Table {
+	return lease.Table{
+		DB: t.ddb, Name: t.name, NoItem: true, // the item's State is not needed back
+		Attrs: lease.Attrs{Key: attrKey, Owner: attrOwner, Counter: attrCounter, Timeout: attrLeaseTimeout},
+	}
 }
 
 func (t *table) itemKey() map[string]types.AttributeValue {
@@ -97,30 +105,8 @@ func (t *table) read(ctx context.Context) (record, error) {
 // released at old.counter, or owned by old.owner at old.counter. It returns
 // the new counter.
 func (t *table) take(ctx context.Context, old record, me string, d time.Duration) (int64, error) {
-	names := map[string]string{"#k": attrKey, "#o": attrOwner, "#c": attrCounter, "#t": attrLeaseTimeout}
-	values := map[string]types.AttributeValue{
-		":me": str(me), ":next": num(old.counter + 1), ":t": str(timeout(d)),
-	}
-	var cond string
-	switch {
-	case !old.exists:
-		cond = "attribute_not_exists(#k)"
-	case old.owner == "":
-		cond = "attribute_exists(#k) AND attribute_not_exists(#o) AND #c = :c"
-		values[":c"] = num(old.counter)
-	default:
-		cond = "attribute_exists(#k) AND #o = :old AND #c = :c"
-		values[":c"], values[":old"] = num(old.counter), str(old.owner)
-	}
-	_, err := t.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &t.name,
-		Key:                       t.itemKey(),
-		UpdateExpression:          aws.String("SET #o = :me, #c = :next, #t = :t"),
-		ConditionExpression:       &cond,
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	})
-	if err := conflict(err); err != nil {
+	rec := lease.Record{Exists: old.exists, Owner: old.owner, Counter: old.counter, HasCounter: true}
+	if _, err := t.items().Take(ctx, t.key, rec, me, d, nil); err != nil {
 		return 0, fmt.Errorf("take leadership %q: %w", t.key, err)
 	}
 	return old.counter + 1, nil
@@ -128,17 +114,7 @@ func (t *table) take(ctx context.Context, old record, me string, d time.Duration
 
 // renew bumps the counter of me's lease, fenced on me owning it at counter.
 func (t *table) renew(ctx context.Context, me string, counter int64, d time.Duration) error {
-	_, err := t.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                &t.name,
-		Key:                      t.itemKey(),
-		UpdateExpression:         aws.String("SET #c = :next, #t = :t"),
-		ConditionExpression:      aws.String("attribute_exists(#k) AND #o = :me AND #c = :c"),
-		ExpressionAttributeNames: map[string]string{"#k": attrKey, "#o": attrOwner, "#c": attrCounter, "#t": attrLeaseTimeout},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":me": str(me), ":c": num(counter), ":next": num(counter + 1), ":t": str(timeout(d)),
-		},
-	})
-	if err := conflict(err); err != nil {
+	if _, err := t.items().Renew(ctx, t.key, me, counter, d, nil); err != nil {
 		return fmt.Errorf("renew leadership %q: %w", t.key, err)
 	}
 	return nil
@@ -147,17 +123,7 @@ func (t *table) renew(ctx context.Context, me string, counter int64, d time.Dura
 // release clears the owner of me's lease at counter, so another instance
 // takes it at its next look instead of after the lease duration.
 func (t *table) release(ctx context.Context, me string, counter int64) error {
-	_, err := t.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                &t.name,
-		Key:                      t.itemKey(),
-		UpdateExpression:         aws.String("SET #c = :next, #t = :t REMOVE #o"),
-		ConditionExpression:      aws.String("attribute_exists(#k) AND #o = :me AND #c = :c"),
-		ExpressionAttributeNames: map[string]string{"#k": attrKey, "#o": attrOwner, "#c": attrCounter, "#t": attrLeaseTimeout},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":me": str(me), ":c": num(counter), ":next": num(counter + 1), ":t": str(timeout(0)),
-		},
-	})
-	if err := conflict(err); err != nil {
+	if err := t.items().Release(ctx, t.key, me, counter, nil); err != nil {
 		return fmt.Errorf("release leadership %q: %w", t.key, err)
 	}
 	return nil
@@ -185,33 +151,14 @@ func (t *table) loadState(ctx context.Context) ([]byte, error) {
 // not part of the condition: renewals move it concurrently, and ownership
 // alone decides who may write.
 func (t *table) saveState(ctx context.Context, me string, blob []byte) error {
-	_, err := t.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &t.name,
-		Key:                       t.itemKey(),
-		UpdateExpression:          aws.String("SET #s = :s"),
-		ConditionExpression:       aws.String("attribute_exists(#k) AND #o = :me"),
-		ExpressionAttributeNames:  map[string]string{"#k": attrKey, "#o": attrOwner, "#s": attrState},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(me), ":s": &types.AttributeValueMemberB{Value: blob}},
-	})
-	if err := conflict(err); err != nil {
+	u := t.items().NewUpdate()
+	u.Set(attrState, &types.AttributeValueMemberB{Value: blob})
+	u.OwnedBy(me)
+	if _, err := t.items().Write(ctx, t.key, u); err != nil {
 		return fmt.Errorf("save leader state %q: %w", t.key, err)
 	}
 	return nil
 }
 
-// timeout is the informational LeaseTimeout: when the lease would expire if
-// clocks agreed. Expiry itself is timed on each instance's own clock.
-func timeout(d time.Duration) string {
-	return time.Now().Add(d).UTC().Format(time.RFC3339Nano)
-}
-
-// conflict maps a failed condition to errConflict.
-func conflict(err error) error {
-	if ddbtable.ConditionFailed(err) {
-		return errConflict
-	}
-	return err
-}
-
-// str and num build attribute values.
-var str, num = ddbtable.S, ddbtable.N
+// str builds a string attribute value.
+var str = ddbtable.S
