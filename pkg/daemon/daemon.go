@@ -82,6 +82,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 		Lake:    func(s, shard string) pipeline.ShardSink { return writer.Shard(s, shard) },
 		Metrics: pipeline.NewMetrics(reg),
 		Log:     log,
+		// The same bound the providers' readings are checked against.
+		MaxClockSkew: cfg.Consumer.MaxClockSkew,
 	}
 
 	var out stream.Producer
