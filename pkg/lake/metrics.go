@@ -56,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		compactionRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_lake_compaction_runs_total",
-			Help: "Compaction runs, by outcome (ok, error).",
+			Help: "Compaction runs, by outcome (ok, error, not_leader: skipped because another replica holds the leader lease).",
 		}, []string{"outcome"}),
 		backpressureSec: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weatherd_lake_backpressure_seconds_total",
@@ -78,5 +78,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.compactionRuns.WithLabelValues("ok")
 	m.compactionRuns.WithLabelValues("error")
+	m.compactionRuns.WithLabelValues("not_leader")
 	return m, nil
 }

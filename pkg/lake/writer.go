@@ -47,6 +47,7 @@ type Writer struct {
 	chunks sync.Pool
 
 	health lifecycle.Health // whether flushes reach the store
+	lead   Leadership       // when set, only its holder compacts
 
 	mu       sync.Mutex
 	buffered int64         // bytes (see itemSize) held by all shard writers
