@@ -147,3 +147,27 @@ func TestParquetEncoder_ReusedWriters(t *testing.T) {
 		}
 	}
 }
+
+// TestBufRow_ToRowWithSlabDoesNotAllocate: a flush turns buffered rows into
+// Rows with the code columns' storage taken from one slab, not one
+// allocation per code value.
+func TestBufRow_ToRowWithSlabDoesNotAllocate(t *testing.T) {
+	rs := testReadings(100)
+	bufs := make([]bufRow, len(rs))
+	for i, r := range rs {
+		bufs[i].set(r)
+	}
+	rows := make([]Row, len(bufs))
+	ints := make(int32Slab, 0, numValueColumns*len(bufs))
+	codes := 0
+	allocs := testing.AllocsPerRun(10, func() {
+		ints = ints[:0]
+		for i := range bufs {
+			bufs[i].toRow(&rows[i], &ints)
+		}
+		codes = len(ints)
+	})
+	if codes == 0 || allocs != 0 {
+		t.Fatalf("%v allocations converting %d rows with %d code values", allocs, len(rows), codes)
+	}
+}

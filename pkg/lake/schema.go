@@ -12,7 +12,11 @@ type int32Slab []int32
 
 func (s *int32Slab) ptr(x int32) *int32 {
 	if s == nil {
-		return &x
+		// Not &x: that would move x to the heap on every call, the slab's
+		// included.
+		p := new(int32)
+		*p = x
+		return p
 	}
 	if len(*s) == cap(*s) {
 		*s = make([]int32, 0, 4096)
