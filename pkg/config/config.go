@@ -6,7 +6,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"regexp"
 	"strings"
 	"time"
 
@@ -45,8 +44,6 @@ type HTTPConfig struct {
 	Listen string `mapstructure:"listen"`
 }
 
-var locationID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
 // Validate returns nil or a *check.Error listing every problem, each naming
 // its key path and the value it got.
 func (c *Config) Validate() error {
@@ -84,8 +81,8 @@ func (c *Config) validateLocations(ps *check.Problems) {
 	seen := map[string]int{}
 	for i, l := range c.Locations {
 		k := check.Index("locations", i)
-		if !locationID.MatchString(l.ID) {
-			ps.Add(k+".id", "got %q, want 1-64 of a-z, 0-9, '-' and '_', starting with a letter or digit", l.ID)
+		if !weather.ValidLocationID(l.ID) {
+			ps.Add(k+".id", "got %q, want %s", l.ID, weather.LocationIDRule)
 		} else if j, dup := seen[l.ID]; dup {
 			ps.Add(k+".id", "duplicate id %q (also locations[%d])", l.ID, j)
 		} else {
@@ -104,6 +101,8 @@ func (c *Config) validateLocations(ps *check.Problems) {
 		}
 		if strings.TrimSpace(l.Name) == "" {
 			ps.Add(k+".name", "required")
+		} else if len(l.Name) > weather.MaxNameBytes {
+			ps.Add(k+".name", "got %d bytes, want at most %d", len(l.Name), weather.MaxNameBytes)
 		}
 	}
 }

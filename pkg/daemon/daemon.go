@@ -82,6 +82,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 		Lake:    func(s, shard string) pipeline.ShardSink { return writer.Shard(s, shard) },
 		Metrics: pipeline.NewMetrics(reg),
 		Log:     log,
+		// The same bound the providers' readings are checked against.
+		MaxClockSkew: cfg.Consumer.MaxClockSkew,
 	}
 
 	var out stream.Producer
@@ -137,6 +139,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 			// The leader keeps its last observations on the lease item, so
 			// the next leader does not emit them again.
 			opts = append(opts, poller.WithStateStore(elector, delivered))
+			// Among replicas, the poller's leader also compacts the lake.
+			writer.CompactOnlyWhileLeading(elector)
 		}
 		p, err := poller.New(cfg.Poller, cfg.Locations, prov, out, poller.NewMetrics(reg), log, opts...)
 		if err != nil {
@@ -149,6 +153,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 			poll.Run, poll.Check = leader.NewGate(elector, p.Run).Run, elector.Health
 		}
 		g.Add(poll)
+	}
+	if !cfg.Poller.Enabled && cfg.Poller.Leader.Enabled && cfg.Lake.Compaction.Enabled {
+		// Replicas elect a poller leader, which compacts; a consumer-only
+		// instance does not stand for election, so it never compacts.
+		writer.CompactOnlyWhileLeading(notCandidate{})
+		log.Info("lake compaction is left to the poller leader: this instance runs no poller")
 	}
 	g.Add(lifecycle.Component{Name: "producer", Run: out.Run, Check: outCheck})
 	g.Add(consumer)
@@ -243,6 +253,14 @@ func alertDeps(cfg *config.Config, sdk aws.Config) alert.Deps {
 		deps.DynamoDB = awsconf.NewDynamoDB(sdk, cfg.AWS)
 	}
 	return deps
+}
+
+// notCandidate is the leadership of an instance that never leads.
+type notCandidate struct{}
+
+func (notCandidate) Await(ctx context.Context) (context.Context, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
 
 // registerer is what components register their metrics on.

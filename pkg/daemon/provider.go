@@ -15,8 +15,17 @@ import (
 	"github.com/weatherd/weatherd/pkg/provider/tomorrowio"
 )
 
-// newProvider builds the weather provider poller.provider names.
+// newProvider builds the weather provider poller.provider names, its
+// readings checked against the contract the consumer applies.
 func newProvider(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (provider.Provider, error) {
+	prov, err := newSource(cfg, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	return provider.Checked(prov, cfg.Consumer.MaxClockSkew, time.Now), nil
+}
+
+func newSource(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (provider.Provider, error) {
 	p := cfg.Poller
 	switch p.Provider {
 	case poller.ProviderSimulated:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -234,13 +235,66 @@ func weatherdOps(t *testing.T) (run, boot map[awsOp]bool) {
 	return run, boot
 }
 
+// TestIAMPolicy_Runtime: the task role's policy and the compaction add-on
+// together grant exactly what weatherd run calls; the task policy alone
+// grants everything but s3:DeleteObject, which only compaction needs.
 func TestIAMPolicy_Runtime(t *testing.T) {
 	run, _ := weatherdOps(t)
-	var p policy
+	var p, comp policy
 	MustJSON(t, "deploy/iam/weatherd-policy.json", &p)
-	probs := append(checkShape(p, nil), compareActions("deploy/iam/weatherd-policy.json", p.actions(), iamActions(run))...)
+	MustJSON(t, "deploy/iam/weatherd-compaction-policy.json", &comp)
+	both := policy{Version: p.Version, Statement: append(append([]statement(nil), p.Statement...), comp.Statement...)}
+	probs := append(checkShape(p, nil), checkShape(comp, nil)...)
+	probs = append(probs, compareActions("deploy/iam/weatherd-policy.json + weatherd-compaction-policy.json", both.actions(), iamActions(run))...)
 	for _, pr := range probs {
 		t.Error(pr)
+	}
+	if slices.Contains(p.actions(), "s3:DeleteObject") {
+		t.Error("deploy/iam/weatherd-policy.json grants s3:DeleteObject; only weatherd-compaction-policy.json may")
+	}
+	if got := comp.actions(); !reflect.DeepEqual(got, []string{"s3:DeleteObject"}) {
+		t.Errorf("deploy/iam/weatherd-compaction-policy.json grants %q, want only s3:DeleteObject", got)
+	}
+}
+
+// TestIAMPolicy_LakePrefix: the task role lists the bucket only under the
+// lake prefix its objects live in (a condition on s3:prefix), and the
+// compaction add-on deletes only gold files there.
+func TestIAMPolicy_LakePrefix(t *testing.T) {
+	var p, comp policy
+	MustJSON(t, "deploy/iam/weatherd-policy.json", &p)
+	MustJSON(t, "deploy/iam/weatherd-compaction-policy.json", &comp)
+	var objects, lists []string
+	for _, s := range p.Statement {
+		for _, a := range s.Action {
+			switch a {
+			case "s3:GetObject":
+				objects = append(objects, s.Resource...)
+			case "s3:ListBucket":
+				like, _ := s.Condition["StringLike"].(map[string]any)
+				prefixes, _ := like["s3:prefix"].([]any)
+				if len(s.Condition) != 1 || len(like) != 1 || len(prefixes) == 0 {
+					t.Errorf("statement %s: s3:ListBucket with condition %v, want only StringLike on s3:prefix", s.Sid, s.Condition)
+				}
+				for _, pr := range prefixes {
+					lists = append(lists, fmt.Sprint(pr))
+				}
+			}
+		}
+	}
+	if len(objects) != 1 || !strings.HasPrefix(objects[0], "arn:aws:s3:::LAKE_BUCKET/") || !strings.HasSuffix(objects[0], "/*") {
+		t.Fatalf("lake object resources %q, want one arn:aws:s3:::LAKE_BUCKET/<prefix>/*", objects)
+	}
+	prefix := strings.TrimSuffix(strings.TrimPrefix(objects[0], "arn:aws:s3:::LAKE_BUCKET/"), "*") // "lake/"
+	if want := []string{prefix, prefix + "*"}; !reflect.DeepEqual(lists, want) {
+		t.Errorf("s3:ListBucket allowed for prefixes %q, want %q", lists, want)
+	}
+	var deletes []string
+	for _, s := range comp.Statement {
+		deletes = append(deletes, s.Resource...)
+	}
+	if want := []string{"arn:aws:s3:::LAKE_BUCKET/" + prefix + "gold/*"}; !reflect.DeepEqual(deletes, want) {
+		t.Errorf("s3:DeleteObject on %q, want %q (compaction replaces gold files only)", deletes, want)
 	}
 }
 

@@ -49,6 +49,11 @@ type Config struct {
 	GracefulHandoffTimeout time.Duration `mapstructure:"graceful_handoff_timeout"`
 	// MaxBackoff caps the exponential backoff after a failed call.
 	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+	// MaxClockSkew is how far a reading's observed_at may be ahead of the
+	// record's arrival time on the stream (and, for the poller, of the
+	// time it is put). A reading further ahead goes to the lake's errors/
+	// and never reaches the alert or dedupe state.
+	MaxClockSkew time.Duration `mapstructure:"max_clock_skew"`
 }
 
 // DefaultConfig returns the consumer defaults (the same as config.yaml).
@@ -64,6 +69,7 @@ func DefaultConfig() Config {
 		IdleTimeBetweenReads:   time.Second,
 		GracefulHandoffTimeout: 20 * time.Second,
 		MaxBackoff:             5 * time.Second,
+		MaxClockSkew:           time.Hour,
 	}
 }
 
@@ -109,6 +115,9 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	}
 	if c.GracefulHandoffTimeout <= 0 {
 		ps.Add(check.Key(key, "graceful_handoff_timeout"), "got %s, want a positive duration", c.GracefulHandoffTimeout)
+	}
+	if c.MaxClockSkew < time.Second {
+		ps.Add(check.Key(key, "max_clock_skew"), "got %s, want at least 1s", c.MaxClockSkew)
 	}
 	if c.MaxBackoff < 100*time.Millisecond {
 		ps.Add(check.Key(key, "max_backoff"), "got %s, want at least 100ms", c.MaxBackoff)

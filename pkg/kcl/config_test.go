@@ -28,6 +28,7 @@ func TestConfig_Validate(t *testing.T) {
 		MaxRecords:             10001,
 		GracefulHandoffTimeout: 0,
 		MaxBackoff:             time.Millisecond,
+		MaxClockSkew:           time.Hour,
 	}
 	want := strings.Join([]string{
 		`consumer.application_name: got "x", want a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ . -`,

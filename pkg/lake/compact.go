@@ -15,6 +15,21 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
+// Leadership says whether this replica leads its peers: pkg/leader's
+// Elector. Await returns a context that ends when the leadership does; with
+// an ended ctx it answers at once.
+type Leadership interface {
+	Await(ctx context.Context) (context.Context, error)
+}
+
+// CompactOnlyWhileLeading makes the compaction job run only on the replica
+// that holds l (the poller's leader lease), and stop when it loses it.
+// Without it every replica whose config enables compaction compacts; two
+// at once are still safe (see Compact) but may each merge an overlapping
+// set of files, leaving duplicates until the next run merges the two
+// outputs. Call it before Run.
+func (w *Writer) CompactOnlyWhileLeading(l Leadership) { w.lead = l }
+
 // Run runs the compaction job on lake.compaction.schedule until ctx ends
 // (one run at a time; a run still going when ctx ends is waited for). With
 // compaction disabled it only waits for ctx.
@@ -28,15 +43,33 @@ func (w *Writer) Run(ctx context.Context) error {
 		return fmt.Errorf("lake.compaction.schedule: bad cron spec %q: %w", w.cfg.Compaction.Schedule, err)
 	}
 	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
-	c.Schedule(sched, cron.FuncJob(func() {
-		if err := w.Compact(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("lake compaction failed; the next run retries", "err", err)
-		}
-	}))
+	c.Schedule(sched, cron.FuncJob(func() { w.compactIfLeading(ctx) }))
 	c.Start()
 	<-ctx.Done()
 	<-c.Stop().Done()
 	return nil
+}
+
+// compactIfLeading runs one compaction, on the leader only when a
+// Leadership is set, and stops it when the leadership ends.
+func (w *Writer) compactIfLeading(ctx context.Context) {
+	if w.lead != nil {
+		ended, cancel := context.WithCancel(ctx)
+		cancel()
+		term, err := w.lead.Await(ended)
+		if err != nil {
+			w.m.compactionRuns.WithLabelValues("not_leader").Inc()
+			w.log.Debug("lake compaction skipped: another replica leads")
+			return
+		}
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		defer stop()
+		defer context.AfterFunc(term, stop)()
+	}
+	if err := w.Compact(ctx); err != nil && ctx.Err() == nil {
+		w.log.Error("lake compaction failed; the next run retries", "err", err)
+	}
 }
 
 // Compact merges, in every hour partition from lake.compaction.lookback ago

@@ -1,7 +1,12 @@
 package lake
 
 import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,5 +121,34 @@ func TestFileStore(t *testing.T) {
 	}
 	if got := listKeys(t, s, "gold/"); len(got) != 0 {
 		t.Fatalf("after Delete: %v", got)
+	}
+}
+
+// TestFileStore_ModesFollowTheUmask: lake objects are readable by others
+// (0644 under the usual umask 022), not 0600 as os.CreateTemp makes them,
+// and a stricter umask is honoured.
+func TestFileStore_ModesFollowTheUmask(t *testing.T) {
+	for _, tc := range []struct {
+		umask      int
+		file, dirs fs.FileMode
+	}{{0o022, 0o644, 0o755}, {0o077, 0o600, 0o700}, {0o002, 0o664, 0o775}} {
+		t.Run(fmt.Sprintf("%03o", tc.umask), func(t *testing.T) {
+			old := syscall.Umask(tc.umask)
+			defer syscall.Umask(old)
+			s, dir := MustFileStore(t)
+			key := "gold/year=2026/month=11/b.parquet"
+			if err := s.Put(t.Context(), key, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			for p, want := range map[string]fs.FileMode{key: tc.file, "gold/year=2026": tc.dirs, "gold/year=2026/month=11": tc.dirs} {
+				info, err := os.Stat(filepath.Join(dir, p))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := info.Mode().Perm(); got != want {
+					t.Errorf("%s: mode %04o, want %04o", p, got, want)
+				}
+			}
+		})
 	}
 }

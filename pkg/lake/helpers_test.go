@@ -235,7 +235,8 @@ func gunzipLines(tb testing.TB, s Store, key string) []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
-// counterValue returns the value of an unlabelled counter or gauge in reg.
+// counterValue returns the value of a counter or gauge in reg, summed over
+// its series.
 func counterValue(tb testing.TB, reg *prometheus.Registry, name string) float64 {
 	tb.Helper()
 	mfs, err := reg.Gather()
@@ -244,11 +245,16 @@ func counterValue(tb testing.TB, reg *prometheus.Registry, name string) float64 
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name {
-			m := mf.GetMetric()[0]
-			if m.Counter != nil {
-				return m.Counter.GetValue()
+			// The sum over every series of a labelled counter.
+			var sum float64
+			for _, m := range mf.GetMetric() {
+				if m.Counter != nil {
+					sum += m.Counter.GetValue()
+				} else {
+					sum += m.Gauge.GetValue()
+				}
 			}
-			return m.Gauge.GetValue()
+			return sum
 		}
 	}
 	tb.Fatalf("metric %s not registered", name)

@@ -1,13 +1,17 @@
 package lake
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weatherd/weatherd/pkg/weather"
+)
 
 type metrics struct {
 	objects         *prometheus.CounterVec
 	bytes           *prometheus.CounterVec
 	flushDuration   prometheus.Histogram
 	buffered        prometheus.Gauge
-	poison          prometheus.Counter
+	poison          *prometheus.CounterVec
 	flushFailures   prometheus.Counter
 	errorsDropped   prometheus.Counter
 	unknownValues   prometheus.Counter
@@ -34,10 +38,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "weatherd_lake_buffered_bytes",
 			Help: "Bytes (records plus their buffered rows, estimated) buffered by all shards, not yet written to the lake.",
 		}),
-		poison: prometheus.NewCounter(prometheus.CounterOpts{
+		poison: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_poison_records_total",
-			Help: "Stream records that are not usable readings; they go to the lake's errors/ prefix.",
-		}),
+			Help: "Stream records that are not usable readings, by the part of the reading contract they break (malformed, too_large, location_id, name, values, future); they go to the lake's errors/ prefix.",
+		}, []string{"reason"}),
 		flushFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weatherd_lake_flush_failures_total",
 			Help: "Flushes that failed (an object write or the checkpoint); the buffer is kept and retried.",
@@ -52,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		compactionRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_lake_compaction_runs_total",
-			Help: "Compaction runs, by outcome (ok, error).",
+			Help: "Compaction runs, by outcome (ok, error, not_leader: skipped because another replica holds the leader lease).",
 		}, []string{"outcome"}),
 		backpressureSec: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "weatherd_lake_backpressure_seconds_total",
@@ -69,7 +73,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.objects.WithLabelValues(k)
 		m.bytes.WithLabelValues(k)
 	}
+	for _, r := range weather.InvalidCodes {
+		m.poison.WithLabelValues(r)
+	}
 	m.compactionRuns.WithLabelValues("ok")
 	m.compactionRuns.WithLabelValues("error")
+	m.compactionRuns.WithLabelValues("not_leader")
 	return m, nil
 }

@@ -3,6 +3,7 @@ package lake
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"reflect"
 	"sync"
 	"testing"
@@ -13,13 +14,10 @@ import (
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
-func TestColumnOf_MatchesValueColumns(t *testing.T) {
-	if numValueColumns != len(ValueColumns) {
-		t.Fatalf("numValueColumns = %d, len(ValueColumns) = %d", numValueColumns, len(ValueColumns))
-	}
-	for i, c := range ValueColumns {
-		if got, ok := columnOf(c.Value); !ok || got != i {
-			t.Errorf("columnOf(%q) = %d, %v; want %d", c.Value, got, ok, i)
+func TestColumnOf_MatchesColumns(t *testing.T) {
+	for i, c := range weather.Columns {
+		if got, ok := columnOf(c.Name); !ok || got != i {
+			t.Errorf("columnOf(%q) = %d, %v; want %d", c.Name, got, ok, i)
 		}
 	}
 	if _, ok := columnOf("temperatureMax"); ok {
@@ -51,15 +49,15 @@ func testReadings(n int) []weather.Reading {
 	out := make([]weather.Reading, n)
 	for i := range out {
 		v := weather.Values{}
-		for j, c := range ValueColumns {
+		for j, c := range weather.Columns {
 			switch (i + j) % 7 {
 			case 0:
-				v.SetNull(c.Value)
+				v.SetNull(c.Name)
 			case 1: // absent
 			case 2:
-				v.Set(c.Value, float64(i)+0.5) // not a code
+				v.Set(c.Name, float64(i)+0.5) // not a code
 			default:
-				v.Set(c.Value, float64(i*31+j))
+				v.Set(c.Name, float64(i*31+j))
 			}
 		}
 		if i%3 == 0 {
@@ -72,15 +70,34 @@ func testReadings(n int) []weather.Reading {
 	return out
 }
 
-func TestBufRow_MatchesNewRow(t *testing.T) {
+// TestBufRow_MatchesReading: a buffered row converts back to the reading's
+// fields and values, codes that are not whole numbers and nulls as null.
+func TestBufRow_MatchesReading(t *testing.T) {
 	for i, r := range testReadings(50) {
-		want, wantUnknown := NewRow(r)
 		var b bufRow
-		unknown := b.set(r)
-		var got Row
-		b.toRow(&got, nil)
-		if rowOf(got) != rowOf(want) || unknown != wantUnknown {
-			t.Fatalf("reading %d: buffered row\n%s (unknown %d)\nNewRow\n%s (unknown %d)", i, rowOf(got), unknown, rowOf(want), wantUnknown)
+		row, unknown := rowFrom(r, &b)
+		wantUnknown := 0
+		if i%3 == 0 {
+			wantUnknown = 1 // temperatureMax
+		}
+		if unknown != wantUnknown {
+			t.Errorf("reading %d: %d values without a column, want %d", i, unknown, wantUnknown)
+		}
+		if row.EventID != r.EventID || row.LocationID != r.Location.ID || row.LocationName != r.Location.Name ||
+			row.Lat != r.Location.Lat || row.Lon != r.Location.Lon || row.Provider != r.Provider ||
+			!row.ObservedAt.Equal(r.ObservedAt) || !row.IngestedAt.Equal(r.IngestedAt) || row.ObservedAt.Location() != time.UTC {
+			t.Fatalf("reading %d: row %s", i, rowOf(row))
+		}
+		rv := reflect.ValueOf(row)
+		for j, c := range weather.Columns {
+			want, ok := r.Values.Get(c.Name)
+			if ok && c.Kind == weather.Int32 && want != math.Trunc(want) {
+				ok = false
+			}
+			got := rv.Field(numFixed + j)
+			if got.IsNil() != !ok || ok && got.Elem().Convert(reflect.TypeOf(0.0)).Float() != want {
+				t.Fatalf("reading %d: %s = %s, want %v (present %v)", i, c.Column, rowOf(row), want, ok)
+			}
 		}
 	}
 }
@@ -98,9 +115,10 @@ func TestParquetEncoder_ReusedWriters(t *testing.T) {
 		var p goldPart
 		want := make([]string, n)
 		plain := make([]Row, n)
+		bufs := make([]bufRow, n)
 		for i, r := range rs {
 			p.addRow(r, &sync.Pool{})
-			plain[i], _ = NewRow(r)
+			plain[i], _ = rowFrom(r, &bufs[i])
 			want[i] = rowOf(plain[i])
 		}
 		if n > maxRowChunk && len(p.rows) < 2 {
@@ -127,5 +145,29 @@ func TestParquetEncoder_ReusedWriters(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestBufRow_ToRowWithSlabDoesNotAllocate: a flush turns buffered rows into
+// Rows with the code columns' storage taken from one slab, not one
+// allocation per code value.
+func TestBufRow_ToRowWithSlabDoesNotAllocate(t *testing.T) {
+	rs := testReadings(100)
+	bufs := make([]bufRow, len(rs))
+	for i, r := range rs {
+		bufs[i].set(r)
+	}
+	rows := make([]Row, len(bufs))
+	ints := make(int32Slab, 0, numValueColumns*len(bufs))
+	codes := 0
+	allocs := testing.AllocsPerRun(10, func() {
+		ints = ints[:0]
+		for i := range bufs {
+			bufs[i].toRow(&rows[i], &ints)
+		}
+		codes = len(ints)
+	})
+	if codes == 0 || allocs != 0 {
+		t.Fatalf("%v allocations converting %d rows with %d code values", allocs, len(rows), codes)
 	}
 }

@@ -16,7 +16,6 @@ import (
 
 // S3API is the part of the S3 client the lake uses.
 type S3API interface {
-	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, opts ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
@@ -52,14 +51,16 @@ type S3Store struct {
 }
 
 // OpenS3Store returns a store for bucket/prefix after checking the bucket is
-// reachable with the client's credentials.
+// reachable with the client's credentials. The check lists the prefix
+// (one key at most) rather than HeadBucket, which needs s3:ListBucket on
+// the whole bucket: the task policy grants it for the lake prefix only.
 func OpenS3Store(ctx context.Context, api S3API, bucket, prefix string) (*S3Store, error) {
-	if _, err := api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		return nil, fmt.Errorf("lake bucket %q is not reachable (does it exist, may we use it?): %w", bucket, err)
-	}
 	p := strings.Trim(prefix, "/")
 	if p != "" {
 		p += "/"
+	}
+	if _, err := api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(p), MaxKeys: aws.Int32(1)}); err != nil {
+		return nil, fmt.Errorf("lake bucket %q is not reachable (does it exist, may we use it?): %w", bucket, err)
 	}
 	return &S3Store{api: api, bucket: bucket, prefix: p,
 		MultipartThreshold: DefaultMultipartThreshold, PartSize: DefaultPartSize}, nil

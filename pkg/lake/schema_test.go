@@ -3,55 +3,78 @@ package lake
 import (
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
-func TestValueColumns_MatchRow(t *testing.T) {
-	// Every Row field after the 8 fixed ones is a ValueColumns entry, in
-	// order, with the snake_case name of its value and the matching Go type.
-	rt := reflect.TypeOf(Row{})
-	if rt.NumField() != 8+len(ValueColumns) {
-		t.Fatalf("Row has %d fields, want 8 + %d", rt.NumField(), len(ValueColumns))
+// numFixed is the number of Row fields before the value columns.
+const numFixed = 8
+
+// rowFrom is the gold row of r as the writer makes it, and how many of r's
+// values have no column. The row points into b.
+func rowFrom(r weather.Reading, b *bufRow) (Row, int) {
+	unknown := b.set(r)
+	var row Row
+	b.toRow(&row, nil)
+	return row, unknown
+}
+
+// TestRow_EveryColumn: each weather.Columns entry is the Parquet column at
+// its place, with its type, and a value of that name lands there alone.
+func TestRow_EveryColumn(t *testing.T) {
+	fields := parquet.SchemaOf(Row{}).Fields()
+	if len(fields) != numFixed+len(weather.Columns) {
+		t.Fatalf("Row has %d columns, want %d + %d", len(fields), numFixed, len(weather.Columns))
 	}
-	upper := regexp.MustCompile(`[A-Z]`)
-	for i, c := range ValueColumns {
-		f := rt.Field(8 + i)
-		tag := strings.Split(f.Tag.Get("parquet"), ",")
-		snake := upper.ReplaceAllStringFunc(c.Value, func(s string) string { return "_" + strings.ToLower(s) })
-		if tag[0] != c.Column || snake != c.Column || tag[1] != "optional" {
-			t.Errorf("field %s: tag %v, column %q, want %q optional", f.Name, tag, c.Column, snake)
+	kind := map[parquet.Kind]weather.Kind{parquet.Double: weather.Double, parquet.Int32: weather.Int32}
+	for i, c := range weather.Columns {
+		f := fields[numFixed+i]
+		if f.Name() != c.Column || !f.Optional() || kind[f.Type().Kind()] != c.Kind {
+			t.Errorf("column %d is %s %s (optional %v), want %s of kind %d", numFixed+i, f.Name(), f.Type(), f.Optional(), c.Column, c.Kind)
 		}
-		want := map[ColumnType]reflect.Type{Double: reflect.TypeOf((*float64)(nil)), Int32: reflect.TypeOf((*int32)(nil))}[c.Type]
-		if f.Type != want {
-			t.Errorf("field %s: type %s, want %s", f.Name, f.Type, want)
+		v := weather.Values{}
+		v.Set(c.Name, 42)
+		var b bufRow
+		row, unknown := rowFrom(weather.NewReading(weather.Location{ID: "x"}, "p", baseHour, baseHour, v), &b)
+		rv := reflect.ValueOf(row)
+		for j := numFixed; j < rv.NumField(); j++ {
+			got := rv.Field(j)
+			switch {
+			case j != numFixed+i && !got.IsNil():
+				t.Errorf("%s set column %s", c.Name, fields[j].Name())
+			case j == numFixed+i && (got.IsNil() || got.Elem().Convert(reflect.TypeOf(0.0)).Float() != 42):
+				t.Errorf("%s did not set column %s", c.Name, c.Column)
+			}
 		}
-		var row Row
-		v := 42.0
-		if !row.setValue(c.Value, &v, nil) {
-			t.Errorf("setValue(%q) has no column", c.Value)
-		}
-		got := reflect.ValueOf(row).Field(8 + i)
-		if got.IsNil() || got.Elem().Convert(reflect.TypeOf(0.0)).Float() != 42 {
-			t.Errorf("setValue(%q) did not set field %s", c.Value, f.Name)
+		if unknown != 0 {
+			t.Errorf("%s: %d values without a column", c.Name, unknown)
 		}
 	}
 }
 
-func TestNewRow(t *testing.T) {
+func TestRow_Values(t *testing.T) {
 	v := weather.Values{}
 	v.Set("weatherCode", 4201)
 	v.Set("precipitationType", 1.5) // not a code: null in gold
+	v.Set("uvHealthConcern", 1e10)  // out of INT32's range: null in gold
 	v.SetNull("cloudBase")
 	v.Set("temperatureMax", 30) // daily forecast field: raw only
-	r := weather.NewReading(weather.Location{ID: "x", Name: "X"}, "p", baseHour, baseHour, v)
-	row, unknown := NewRow(r)
-	if unknown != 1 || row.WeatherCode == nil || *row.WeatherCode != 4201 || row.PrecipitationType != nil || row.CloudBase != nil || row.Temperature != nil {
-		t.Fatalf("row = %+v, unknown = %d", row, unknown)
+	v.Set("windGust", 17.25)
+	r := weather.NewReading(weather.Location{ID: "x", Name: "X", Lat: 1.5, Lon: -2.5}, "p", baseHour, baseHour.Add(1234), v)
+	var b bufRow
+	row, unknown := rowFrom(r, &b)
+	if unknown != 1 || row.WeatherCode == nil || *row.WeatherCode != 4201 || row.PrecipitationType != nil ||
+		row.UvHealthConcern != nil || row.CloudBase != nil || row.Temperature != nil || row.WindGust == nil || *row.WindGust != 17.25 {
+		t.Fatalf("row = %s, unknown = %d", rowOf(row), unknown)
+	}
+	if row.EventID != "x/2026-11-26T20:00:00Z" || row.LocationID != "x" || row.LocationName != "X" || row.Lat != 1.5 || row.Lon != -2.5 ||
+		!row.ObservedAt.Equal(baseHour) || !row.IngestedAt.Equal(baseHour.Add(1234)) || row.Provider != "p" {
+		t.Fatalf("row = %s", rowOf(row))
 	}
 }
 
@@ -70,8 +93,8 @@ func TestAthenaDDL_MatchesGoldColumns(t *testing.T) {
 	}
 	want := []string{"event_id string", "location_id string", "location_name string", "lat double", "lon double",
 		"observed_at timestamp", "ingested_at timestamp", "provider string"}
-	for _, c := range ValueColumns {
-		want = append(want, c.Column+" "+map[ColumnType]string{Double: "double", Int32: "int"}[c.Type])
+	for _, c := range weather.Columns {
+		want = append(want, c.Column+" "+map[weather.Kind]string{weather.Double: "double", weather.Int32: "int"}[c.Kind])
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("DDL columns:\n got %v\nwant %v", got, want)

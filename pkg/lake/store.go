@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +60,8 @@ func OpenStore(ctx context.Context, cfg Config, s3 S3API) (Store, error) {
 // FileStore keeps objects as files under a directory. Put writes a temporary
 // file in the target directory, fsyncs it, renames it over the key and
 // fsyncs the directory, so a crash leaves the old object or the new one.
+// Objects get mode 0666 and directories 0777, less the process umask
+// (0644 and 0755 under the usual 022).
 type FileStore struct {
 	dir  string
 	dirs sync.Map // directories known to exist
@@ -65,7 +69,7 @@ type FileStore struct {
 
 // OpenFileStore creates dir if needed and returns a store rooted there.
 func OpenFileStore(dir string) (*FileStore, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, fmt.Errorf("create lake directory: %w", err)
 	}
 	return &FileStore{dir: dir}, nil
@@ -89,16 +93,16 @@ func (s *FileStore) Put(ctx context.Context, key string, data []byte) error {
 	}
 	dir := filepath.Dir(p)
 	if _, ok := s.dirs.Load(dir); !ok {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o777); err != nil {
 			return fmt.Errorf("put %s: %w", key, err)
 		}
 		s.dirs.Store(dir, struct{}{})
 	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(p)+"-*")
+	f, err := createTemp(dir, ".tmp-"+filepath.Base(p)+"-")
 	if errors.Is(err, fs.ErrNotExist) {
 		// Someone removed the directory since we made it.
-		if err = os.MkdirAll(dir, 0o755); err == nil {
-			f, err = os.CreateTemp(dir, ".tmp-"+filepath.Base(p)+"-*")
+		if err = os.MkdirAll(dir, 0o777); err == nil {
+			f, err = createTemp(dir, ".tmp-"+filepath.Base(p)+"-")
 		}
 	}
 	if err != nil {
@@ -129,6 +133,22 @@ func (s *FileStore) Put(ctx context.Context, key string, data []byte) error {
 		return fmt.Errorf("put %s: fsync directory: %w", key, err)
 	}
 	return nil
+}
+
+// createTemp creates a new file named prefix and a random suffix in dir,
+// like os.CreateTemp but with mode 0666 less the umask (0644 under the
+// usual 022) instead of 0600: a lake is written to be read by others, e.g.
+// DuckDB on the host reading what a container's user wrote.
+func createTemp(dir, prefix string) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, fmt.Errorf("create a temporary file in %s: too many names taken", dir)
 }
 
 func syncDir(dir string) error {

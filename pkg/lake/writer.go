@@ -47,6 +47,7 @@ type Writer struct {
 	chunks sync.Pool
 
 	health lifecycle.Health // whether flushes reach the store
+	lead   Leadership       // when set, only its holder compacts
 
 	mu       sync.Mutex
 	buffered int64         // bytes (see itemSize) held by all shard writers
@@ -401,7 +402,7 @@ func (s *ShardWriter) append(it *Item, n int64) {
 			Reason: reason, Stream: s.stream, Shard: s.shard, SequenceNumber: seq,
 			PartitionKey: it.Record.PartitionKey, ArrivedAt: it.Record.ArrivedAt.UTC(), Data: it.Record.Data,
 		})
-		s.w.m.poison.Inc()
+		s.w.m.poison.WithLabelValues(weather.InvalidCode(it.Err)).Inc()
 	}
 	if b.records == 0 {
 		b.since = s.w.now()
@@ -429,9 +430,14 @@ func itemSize(it *Item) int64 {
 }
 
 // errorHour partitions a poison record by its observed_at when the bytes
-// still carry a parsable one, else by the stream's arrival time. Both come
-// from the record itself, so a replay puts it in the same partition.
+// still carry a parsable one that is not too far ahead, else by the
+// stream's arrival time. Both come from the record itself, so a replay puts
+// it in the same partition.
 func (s *ShardWriter) errorHour(it *Item) time.Time {
+	if weather.InvalidCode(it.Err) == weather.InvalidFuture && !it.Record.ArrivedAt.IsZero() {
+		// Its observed_at is the lie: file it with what arrived then.
+		return it.Record.ArrivedAt.UTC().Truncate(time.Hour)
+	}
 	var probe struct {
 		ObservedAt string `json:"observed_at"`
 	}

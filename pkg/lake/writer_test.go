@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/weatherd/weatherd/pkg/weather"
 )
 
 func TestShardWriter_FileStoreReadByDuckDB(t *testing.T) {
@@ -51,9 +53,9 @@ func TestShardWriter_FileStoreReadByDuckDB(t *testing.T) {
 			"event_id|VARCHAR", "location_id|VARCHAR", "location_name|VARCHAR", "lat|DOUBLE", "lon|DOUBLE",
 			"observed_at|TIMESTAMP WITH TIME ZONE", "ingested_at|TIMESTAMP WITH TIME ZONE", "provider|VARCHAR",
 		}
-		for _, c := range ValueColumns {
+		for _, c := range weather.Columns {
 			typ := "DOUBLE"
-			if c.Type == Int32 {
+			if c.Kind == weather.Int32 {
 				typ = "INTEGER"
 			}
 			want = append(want, c.Column+"|"+typ)

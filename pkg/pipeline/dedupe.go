@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 
 	"github.com/weatherd/weatherd/pkg/lake"
+	"github.com/weatherd/weatherd/pkg/weather"
 )
 
 // recentPerLocation is K: a reading is a duplicate when its observation
@@ -18,13 +20,20 @@ import (
 // arrive after a newer one.
 const recentPerLocation = 8
 
-// maxStateLocations bounds the locations in a shard's saved state. The state
-// rides on the shard's lease item, which DynamoDB limits to 400 KB: with
-// location ids up to 64 bytes a location takes at most ~170 bytes of JSON
-// (id, quotes, 8 unix times), so 2000 locations stay under ~340 KB. Beyond
-// it the locations whose newest observation is oldest are forgotten (a
-// duplicate of theirs would then get through).
+// maxStateLocations bounds the locations in a shard's saved state: with
+// location ids of at most 64 bytes (the reading contract) and unix times
+// of 10 digits a location takes ~160 bytes of JSON, so 2000 take ~320 KB.
+// Beyond it the locations whose newest observation is oldest are forgotten
+// (a duplicate of theirs would then get through).
 const maxStateLocations = 2000
+
+// MaxStateBytes bounds the encoded state whatever it holds (ids saved by a
+// version that did not check them, far-off times): the state rides on the
+// shard's lease item, which DynamoDB limits to 400 KB (409,600 bytes,
+// attribute names included), and the lease's other attributes take well
+// under 1 KB. Past it, too, the locations whose newest observation is
+// oldest are forgotten.
+const MaxStateBytes = 360_000
 
 // stateVersion tags the saved state's format.
 const stateVersion = 1
@@ -176,23 +185,60 @@ func (d *dedupe) at(seq string) map[string][]int64 {
 		}
 		out[loc] = ats
 	}
-	if len(out) > maxStateLocations {
-		locs := make([]string, 0, len(out))
-		for loc := range out {
-			locs = append(locs, loc)
+	size := stateOverhead
+	for loc, ats := range out {
+		size += entrySize(loc, ats)
+	}
+	if len(out) <= maxStateLocations && size <= MaxStateBytes {
+		return out
+	}
+	// Keep the locations seen most recently, newest first, as long as both
+	// bounds allow; one that does not fit is skipped, so a huge id cannot
+	// push out the many small ones after it.
+	locs := make([]string, 0, len(out))
+	for loc := range out {
+		locs = append(locs, loc)
+	}
+	newest := func(loc string) int64 { ats := out[loc]; return ats[len(ats)-1] }
+	sort.Slice(locs, func(i, j int) bool {
+		if a, b := newest(locs[i]), newest(locs[j]); a != b {
+			return a > b
 		}
-		newest := func(loc string) int64 { ats := out[loc]; return ats[len(ats)-1] }
-		sort.Slice(locs, func(i, j int) bool {
-			if a, b := newest(locs[i]), newest(locs[j]); a != b {
-				return a < b
-			}
-			return locs[i] < locs[j]
-		})
-		for _, loc := range locs[:len(out)-maxStateLocations] {
-			delete(out, loc)
+		return locs[i] < locs[j]
+	})
+	kept, size := 0, stateOverhead
+	for _, loc := range locs {
+		n := entrySize(loc, out[loc])
+		if kept < maxStateLocations && size+n <= MaxStateBytes {
+			kept++
+			size += n
+			continue
 		}
+		delete(out, loc)
 	}
 	return out
+}
+
+// stateOverhead is the encoded size of an empty state, {"v":1,"recent":{}}.
+const stateOverhead = len(`{"v":1,"recent":{}}`)
+
+// entrySize is the exact encoded size of one location of the state,
+// `"<id>":[t,...]` and the comma that separates it from the next.
+func entrySize(loc string, ats []int64) int {
+	n := len(loc) + 2
+	if !weather.ValidLocationID(loc) {
+		b, _ := json.Marshal(loc) // escapes
+		n = len(b)
+	}
+	n += len(`:[],`)
+	var buf [24]byte
+	for i, a := range ats {
+		if i > 0 {
+			n++
+		}
+		n += len(strconv.AppendInt(buf[:0], a, 10))
+	}
+	return n
 }
 
 // encode is the saved form of a set.

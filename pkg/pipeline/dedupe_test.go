@@ -294,6 +294,38 @@ func TestDedupe_StateBoundedInLocations(t *testing.T) {
 	t.Logf("state of %d locations with 64-byte ids: %d bytes", len(recent), len(state))
 }
 
+// TestDedupe_StateBoundedInBytes: whatever the ids (a 200 KB one saved by
+// a version that did not check them, ids JSON must escape) and times, the
+// encoded state stays within MaxStateBytes, filled with the locations seen
+// most recently.
+func TestDedupe_StateBoundedInBytes(t *testing.T) {
+	d := newDedupe()
+	fat := strings.Repeat("f", 200_000)
+	d.base[fat] = []int64{2_000_000_000}
+	d.base["<&>\"\u2028"] = []int64{-62_135_596_800, 253_402_300_799}
+	for i := range 1900 {
+		d.base[fmt.Sprintf("old-%060d", i)] = []int64{1, 2, 3, 4, 5, 6, 7, int64(1_700_000_000 + i)}
+	}
+	recent := d.at(fmt.Sprintf("%020d", 1))
+	state, err := encodeState(recent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(state) > MaxStateBytes || len(state) < MaxStateBytes-200 {
+		t.Errorf("state is %d bytes, want at most %d and within one entry of it", len(state), MaxStateBytes)
+	}
+	if _, ok := recent[fat]; !ok {
+		t.Error("the most recently seen location (the 200 KB id) was dropped")
+	}
+	if _, ok := recent[fmt.Sprintf("old-%060d", 1899)]; !ok {
+		t.Error("the newest small location was dropped")
+	}
+	if _, ok := recent[fmt.Sprintf("old-%060d", 0)]; ok {
+		t.Error("the oldest location was kept past the bound")
+	}
+	t.Logf("state of %d locations: %d bytes", len(recent), len(state))
+}
+
 // BenchmarkDedupe: the per-record cost of the duplicate check, 500
 // locations, with a checkpoint (state computed, encoded and committed)
 // every 5000 records.

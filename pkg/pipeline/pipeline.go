@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -66,6 +67,10 @@ type Factory struct {
 	Lake    func(stream, shard string) ShardSink
 	Metrics *Metrics
 	Log     *slog.Logger
+	// MaxClockSkew is how far a reading's observed_at may be ahead of its
+	// record's arrival time (consumer.max_clock_skew); 0 means
+	// weather.DefaultMaxClockSkew.
+	MaxClockSkew time.Duration
 }
 
 // New returns a processor for one shard; it is a stream.ProcessorFactory.
@@ -180,6 +185,11 @@ func (p *processor) prepare(ctx context.Context, records []stream.Record, b *bat
 	kept := items[:0]
 	for i := range items {
 		it := &items[i]
+		if it.Err == nil {
+			// A reading from the future would silence its location's later
+			// ones (duplicates, stale for alerts) until the clock caught up.
+			it.Err = weather.CheckObservedAt(it.Reading.ObservedAt, it.Record.ArrivedAt, p.f.maxSkew())
+		}
 		if err := it.Err; err != nil {
 			rec := &records[i]
 			p.log.Warn("invalid record sent to the lake's errors/", "sequence", rec.SequenceNumber, "partition_key", rec.PartitionKey, "err", err)
@@ -202,6 +212,13 @@ func (p *processor) prepare(ctx context.Context, records []stream.Record, b *bat
 		}
 	}
 	return items, nil
+}
+
+func (f *Factory) maxSkew() time.Duration {
+	if f.MaxClockSkew > 0 {
+		return f.MaxClockSkew
+	}
+	return weather.DefaultMaxClockSkew
 }
 
 // decodeChunk is how many records one goroutine decodes at a time.

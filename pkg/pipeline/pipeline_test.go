@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/lake"
 	"github.com/weatherd/weatherd/pkg/stream"
+	"github.com/weatherd/weatherd/pkg/testkit"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
@@ -45,6 +47,9 @@ type rig struct {
 	dir     string
 	reg     *prometheus.Registry
 	engine  *alert.Engine
+	// notices holds the log channel's notification lines (the embedded
+	// default routes every rule to it).
+	notices *testkit.SyncBuffer
 }
 
 // newRig wires the real alert engine and a file lake from the embedded default.
@@ -58,7 +63,8 @@ func newRig(t *testing.T) *rig {
 	cfg.Lake.URL = "file://" + dir
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	engine, err := alert.New(cfg.Alerts, cfg.Locations, alert.Deps{Now: time.Now}, reg, log)
+	notices := &testkit.SyncBuffer{}
+	engine, err := alert.New(cfg.Alerts, cfg.Locations, alert.Deps{Now: time.Now}, reg, slog.New(slog.NewTextHandler(notices, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +83,7 @@ func newRig(t *testing.T) *rig {
 		Metrics: NewMetrics(reg),
 		Log:     log,
 	}
-	return &rig{factory: f, dir: dir, reg: reg, engine: engine}
+	return &rig{factory: f, dir: dir, reg: reg, engine: engine, notices: notices}
 }
 
 func record(t *testing.T, seq int, loc string, at time.Time, gust float64) stream.Record {
@@ -159,13 +165,53 @@ func TestProcessor_GoodAndPoisonRecords(t *testing.T) {
 	if got := testutil.ToFloat64(rg.factory.Metrics.records); got != 4 {
 		t.Errorf("weatherd_consumer_records_total = %v, want 4", got)
 	}
-	n, err := testutil.GatherAndCount(rg.reg, "weatherd_alert_transitions_total")
-	if err != nil || n == 0 {
-		t.Errorf("alert engine saw no transition (%d series, %v)", n, err)
+	// strong-wind fired for sao-paulo (gust 25), and for nothing else.
+	if got := testutil.ToFloat64(mustCounterVec(t, rg.reg, "weatherd_alert_transitions_total", "rule", "strong-wind", "state", "firing")); got != 1 {
+		t.Errorf("weatherd_alert_transitions_total{rule=strong-wind,state=firing} = %v, want 1", got)
+	}
+	rg.engine.Tick(ctx) // delivers the outbox to the log channel
+	var fired []string
+	for _, line := range strings.Split(rg.notices.String(), "\n") {
+		if strings.Contains(line, `msg="alert notification"`) {
+			fired = append(fired, line[strings.Index(line, " state="):strings.Index(line, " severity=")])
+		}
+	}
+	if want := []string{" state=firing rule=strong-wind location=sao-paulo"}; !slices.Equal(fired, want) {
+		t.Errorf("notifications %q, want %q\n%s", fired, want, rg.notices)
 	}
 	if got := testutil.ToFloat64(mustCounter(t, rg.reg, "weatherd_poison_records_total")); got != 1 {
 		t.Errorf("weatherd_poison_records_total = %v, want 1", got)
 	}
+}
+
+// mustCounterVec returns a copy of the series of name with exactly the
+// label pairs given (name, value, ...), or a zero counter when there is none.
+func mustCounterVec(t *testing.T, reg *prometheus.Registry, name string, labels ...string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: "copy"})
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				got[lp.GetName()] = lp.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if got[labels[i]] != labels[i+1] {
+					continue series
+				}
+			}
+			c.Add(m.GetCounter().GetValue())
+		}
+	}
+	return c
 }
 
 func mustCounter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {

@@ -21,21 +21,24 @@ import (
 // table indexed by a hash of the name's length and first, middle and last
 // bytes; a name whose slot is taken is simply not interned.
 var knownNames = func() (t [256]string) {
-	for _, n := range []string{
-		"temperature", "temperatureApparent", "dewPoint", "humidity", "windSpeed", "windGust", "windDirection",
-		"pressureSurfaceLevel", "pressureSeaLevel", "weatherCode", "precipitationIntensity", "precipitationProbability",
-		"precipitationType", "rainIntensity", "freezingRainIntensity", "snowIntensity", "sleetIntensity",
-		"rainAccumulation", "snowAccumulation", "sleetAccumulation", "iceAccumulation", "visibility", "cloudCover",
-		"cloudBase", "cloudCeiling", "uvIndex", "uvHealthConcern", "evapotranspiration", "altimeterSetting",
-		"hailProbability", "hailSize", "thunderstormProbability", "ezHeatStressIndex", "snowDepth",
-		"windSpeedMax", "windGustMax",
-	} {
+	names := make([]string, 0, len(Columns)+len(rawOnlyNames))
+	for _, c := range Columns {
+		names = append(names, c.Name)
+	}
+	for _, n := range append(names, rawOnlyNames...) {
 		if i := nameSlot([]byte(n)); t[i] == "" {
 			t[i] = n
 		}
 	}
 	return t
 }()
+
+// rawOnlyNames are values Tomorrow.io sends that have no gold column
+// (Columns has the others).
+var rawOnlyNames = []string{
+	"altimeterSetting", "hailProbability", "hailSize", "thunderstormProbability", "ezHeatStressIndex", "snowDepth",
+	"windSpeedMax", "windGustMax",
+}
 
 func nameSlot(b []byte) uint8 {
 	if len(b) == 0 {

@@ -145,15 +145,135 @@ func (r Reading) Encode() ([]byte, error) { return json.Marshal(r) }
 var ErrInvalid = errors.New("invalid reading event")
 
 // InvalidError says why bytes are not a usable reading event.
-type InvalidError struct{ Reason string }
+type InvalidError struct {
+	// Code is one of the Invalid* codes: a small fixed set, fit for a
+	// metric label.
+	Code   string
+	Reason string
+}
 
 func (e *InvalidError) Error() string { return "invalid reading event: " + e.Reason }
 
 // Is makes errors.Is(err, ErrInvalid) true.
 func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
 
+// Codes of an InvalidError: which part of the reading contract a record
+// breaks.
+const (
+	InvalidMalformed  = "malformed"   // not JSON of the reading shape, or a field with a wrong value
+	InvalidTooLarge   = "too_large"   // the record is over MaxEventBytes
+	InvalidLocationID = "location_id" // location.id breaks the location id rule
+	InvalidName       = "name"        // location.name is over MaxNameBytes
+	InvalidValues     = "values"      // more than MaxValues values, or a bad name or number
+	InvalidFuture     = "future"      // observed_at too far ahead of the record's arrival
+)
+
+// InvalidCodes lists every InvalidError code.
+var InvalidCodes = []string{InvalidMalformed, InvalidTooLarge, InvalidLocationID, InvalidName, InvalidValues, InvalidFuture}
+
+// InvalidCode returns the code of err's *InvalidError, or InvalidMalformed
+// when it carries none.
+func InvalidCode(err error) string {
+	var ie *InvalidError
+	if errors.As(err, &ie) && ie.Code != "" {
+		return ie.Code
+	}
+	return InvalidMalformed
+}
+
 func invalid(format string, args ...any) error {
-	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
+	return invalidAs(InvalidMalformed, format, args...)
+}
+
+func invalidAs(code, format string, args ...any) error {
+	return &InvalidError{Code: code, Reason: fmt.Sprintf(format, args...)}
+}
+
+// The reading contract's bounds. They keep every reading storable: the
+// location id is a DynamoDB key (alert state) and a key of the dedupe state
+// saved on a lease item (400 KB per item), and every field ends up in
+// memory buffers, Parquet rows and notifications.
+const (
+	// MaxLocationIDBytes is the longest location id.
+	MaxLocationIDBytes = 64
+	// MaxNameBytes is the longest location name.
+	MaxNameBytes = 256
+	// MaxValues is the most values one reading may carry (Tomorrow.io's
+	// realtime endpoint sends about 20).
+	MaxValues = 128
+	// MaxEventBytes is the largest reading event accepted from the stream: a
+	// reading within the other bounds stays far below it (~1 KB is usual).
+	MaxEventBytes = 32 << 10
+	// DefaultMaxClockSkew is how far observed_at may be ahead of the
+	// reading's arrival by default.
+	DefaultMaxClockSkew = time.Hour
+)
+
+// LocationIDRule says in words what ValidLocationID accepts.
+const LocationIDRule = "1-64 of a-z, 0-9, '-' and '_', starting with a letter or digit"
+
+// ValidLocationID reports whether id is a location id: the rule both the
+// configuration and every reading on the stream follow (see LocationIDRule).
+// It is checked without a regexp: it runs for every record.
+func ValidLocationID(id string) bool {
+	if len(id) == 0 || len(id) > MaxLocationIDBytes {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case (c == '-' || c == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// clip shortens s for an error message: a poison field may be megabytes.
+func clip(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q… (%d bytes)", s[:n], len(s))
+}
+
+// CheckObservedAt reports, as an *InvalidError, an observation more than
+// maxSkew ahead of ref, the time the reading reached the stream (or is
+// about to). Such a reading would pass for the newest observation of its
+// location until the clock catches up: every later real one would look
+// older, hence a duplicate to the poller and stale to the alert engine. A
+// zero ref or a maxSkew of 0 or less skips the check.
+func CheckObservedAt(observedAt, ref time.Time, maxSkew time.Duration) error {
+	if ref.IsZero() || maxSkew <= 0 {
+		return nil
+	}
+	if ahead := observedAt.Sub(ref); ahead > maxSkew {
+		return invalidAs(InvalidFuture, "observed_at %s is %s ahead of the arrival time %s (at most %s allowed)",
+			observedAt.UTC().Format(time.RFC3339), ahead.Round(time.Second), ref.UTC().Format(time.RFC3339), maxSkew)
+	}
+	return nil
+}
+
+// CheckContract checks a reading about to be put on the stream against the
+// whole reading contract, as the consumer will: every field (Validate), the
+// encoded size, and observed_at at most maxSkew ahead of now. Providers'
+// readings go through it before they are put, so a reading the consumer
+// would refuse never leaves the poller.
+func (r Reading) CheckContract(now time.Time, maxSkew time.Duration) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	data, err := r.Encode()
+	if err != nil {
+		return invalidAs(InvalidValues, "%v", err)
+	}
+	if len(data) > MaxEventBytes {
+		return invalidAs(InvalidTooLarge, "event is %d bytes, want at most %d", len(data), MaxEventBytes)
+	}
+	return CheckObservedAt(r.ObservedAt, now, maxSkew)
 }
 
 // valueName reports whether s is a camelCase value name:
@@ -189,6 +309,9 @@ func Decode(data []byte) (Reading, error) {
 // reading shares that storage: it is valid until the caller reuses vals or
 // nums. Either may be nil.
 func DecodeReuse(data []byte, vals Values, nums []float64) (Reading, error) {
+	if len(data) > MaxEventBytes {
+		return Reading{}, invalidAs(InvalidTooLarge, "event is %d bytes, want at most %d", len(data), MaxEventBytes)
+	}
 	if r, namesOK, ok := decodeFast(data, vals, nums); ok {
 		err := r.validateFields()
 		if err == nil && !namesOK {
@@ -232,10 +355,10 @@ func (r Reading) Validate() error {
 	}
 	for k, p := range r.Values {
 		if !valueName(k) {
-			return invalid("value name %q is not a camelCase name", k)
+			return invalidAs(InvalidValues, "value name %s is not a camelCase name", clip(k))
 		}
 		if p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0)) {
-			return invalid("value %q is not a finite number", k)
+			return invalidAs(InvalidValues, "value %q is not a finite number", k)
 		}
 	}
 	return nil
@@ -245,15 +368,21 @@ func (r Reading) Validate() error {
 func (r *Reading) validateFields() error {
 	switch {
 	case r.Schema != Schema:
-		return invalid("schema is %q, want %q", r.Schema, Schema)
+		return invalid("schema is %s, want %q", clip(r.Schema), Schema)
 	case r.Location.ID == "":
 		return invalid("location.id is empty")
+	case !ValidLocationID(r.Location.ID):
+		return invalidAs(InvalidLocationID, "location.id %s: want %s", clip(r.Location.ID), LocationIDRule)
+	case len(r.Location.Name) > MaxNameBytes:
+		return invalidAs(InvalidName, "location.name is %d bytes, want at most %d", len(r.Location.Name), MaxNameBytes)
+	case len(r.Values) > MaxValues:
+		return invalidAs(InvalidValues, "%d values, want at most %d", len(r.Values), MaxValues)
 	case r.ObservedAt.IsZero():
 		return invalid("observed_at is missing")
 	case !eventIDMatches(r.EventID, r.Location.ID, r.ObservedAt):
-		return invalid("event_id %q does not match location.id and observed_at", r.EventID)
+		return invalid("event_id %s does not match location.id and observed_at", clip(r.EventID))
 	case r.Units != UnitsMetric:
-		return invalid("units is %q, want %q", r.Units, UnitsMetric)
+		return invalid("units is %s, want %q", clip(r.Units), UnitsMetric)
 	}
 	return nil
 }

@@ -7,7 +7,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +36,13 @@ type Stream struct {
 	mu      sync.Mutex
 	cond    chan struct{} // closed and replaced when records arrive
 	records []stream.Record
-	next    uint64 // sequence number of the next record put
+	// epoch starts every sequence number of this stream: the time it was
+	// created, in microseconds, and 6 random digits. Lake objects are named
+	// after sequence numbers, so two runs (one after the other, or two
+	// processes sharing a lake) never write the same object names, while a
+	// batch retried within a run keeps its names.
+	epoch string
+	next  uint64 // counter of the next record put
 	// delivered is the number of held records already handed to the processor.
 	delivered  int
 	checkpoint string
@@ -47,6 +55,7 @@ type Stream struct {
 // New returns an empty stream.
 func New(cfg stream.MemoryConfig, reg prometheus.Registerer) *Stream {
 	s := &Stream{capacity: max(cfg.Capacity, 1), now: time.Now, cond: make(chan struct{}), next: 1}
+	s.epoch = fmt.Sprintf("%016d%06d", s.now().UnixMicro(), rand.IntN(1_000_000))
 	s.produced = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "weatherd_readings_produced_total",
 		Help: "Readings accepted by the stream.",
@@ -59,9 +68,10 @@ func New(cfg stream.MemoryConfig, reg prometheus.Registerer) *Stream {
 	return s
 }
 
-// sequence formats n like a Kinesis sequence number: decimal, fixed width so
-// that string order is numeric order.
-func sequence(n uint64) string { return fmt.Sprintf("%020d", n) }
+// sequence formats the n-th record's sequence number like a Kinesis one:
+// decimal, the epoch then a fixed-width counter, so that string order is
+// put order.
+func (s *Stream) sequence(n uint64) string { return s.epoch + fmt.Sprintf("%020d", n) }
 
 // Put appends a record, or returns stream.ErrBufferFull when the stream holds
 // its capacity of unconsumed records.
@@ -77,7 +87,7 @@ func (s *Stream) Put(ctx context.Context, partitionKey string, data []byte) erro
 	s.records = append(s.records, stream.Record{
 		Data:           append([]byte(nil), data...),
 		PartitionKey:   partitionKey,
-		SequenceNumber: sequence(s.next),
+		SequenceNumber: s.sequence(s.next),
 		ArrivedAt:      s.now().UTC(),
 	})
 	s.next++
@@ -236,19 +246,18 @@ func (c checkpointer) CheckpointWithState(ctx context.Context, seq string, state
 }
 
 func (c checkpointer) write(seq string, state []byte, withState bool) error {
-	n, err := strconv.ParseUint(seq, 10, 64)
-	if err != nil {
-		return fmt.Errorf("checkpoint %q: not a memory stream sequence number", seq)
-	}
 	s := c.s
+	if len(seq) != len(s.epoch)+20 || !strings.HasPrefix(seq, s.epoch) {
+		return fmt.Errorf("checkpoint %q: not a sequence number of this memory stream", seq)
+	}
+	if _, err := strconv.ParseUint(seq[len(s.epoch):], 10, 64); err != nil {
+		return fmt.Errorf("checkpoint %q: not a sequence number of this memory stream", seq)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	drop := 0
-	for drop < len(s.records) {
-		m, _ := strconv.ParseUint(s.records[drop].SequenceNumber, 10, 64)
-		if m > n {
-			break
-		}
+	// Same width, same epoch: string order is numeric order.
+	for drop < len(s.records) && s.records[drop].SequenceNumber <= seq {
 		drop++
 	}
 	s.records = append(s.records[:0:0], s.records[drop:]...)

@@ -87,7 +87,7 @@ func TestStream_DeliversInOrderAndDrainsOnStop(t *testing.T) {
 	if fmt.Sprint(col.shutdown) != "[requested]" {
 		t.Errorf("shutdown reasons = %v", col.shutdown)
 	}
-	if s.Len() != 0 || s.Checkpoint() != "00000000000000000700" {
+	if s.Len() != 0 || s.Checkpoint() != s.sequence(700) {
 		t.Errorf("held %d, checkpoint %q after everything was checkpointed", s.Len(), s.Checkpoint())
 	}
 	if got := testutil.ToFloat64(s.produced); got != 700 {
@@ -107,7 +107,7 @@ func TestStream_BoundedUntilCheckpointed(t *testing.T) {
 	}
 	cp := checkpointer{s}
 	s.markDelivered(2)
-	if err := cp.Checkpoint(context.Background(), "00000000000000000002"); err != nil {
+	if err := cp.Checkpoint(context.Background(), s.sequence(2)); err != nil {
 		t.Fatal(err)
 	}
 	if s.Len() != 1 {
@@ -178,14 +178,46 @@ func TestConsumer_StateComesBackWithTheCheckpoint(t *testing.T) {
 		t.Fatalf("first run started from %+v, want the start with no state", p.from)
 	}
 	p := run()
-	if p.from.AfterSequence != "00000000000000000003" || string(p.from.State) != "after 00000000000000000003" {
-		t.Fatalf("second run started from %q with state %q, want 00000000000000000003 with %q", p.from.AfterSequence, p.from.State, "after 00000000000000000003")
+	third := s.sequence(3)
+	if p.from.AfterSequence != third || string(p.from.State) != "after "+third {
+		t.Fatalf("second run started from %q with state %q, want %s with %q", p.from.AfterSequence, p.from.State, third, "after "+third)
 	}
 	// A plain checkpoint keeps the state.
-	if err := (checkpointer{s}).Checkpoint(context.Background(), "00000000000000000003"); err != nil {
+	if err := (checkpointer{s}).Checkpoint(context.Background(), third); err != nil {
 		t.Fatal(err)
 	}
-	if seq, st := s.checkpointState(); seq != "00000000000000000003" || string(st) != "after 00000000000000000003" {
+	if seq, st := s.checkpointState(); seq != third || string(st) != "after "+third {
 		t.Fatalf("after a plain checkpoint: %q %q", seq, st)
+	}
+}
+
+// TestStream_SequenceNumbersUniqueAcrossStreams: two streams (two runs of
+// weatherd, one after the other or side by side on one lake) never hand out
+// the same sequence number, so their lake objects never share a name;
+// within a stream they keep put order, and a checkpoint of the other
+// stream's is refused.
+func TestStream_SequenceNumbersUniqueAcrossStreams(t *testing.T) {
+	a := New(stream.MemoryConfig{Capacity: 10}, prometheus.NewRegistry())
+	b := New(stream.MemoryConfig{Capacity: 10}, prometheus.NewRegistry())
+	seen := map[string]bool{}
+	for _, s := range []*Stream{a, b} {
+		for i := range 3 {
+			if err := s.Put(context.Background(), "k", []byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		recs, _ := s.pending()
+		for i, r := range recs {
+			if seen[r.SequenceNumber] {
+				t.Errorf("sequence number %s handed out twice", r.SequenceNumber)
+			}
+			seen[r.SequenceNumber] = true
+			if i > 0 && !(recs[i-1].SequenceNumber < r.SequenceNumber) || len(r.SequenceNumber) != len(recs[0].SequenceNumber) {
+				t.Errorf("sequence numbers out of order: %s then %s", recs[i-1].SequenceNumber, r.SequenceNumber)
+			}
+		}
+	}
+	if err := (checkpointer{a}).Checkpoint(context.Background(), b.sequence(1)); err == nil {
+		t.Error("a checkpoint of another stream's sequence number was accepted")
 	}
 }
