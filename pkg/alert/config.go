@@ -13,6 +13,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/secret"
 )
@@ -55,6 +56,9 @@ type ChannelConfig struct {
 	Secret     secret.String `mapstructure:"secret"`
 	SecretFile string        `mapstructure:"secret_file"`
 	Timeout    time.Duration `mapstructure:"timeout"`
+	// MaxRetryAfter caps how long a webhook's Retry-After answer holds the
+	// channel's notifications back (0: notify.DefaultMaxRetryAfter, 1h).
+	MaxRetryAfter time.Duration `mapstructure:"max_retry_after"`
 	// MinSeverity drops notifications below it (a severity floor).
 	MinSeverity string         `mapstructure:"min_severity"`
 	Window      WindowConfig   `mapstructure:"window"`
@@ -248,20 +252,29 @@ func (ch ChannelConfig) validate(k string, ps *check.Problems) {
 		}
 		switch {
 		case ch.Secret.IsZero() && ch.SecretFile == "":
+			// Also an unset ${VAR}: an empty key would sign with "".
 			ps.Add(check.Key(k, "secret"), "required for a webhook (the HMAC-SHA256 key), or set secret_file")
 		case !ch.Secret.IsZero() && ch.SecretFile != "":
 			ps.Add(check.Key(k, "secret_file"), "set either secret or secret_file, not both")
 		case ch.SecretFile != "":
-			if _, err := os.Stat(ch.SecretFile); err != nil {
-				ps.Add(check.Key(k, "secret_file"), "cannot read %q: %v", ch.SecretFile, unwrapPathErr(err))
+			if _, err := ReadSecretFile(ch.SecretFile); err != nil {
+				ps.Add(check.Key(k, "secret_file"), "%v", err)
 			}
+		case strings.TrimSpace(ch.Secret.Reveal()) == "":
+			ps.Add(check.Key(k, "secret"), "is only white space; want the HMAC-SHA256 key")
 		}
 		if ch.Timeout < 0 {
 			ps.Add(check.Key(k, "timeout"), "got %s, want a positive duration (0: default 10s)", ch.Timeout)
 		}
+		if ch.MaxRetryAfter < 0 {
+			ps.Add(check.Key(k, "max_retry_after"), "got %s, want a positive duration (0: default %s)", ch.MaxRetryAfter, notify.DefaultMaxRetryAfter)
+		}
 	case "log":
 	default:
 		ps.Add(check.Key(k, "type"), "got %q, want sns, webhook or log", ch.Type)
+	}
+	if ch.Type != "webhook" && ch.MaxRetryAfter != 0 {
+		ps.Add(check.Key(k, "max_retry_after"), "only for type webhook")
 	}
 	if ch.Type != "sns" && ch.Format != "" {
 		ps.Add(check.Key(k, "format"), "only for type sns")
@@ -305,6 +318,20 @@ func checkZone(k, tz string, ps *check.Problems) {
 	if _, err := time.LoadLocation(tz); err != nil {
 		ps.Add(k, "unknown time zone %q", tz)
 	}
+}
+
+// ReadSecretFile returns the key a webhook's secret_file holds, without
+// surrounding white space; an empty key is an error, never a key.
+func ReadSecretFile(name string) (secret.String, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %q: %v", name, unwrapPathErr(err))
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" {
+		return "", fmt.Errorf("%q is empty; want the HMAC-SHA256 key", name)
+	}
+	return secret.String(key), nil
 }
 
 func unwrapPathErr(err error) error {

@@ -103,6 +103,43 @@ func TestConfig_Validate(t *testing.T) {
 	}
 }
 
+// TestConfig_EmptyWebhookSecret: an empty key would sign every request with
+// "", which any receiver could forge; each way of getting one names its key.
+func TestConfig_EmptyWebhookSecret(t *testing.T) {
+	dir := t.TempDir()
+	empty, blank := filepath.Join(dir, "empty"), filepath.Join(dir, "blank")
+	os.WriteFile(empty, nil, 0o600)
+	os.WriteFile(blank, []byte(" \n\t\n"), 0o600)
+	tests := []struct {
+		name string
+		env  map[string]string
+		hook string
+		want string
+	}{
+		{"EmptyFile", nil, "secret_file: " + empty,
+			`alerts.channels.hook.secret_file: "` + empty + `" is empty; want the HMAC-SHA256 key`},
+		{"BlankFile", nil, "secret_file: " + blank,
+			`alerts.channels.hook.secret_file: "` + blank + `" is empty; want the HMAC-SHA256 key`},
+		{"UnsetVariable", nil, "secret: ${WEBHOOK_SECRET}",
+			`alerts.channels.hook.secret: required for a webhook (the HMAC-SHA256 key), or set secret_file`},
+		{"BlankVariable", map[string]string{"WEBHOOK_SECRET": "  "}, "secret: \"${WEBHOOK_SECRET}\"",
+			`alerts.channels.hook.secret: is only white space; want the HMAC-SHA256 key`},
+		{"BlankOverride", map[string]string{"WEBHOOK_SECRET": "k", "WEATHERD_ALERTS_CHANNELS_HOOK_SECRET": " "}, "secret: ${WEBHOOK_SECRET}",
+			`alerts.channels.hook.secret: is only white space; want the HMAC-SHA256 key`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "config.yaml")
+			os.WriteFile(file, []byte("alerts:\n  channels:\n    hook:\n      type: webhook\n      url: https://example.com/in\n      "+tc.hook+"\n"), 0o600)
+			env := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			_, err := config.Load(config.Source{Path: file, Explicit: true, Env: env})
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("Load error:\n%v\nwant:\n%s", err, tc.want)
+			}
+		})
+	}
+}
+
 // TestConfig_Load checks the contract's example through the real loader and
 // that the embedded default's alerts section is valid.
 func TestConfig_Load(t *testing.T) {

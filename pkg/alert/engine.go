@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -25,7 +24,6 @@ import (
 	"github.com/weatherd/weatherd/pkg/alert/state"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
-	"github.com/weatherd/weatherd/pkg/secret"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
@@ -197,13 +195,14 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 		case "webhook":
 			key := cc.Secret
 			if cc.SecretFile != "" {
-				b, err := os.ReadFile(cc.SecretFile)
-				if err != nil {
+				// Read again: the file may have changed since Validate.
+				if key, err = ReadSecretFile(cc.SecretFile); err != nil {
 					return nil, fmt.Errorf("alerts.channels.%s.secret_file: %w", name, err)
 				}
-				key = secret.String(strings.TrimSpace(string(b)))
 			}
-			ch.sender = notify.NewWebhook(deps.HTTPClient, cc.URL, key, cc.Timeout, deps.Now)
+			ch.sender = notify.NewWebhook(deps.HTTPClient, notify.WebhookConfig{
+				URL: cc.URL, Secret: key, Timeout: cc.Timeout, MaxRetryAfter: cc.MaxRetryAfter, Now: deps.Now,
+			})
 		default:
 			ch.sender = notify.NewLog(log.With("channel", name))
 		}

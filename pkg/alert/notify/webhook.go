@@ -6,12 +6,17 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/weatherd/weatherd/pkg/secret"
 )
@@ -27,31 +32,110 @@ const (
 	DeliveryHeader = "X-Weatherd-Delivery"
 )
 
+// Webhook defaults.
+const (
+	DefaultWebhookTimeout = 10 * time.Second
+	// DefaultMaxRetryAfter caps how long a receiver's Retry-After may hold
+	// its notifications back.
+	DefaultMaxRetryAfter = time.Hour
+	// maxErrorBody is how much of a refusal's body an error quotes.
+	maxErrorBody = 200
+)
+
+// RetryAfterError is a delivery the receiver refused with a Retry-After
+// header: the notification should not be sent again before At (already
+// capped by the channel's max_retry_after).
+type RetryAfterError struct {
+	At  time.Time
+	Err error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.At.UTC().Format(time.RFC3339))
+}
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// WebhookConfig configures a Webhook.
+type WebhookConfig struct {
+	URL    string
+	Secret secret.String
+	// Timeout bounds one request (0: DefaultWebhookTimeout).
+	Timeout time.Duration
+	// MaxRetryAfter caps a Retry-After answer (0: DefaultMaxRetryAfter).
+	MaxRetryAfter time.Duration
+	Now           func() time.Time // nil: time.Now
+}
+
 // Webhook POSTs the message's JSON body, signed with HMAC-SHA256.
 type Webhook struct {
-	client   *http.Client
-	url      string
-	secret   secret.String
-	attempts int
-	now      func() time.Time
+	client        *http.Client
+	url           string
+	secret        secret.String
+	attempts      int
+	maxRetryAfter time.Duration
+	now           func() time.Time
+	// hidden are the strings an error must never quote: the signing key and
+	// the parts of the URL that may be credentials.
+	hidden []string
 }
 
 var _ Sender = (*Webhook)(nil)
 
-// NewWebhook returns a Sender posting to url with a per-request timeout.
-func NewWebhook(client *http.Client, url string, key secret.String, timeout time.Duration, now func() time.Time) *Webhook {
+// NewWebhook returns a Sender posting to cfg.URL with a per-request timeout.
+// It never follows redirects: a receiver that moved answers 3xx, and the
+// signed body is not sent to a place the configuration does not name.
+func NewWebhook(client *http.Client, cfg WebhookConfig) *Webhook {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	if timeout <= 0 {
-		timeout = 10 * time.Second
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultWebhookTimeout
+	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	c := *client
-	c.Timeout = timeout
-	if now == nil {
-		now = time.Now
+	c.Timeout = cfg.Timeout
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Webhook{
+		client: &c, url: cfg.URL, secret: cfg.Secret, attempts: 3,
+		maxRetryAfter: cfg.MaxRetryAfter, now: cfg.Now, hidden: hiddenParts(cfg.URL, cfg.Secret),
 	}
-	return &Webhook{client: &c, url: url, secret: key, attempts: 3, now: now}
+}
+
+// hiddenParts lists what of a webhook URL and key may be a credential:
+// the key, user info, query values and long path segments (tokens such as
+// Slack's live in the path). Longest first, so a longer one is replaced whole.
+func hiddenParts(raw string, key secret.String) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= 4 {
+			out = append(out, s)
+		}
+	}
+	add(key.Reveal())
+	if u, err := url.Parse(raw); err == nil {
+		if p, ok := u.User.Password(); ok {
+			add(p)
+		}
+		add(u.User.Username())
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				add(v)
+			}
+		}
+		for _, seg := range strings.Split(u.Path, "/") {
+			if len(seg) >= 16 {
+				add(seg)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
 }
 
 // Sign returns the signature header value for body signed at ts.
@@ -65,6 +149,8 @@ func Sign(key secret.String, ts int64, body []byte) string {
 
 // Send posts m.Body, retrying network errors, 429 and 5xx answers with
 // jittered exponential backoff (a few attempts; the outbox retries later).
+// An answer with a Retry-After is not retried here: it returns a
+// *RetryAfterError for the outbox to wait that long.
 func (w *Webhook) Send(ctx context.Context, m Message) error {
 	var last error
 	backoff := 200 * time.Millisecond
@@ -74,7 +160,8 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 			return nil
 		}
 		last = err
-		if !retry || attempt == w.attempts {
+		var ra *RetryAfterError
+		if !retry || attempt == w.attempts || errors.As(err, &ra) {
 			break
 		}
 		sleep := backoff/2 + rand.N(backoff)
@@ -89,7 +176,8 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 }
 
 func (w *Webhook) post(ctx context.Context, m Message) (retry bool, err error) {
-	ts := w.now().Unix()
+	now := w.now()
+	ts := now.Unix()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(m.Body))
 	if err != nil {
 		return false, fmt.Errorf("webhook request: %w", err)
@@ -104,16 +192,63 @@ func (w *Webhook) post(ctx context.Context, m Message) (retry bool, err error) {
 		// The URL may carry a token: report the host only.
 		return true, fmt.Errorf("webhook post to %s: %w", req.URL.Host, unwrapURLError(err))
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	code := resp.StatusCode
 	switch {
-	case resp.StatusCode < 300:
+	case code >= 200 && code < 300:
 		return false, nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return true, fmt.Errorf("webhook post to %s: HTTP %d", req.URL.Host, resp.StatusCode)
-	default:
-		return false, fmt.Errorf("webhook post to %s: HTTP %d", req.URL.Host, resp.StatusCode)
+	case code >= 300 && code < 400:
+		return false, fmt.Errorf("webhook post to %s: HTTP %d: redirects are not followed; configure the final URL", req.URL.Host, code)
 	}
+	err = fmt.Errorf("webhook post to %s: HTTP %d%s", req.URL.Host, code, w.quote(body))
+	if code != http.StatusTooManyRequests && code < 500 {
+		return false, err
+	}
+	if at, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+		if limit := now.Add(w.maxRetryAfter); at.After(limit) {
+			at = limit
+		}
+		return true, &RetryAfterError{At: at, Err: err}
+	}
+	return true, err
+}
+
+// quote is ": " + the start of an error body, with credentials replaced
+// before it is cut, so that no part of one survives the cut; "" for an
+// empty body.
+func (w *Webhook) quote(body []byte) string {
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "?")), " ")
+	if s == "" {
+		return ""
+	}
+	for _, h := range w.hidden {
+		s = strings.ReplaceAll(s, h, secret.Redacted)
+	}
+	if len(s) > maxErrorBody {
+		cut := maxErrorBody
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return ": " + s
+}
+
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		n = min(n, int64(366*24*time.Hour/time.Second)) // no Duration overflow
+		return now.Add(time.Duration(n) * time.Second), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
 }
 
 // unwrapURLError drops *url.Error's text, which repeats the full URL.
