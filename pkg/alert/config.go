@@ -283,8 +283,10 @@ func (ch ChannelConfig) validate(k string, ps *check.Problems) {
 		ps.Add(check.Key(k, "min_severity"), "got %q, want info, warning or critical", ch.MinSeverity)
 	}
 	if w := ch.Window; w.Start != "" || w.Duration != 0 || w.Timezone != "" {
-		if _, err := cronParser.Parse(w.Start); err != nil {
+		if s, err := cronParser.Parse(w.Start); err != nil {
 			ps.Add(check.Key(k, "window.start"), "got %q, want a cron spec (e.g. \"0 7 * * *\"): %v", w.Start, err)
+		} else if s.Next(time.Now()).IsZero() {
+			ps.Add(check.Key(k, "window.start"), "cron spec %q never fires: no time in the next 5 years matches it", w.Start)
 		}
 		if w.Duration <= 0 {
 			ps.Add(check.Key(k, "window.duration"), "got %s, want a positive duration", w.Duration)
@@ -292,8 +294,10 @@ func (ch ChannelConfig) validate(k string, ps *check.Problems) {
 		checkZone(check.Key(k, "window.timezone"), w.Timezone, ps)
 	}
 	if d := ch.Digest; d.Schedule != "" || d.Timezone != "" {
-		if _, err := cronParser.Parse(d.Schedule); err != nil {
+		if s, err := cronParser.Parse(d.Schedule); err != nil {
 			ps.Add(check.Key(k, "digest.schedule"), "got %q, want a cron spec (e.g. \"0 7 * * *\"): %v", d.Schedule, err)
+		} else if s.Next(time.Now()).IsZero() {
+			ps.Add(check.Key(k, "digest.schedule"), "cron spec %q never fires: no time in the next 5 years matches it", d.Schedule)
 		}
 		checkZone(check.Key(k, "digest.timezone"), d.Timezone, ps)
 	}

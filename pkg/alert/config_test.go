@@ -86,6 +86,11 @@ func TestConfig_Validate(t *testing.T) {
 			`alerts.channels.c.url: got "ftp://x?…", want an http or https URL`,
 			`alerts.channels.c.secret: required for a webhook (the HMAC-SHA256 key), or set secret_file`,
 		}},
+		{"NeverFiringCron", func(c *alert.Config) {
+			c.Channels["log"] = alert.ChannelConfig{Type: "log", Window: alert.WindowConfig{Start: "0 7 30 2 *", Duration: time.Hour},
+				Digest: alert.DigestConfig{Schedule: "0 7 31 4 *"}}
+		}, []string{`alerts.channels.log.window.start: cron spec "0 7 30 2 *" never fires: no time in the next 5 years matches it`,
+			`alerts.channels.log.digest.schedule: cron spec "0 7 31 4 *" never fires: no time in the next 5 years matches it`}},
 		{"Template", func(c *alert.Config) {
 			c.Channels["log"] = alert.ChannelConfig{Type: "log", Templates: alert.TemplateConfig{SMS: "{{.Rule"}}
 		}, []string{`alerts.channels.log.templates.sms: template: templates.sms:1: unclosed action`}},
