@@ -112,6 +112,9 @@ type OutboxConfig struct {
 	Limit int `mapstructure:"limit"`
 	// MaxBackoff caps the wait between delivery attempts of one notification.
 	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+	// SendTimeout bounds one delivery attempt of one notification, retries
+	// inside the channel included (0: 30s).
+	SendTimeout time.Duration `mapstructure:"send_timeout"`
 }
 
 // Severities, lowest first.
@@ -156,6 +159,9 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	}
 	if c.Outbox.MaxBackoff < 0 {
 		ps.Add(check.Key(key, "outbox.max_backoff"), "got %s, want a positive duration", c.Outbox.MaxBackoff)
+	}
+	if c.Outbox.SendTimeout < 0 {
+		ps.Add(check.Key(key, "outbox.send_timeout"), "got %s, want a positive duration (0: default %s)", c.Outbox.SendTimeout, defaultSendTimeout)
 	}
 	seen := map[string]int{}
 	tiers := map[string]int{}

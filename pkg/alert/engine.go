@@ -50,6 +50,9 @@ var ErrOutboxFull = errors.New("alert outbox full")
 const (
 	defaultOutboxLimit = 10000
 	defaultMaxBackoff  = 5 * time.Minute
+	// defaultSendTimeout bounds one delivery: a webhook's attempts (3 of
+	// its 10 s request timeout) or an SNS Publish with the SDK's retries.
+	defaultSendTimeout = 30 * time.Second
 	// claimTTL is how long an engine owns an outbox entry it is delivering;
 	// another engine (or this one after a restart) takes it over after that.
 	claimTTL = 2 * time.Minute
@@ -83,8 +86,15 @@ type Engine struct {
 	log        *slog.Logger
 	m          *metrics
 	dig        *digests
-	limit      int64
-	maxBackoff time.Duration
+	limit       int64
+	maxBackoff  time.Duration
+	sendTimeout time.Duration
+	// wake tells Run that Observe queued notifications (capacity 1: one
+	// pending wake-up covers any number of them).
+	wake chan struct{}
+	// full is set while the outbox refuses transitions (ErrOutboxFull), and
+	// cleared once a delivery makes room.
+	full atomic.Bool
 
 	mu   sync.Mutex
 	locs map[string]*locState
@@ -144,14 +154,19 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 		owner:      randomID(),
 		log:        log,
 		locs:       map[string]*locState{},
-		limit:      int64(cfg.Outbox.Limit),
-		maxBackoff: cfg.Outbox.MaxBackoff,
+		limit:       int64(cfg.Outbox.Limit),
+		maxBackoff:  cfg.Outbox.MaxBackoff,
+		sendTimeout: cfg.Outbox.SendTimeout,
+		wake:        make(chan struct{}, 1),
 	}
 	if e.limit == 0 {
 		e.limit = defaultOutboxLimit
 	}
 	if e.maxBackoff == 0 {
 		e.maxBackoff = defaultMaxBackoff
+	}
+	if e.sendTimeout == 0 {
+		e.sendTimeout = defaultSendTimeout
 	}
 	for _, l := range locations {
 		e.names[l.ID] = l.Name
@@ -248,9 +263,13 @@ func (e *Engine) Ready() bool { return e.running.Load() }
 // do not: the state store once its calls have failed, and a channel once its
 // deliveries have failed, for longer than lifecycle.DefaultGrace without a
 // success. A failing channel recovers at its next successful delivery, which
-// the outbox backoff (alerts.outbox.max_backoff) may delay.
+// the outbox backoff (alerts.outbox.max_backoff) may delay. A full outbox is
+// reported at once: the consumer is held back until deliveries make room.
 func (e *Engine) Health() error {
 	var why []string
+	if e.full.Load() {
+		why = append(why, fmt.Sprintf("outbox full: %d notifications waiting (alerts.outbox.limit %d); readings are not checkpointed until deliveries make room", e.outboxLen.Load(), e.limit))
+	}
 	if err := e.storeHealth.Err(); err != nil {
 		why = append(why, "state store: "+err.Error())
 	}
@@ -352,10 +371,12 @@ func (e *Engine) zoneName(id string) string {
 }
 
 // Observe evaluates the rules for a batch of readings, in stream order. When
-// it returns nil every notification the batch caused is delivered or queued
-// in the outbox (durably with the dynamodb state driver; in memory, lost on
-// a crash, with the memory driver). An error means nothing was lost but the
-// batch must be observed again (readings already evaluated are ignored).
+// it returns nil every notification the batch caused is queued in the outbox
+// (durably with the dynamodb state driver; in memory, lost on a crash, with
+// the memory driver); Run delivers it. Observe never waits for a channel, so
+// a slow or dead endpoint does not slow the shard. An error means nothing was
+// lost but the batch must be observed again (readings already evaluated are
+// ignored); ErrOutboxFull is the outbox's backpressure.
 func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error {
 	if len(readings) == 0 {
 		return nil
@@ -374,6 +395,12 @@ func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error 
 		}
 	}
 	e.m.pending.Set(float64(e.outboxLen.Load()))
+	if e.outboxLen.Load() > 0 {
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -433,7 +460,6 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 			}
 		}
 	}
-	e.deliver(ctx, ls)
 	return nil
 }
 
@@ -507,6 +533,8 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 		next.Seq++
 		outcomes := e.notifications(ls, rule, &next, kind, *r)
 		if grow := int64(len(next.Outbox) - len(a.Outbox)); grow > 0 && (e.outboxLen.Load()+grow > e.limit || len(next.Outbox) > maxEntriesPerAlert) {
+			e.full.Store(true)
+			e.m.outboxFull.Inc()
 			return fmt.Errorf("record %s %s at %s: %w (%d notifications waiting; see alerts.outbox.limit)", rule.Name, kind, id, ErrOutboxFull, e.outboxLen.Load())
 		}
 		err = e.store.Save(ctx, &next)
