@@ -74,18 +74,18 @@ const (
 
 // Engine evaluates rules and delivers notifications.
 type Engine struct {
-	rules      []*Rule
-	groups     map[string][]*Rule
-	channels   map[string]*channel
-	zones      map[string]*time.Location
-	names      map[string]string
-	store      state.Store
-	shared     bool // the store is shared with other engines: reload per batch
-	now        func() time.Time
-	owner      string
-	log        *slog.Logger
-	m          *metrics
-	dig        *digests
+	rules       []*Rule
+	groups      map[string][]*Rule
+	channels    map[string]*channel
+	zones       map[string]*time.Location
+	names       map[string]string
+	store       state.Store
+	shared      bool // the store is shared with other engines: reload per batch
+	now         func() time.Time
+	owner       string
+	log         *slog.Logger
+	m           *metrics
+	dig         *digests
 	limit       int64
 	maxBackoff  time.Duration
 	sendTimeout time.Duration
@@ -146,14 +146,14 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 		deps.Now = time.Now
 	}
 	e := &Engine{
-		groups:     map[string][]*Rule{},
-		channels:   map[string]*channel{},
-		zones:      map[string]*time.Location{},
-		names:      map[string]string{},
-		now:        deps.Now,
-		owner:      randomID(),
-		log:        log,
-		locs:       map[string]*locState{},
+		groups:      map[string][]*Rule{},
+		channels:    map[string]*channel{},
+		zones:       map[string]*time.Location{},
+		names:       map[string]string{},
+		now:         deps.Now,
+		owner:       randomID(),
+		log:         log,
+		locs:        map[string]*locState{},
 		limit:       int64(cfg.Outbox.Limit),
 		maxBackoff:  cfg.Outbox.MaxBackoff,
 		sendTimeout: cfg.Outbox.SendTimeout,
