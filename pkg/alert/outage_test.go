@@ -2,8 +2,6 @@ package alert
 
 import (
 	"context"
-	"encoding/json"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -18,39 +16,6 @@ import (
 	"github.com/weatherd/weatherd/pkg/internal/faultproxy"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
-
-// sqsNotificationIDs receives from queue until want notification ids have
-// arrived (or 15 s passed), then once more to catch extras, and returns the
-// notification_id attribute of every SNS envelope received, sorted.
-func sqsNotificationIDs(t *testing.T, qc *sqs.Client, queue string, want int) []string {
-	t.Helper()
-	var ids []string
-	deadline := time.Now().Add(15 * time.Second)
-	for extra := false; ; {
-		out, err := qc.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queue), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-		if err != nil {
-			t.Fatalf("receive: %v", err)
-		}
-		for _, m := range out.Messages {
-			var env snsEnvelope
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil || env.Type != "Notification" {
-				t.Fatalf("not an SNS notification (%v): %.300s", err, aws.ToString(m.Body))
-			}
-			ids = append(ids, env.MessageAttributes["notification_id"].Value)
-			if _, err := qc.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queue), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatalf("delete message: %v", err)
-			}
-		}
-		if extra && len(out.Messages) == 0 {
-			break
-		}
-		if len(ids) >= want || time.Now().After(deadline) {
-			extra = true
-		}
-	}
-	sort.Strings(ids)
-	return ids
-}
 
 // TestEngine_SNSOutageThenRecovery drives the outbox's failure and retry path
 // against goaws: first the topic does not exist, then SNS is black-holed (a
@@ -140,7 +105,7 @@ func TestEngine_SNSOutageThenRecovery(t *testing.T) {
 		t.Errorf("outbox after recovery: %d, want 0", got)
 	}
 	want := []string{"sao-paulo/gusty/1/phone", "toronto/gusty/1/phone", "toronto/gusty/2/phone", "toronto/gusty/3/phone"}
-	if got := sqsNotificationIDs(t, qc, aws.ToString(q.QueueUrl), len(want)); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got := emulator.NotificationIDs(t, qc, aws.ToString(q.QueueUrl), len(want), 15*time.Second); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("delivered notification ids %q, want %q (each once)", got, want)
 	}
 	if proxy.Accepted() == 0 {
