@@ -10,12 +10,14 @@ import (
 
 	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/alert/state"
+	"github.com/weatherd/weatherd/pkg/lifecycle"
 )
 
 // Run delivers what Observe could not: retries with backoff, notifications
 // held for a delivery window, digests, and (with a shared store) entries left
 // by engines that stopped. It returns nil when ctx ends, after one last
-// delivery attempt bounded by a few seconds.
+// delivery attempt bounded by FinalDeliveryBudget and by what is left of the
+// shutdown budget.
 func (e *Engine) Run(ctx context.Context) error {
 	backoff := time.Second
 	for {
@@ -41,7 +43,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-e.wake:
 			e.deliverAll(ctx)
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalBudget)
+			fctx, cancel := lifecycle.StopContext(ctx, FinalDeliveryBudget)
 			e.deliverAll(fctx)
 			cancel()
 			if n := e.outboxLen.Load(); n > 0 && !e.shared {

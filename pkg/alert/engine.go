@@ -42,6 +42,10 @@ type Deps struct {
 	Now        func() time.Time
 }
 
+// FinalDeliveryBudget bounds the last delivery attempt when Run stops (a
+// step of the stop sequence that shutdown_timeout must hold).
+const FinalDeliveryBudget = 5 * time.Second
+
 // ErrOutboxFull is returned by Observe when alerts.outbox.limit
 // notifications are already waiting: the caller retries the batch later
 // instead of checkpointing, so nothing is dropped.
@@ -60,8 +64,6 @@ const (
 	// by engines that stopped.
 	scanInterval = 30 * time.Second
 	tickInterval = time.Second
-	// finalBudget bounds the last delivery attempt when Run stops.
-	finalBudget = 5 * time.Second
 	// digestRule is the pseudo-rule whose outbox holds a location's digests;
 	// rule names cannot contain '~'.
 	digestRule = "~digest"
