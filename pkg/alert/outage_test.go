@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/awsconf"
 	"github.com/weatherd/weatherd/pkg/emulator"
 	"github.com/weatherd/weatherd/pkg/internal/faultproxy"
@@ -110,5 +112,40 @@ func TestEngine_SNSOutageThenRecovery(t *testing.T) {
 	}
 	if proxy.Accepted() == 0 {
 		t.Error("no connection went through the fault proxy")
+	}
+}
+
+// retryAfter refuses every send, asking for a wait until at.
+type retryAfter struct {
+	at    time.Time
+	calls int
+}
+
+func (r *retryAfter) Send(context.Context, notify.Message) error {
+	r.calls++
+	return &notify.RetryAfterError{At: r.at, Err: errors.New("webhook post to example.com: HTTP 429")}
+}
+
+// TestEngine_RetryAfterDelaysTheNextAttempt: a channel's Retry-After (already
+// capped by the channel) sets when the notification is tried again, beyond
+// the outbox's own backoff.
+func TestEngine_RetryAfterDelaysTheNextAttempt(t *testing.T) {
+	h := newHarness(t, testConfig(rule("gusty", "windGust >= 20")), Deps{})
+	ra := &retryAfter{at: t0.Add(30 * time.Minute)}
+	h.e.channels["rec"].sender = ra
+	h.observe(t, rd("toronto", 0, "windGust", 25))
+	if ra.calls != 1 {
+		t.Fatalf("%d sends, want 1", ra.calls)
+	}
+	h.clk.Set(t0.Add(29 * time.Minute)) // far past the backoff, before Retry-After
+	h.e.Tick(context.Background())
+	if ra.calls != 1 {
+		t.Errorf("%d sends before the Retry-After time, want 1", ra.calls)
+	}
+	h.e.channels["rec"].sender = h.rec["rec"]
+	h.clk.Set(t0.Add(30 * time.Minute))
+	h.e.Tick(context.Background())
+	if got := h.rec["rec"].lines(); len(got) != 1 || got[0] != "firing gusty toronto" {
+		t.Errorf("delivered %q at the Retry-After time", got)
 	}
 }
