@@ -160,8 +160,13 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	if c.Outbox.MaxBackoff < 0 {
 		ps.Add(check.Key(key, "outbox.max_backoff"), "got %s, want a positive duration", c.Outbox.MaxBackoff)
 	}
-	if c.Outbox.SendTimeout < 0 {
+	switch {
+	case c.Outbox.SendTimeout < 0:
 		ps.Add(check.Key(key, "outbox.send_timeout"), "got %s, want a positive duration (0: default %s)", c.Outbox.SendTimeout, defaultSendTimeout)
+	case c.State.Driver == "dynamodb" && c.Outbox.SendTimeout > claimTTL/2:
+		// An engine sends only while its claim has claimTTL/2 left; a longer
+		// send could outlive the claim and be repeated by another engine.
+		ps.Add(check.Key(key, "outbox.send_timeout"), "got %s, want at most %s with %s dynamodb", c.Outbox.SendTimeout, claimTTL/2, check.Key(key, "state.driver"))
 	}
 	seen := map[string]int{}
 	tiers := map[string]int{}

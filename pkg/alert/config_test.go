@@ -94,6 +94,10 @@ func TestConfig_Validate(t *testing.T) {
 		{"Template", func(c *alert.Config) {
 			c.Channels["log"] = alert.ChannelConfig{Type: "log", Templates: alert.TemplateConfig{SMS: "{{.Rule"}}
 		}, []string{`alerts.channels.log.templates.sms: template: templates.sms:1: unclosed action`}},
+		{"SendTimeoutBeyondTheClaim", func(c *alert.Config) {
+			c.State = alert.StateConfig{Driver: "dynamodb", Table: "t"}
+			c.Outbox.SendTimeout = 2 * time.Minute
+		}, []string{`alerts.outbox.send_timeout: got 2m0s, want at most 1m0s with alerts.state.driver dynamodb`}},
 		{"StateDriver", func(c *alert.Config) { c.State = alert.StateConfig{Driver: "dynamodb"} },
 			[]string{`alerts.state.table: required when alerts.state.driver is dynamodb`}},
 	}

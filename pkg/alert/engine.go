@@ -397,13 +397,15 @@ func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error 
 		}
 	}
 	e.m.pending.Set(float64(e.outboxLen.Load()))
-	if e.outboxLen.Load() > 0 {
-		select {
-		case e.wake <- struct{}{}:
-		default:
-		}
-	}
 	return errors.Join(errs...)
+}
+
+// wakeRun tells Run that there is something new to deliver.
+func (e *Engine) wakeRun() {
+	select {
+	case e.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
 }
 
 // groupByLocation orders the readings by location without copying them:
@@ -556,6 +558,9 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 			return fmt.Errorf("record %s %s at %s: %w", rule.Name, kind, id, err)
 		}
 		e.setCached(ls, next)
+		if len(next.Outbox) > len(a.Outbox) {
+			e.wakeRun()
+		}
 		e.m.transitions.WithLabelValues(rule.Name, kind).Inc()
 		for _, o := range outcomes {
 			e.m.notifications.WithLabelValues(o.channel, o.outcome).Inc()
