@@ -98,6 +98,7 @@ func TestDaemon_BlackHoledSNSDoesNotStallTheConsumer(t *testing.T) {
 		t.Fatalf("%v notifications sent through the black hole", got)
 	}
 
+	restored := time.Now()
 	proxy.Restore()
 	var want []string
 	for _, l := range cfg.Locations {
@@ -107,6 +108,7 @@ func TestDaemon_BlackHoledSNSDoesNotStallTheConsumer(t *testing.T) {
 	if got := emulator.NotificationIDs(t, qc, aws.ToString(q.QueueUrl), n, 30*time.Second); !slices.Equal(got, want) {
 		t.Errorf("delivered notification ids %q, want %q (each once)", got, want)
 	}
+	t.Logf("all %d notifications in the queue %s after SNS answered again", n, time.Since(restored).Round(time.Millisecond))
 	waitUntil(t, "an empty outbox", 10*time.Second, func() bool { return in.metric(t, "weatherd_alert_outbox_pending") == 0 })
 }
 
