@@ -268,7 +268,7 @@ func (ch ChannelConfig) validate(k string, ps *check.Problems) {
 		case !ch.Secret.IsZero() && ch.SecretFile != "":
 			ps.Add(check.Key(k, "secret_file"), "set either secret or secret_file, not both")
 		case ch.SecretFile != "":
-			if _, err := ReadSecretFile(ch.SecretFile); err != nil {
+			if _, err := readSecretFile(ch.SecretFile); err != nil {
 				ps.Add(check.Key(k, "secret_file"), "%v", err)
 			}
 		case strings.TrimSpace(ch.Secret.Reveal()) == "":
@@ -335,9 +335,9 @@ func checkZone(k, tz string, ps *check.Problems) {
 	}
 }
 
-// ReadSecretFile returns the key a webhook's secret_file holds, without
+// readSecretFile returns the key a webhook's secret_file holds, without
 // surrounding white space; an empty key is an error, never a key.
-func ReadSecretFile(name string) (secret.String, error) {
+func readSecretFile(name string) (secret.String, error) {
 	b, err := os.ReadFile(name)
 	if err != nil {
 		return "", fmt.Errorf("cannot read %q: %v", name, unwrapPathErr(err))

@@ -213,7 +213,7 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 			key := cc.Secret
 			if cc.SecretFile != "" {
 				// Read again: the file may have changed since Validate.
-				if key, err = ReadSecretFile(cc.SecretFile); err != nil {
+				if key, err = readSecretFile(cc.SecretFile); err != nil {
 					return nil, fmt.Errorf("alerts.channels.%s.secret_file: %w", name, err)
 				}
 			}
