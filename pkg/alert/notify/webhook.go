@@ -12,12 +12,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/weatherd/weatherd/pkg/backoff"
 	"github.com/weatherd/weatherd/pkg/secret"
 )
 
@@ -75,9 +74,9 @@ type Webhook struct {
 	attempts      int
 	maxRetryAfter time.Duration
 	now           func() time.Time
-	// hidden are the strings an error must never quote: the signing key and
-	// the parts of the URL that may be credentials.
-	hidden []string
+	// redact hides what an error must never quote: the signing key and the
+	// parts of the URL that may be credentials.
+	redact secret.Redactor
 }
 
 var _ Sender = (*Webhook)(nil)
@@ -103,13 +102,13 @@ func NewWebhook(client *http.Client, cfg WebhookConfig) *Webhook {
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Webhook{
 		client: &c, url: cfg.URL, secret: cfg.Secret, attempts: 3,
-		maxRetryAfter: cfg.MaxRetryAfter, now: cfg.Now, hidden: hiddenParts(cfg.URL, cfg.Secret),
+		maxRetryAfter: cfg.MaxRetryAfter, now: cfg.Now, redact: secret.NewRedactor(hiddenParts(cfg.URL, cfg.Secret)...),
 	}
 }
 
 // hiddenParts lists what of a webhook URL and key may be a credential:
 // the key, user info, query values and long path segments (tokens such as
-// Slack's live in the path). Longest first, so a longer one is replaced whole.
+// Slack's live in the path).
 func hiddenParts(raw string, key secret.String) []string {
 	var out []string
 	add := func(s string) {
@@ -134,7 +133,6 @@ func hiddenParts(raw string, key secret.String) []string {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
 }
 
@@ -205,10 +203,7 @@ func (w *Webhook) post(ctx context.Context, m Message) (retry bool, err error) {
 	if code != http.StatusTooManyRequests && code < 500 {
 		return false, err
 	}
-	if at, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
-		if limit := now.Add(w.maxRetryAfter); at.After(limit) {
-			at = limit
-		}
+	if at, ok := backoff.RetryAfter(resp.Header.Get("Retry-After"), now, w.maxRetryAfter); ok {
 		return true, &RetryAfterError{At: at, Err: err}
 	}
 	return true, err
@@ -222,33 +217,7 @@ func (w *Webhook) quote(body []byte) string {
 	if s == "" {
 		return ""
 	}
-	for _, h := range w.hidden {
-		s = strings.ReplaceAll(s, h, secret.Redacted)
-	}
-	if len(s) > maxErrorBody {
-		cut := maxErrorBody
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return ": " + s
-}
-
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Time, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return time.Time{}, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
-		n = min(n, int64(366*24*time.Hour/time.Second)) // no Duration overflow
-		return now.Add(time.Duration(n) * time.Second), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return t, true
-	}
-	return time.Time{}, false
+	return ": " + w.redact.Excerpt(s, maxErrorBody)
 }
 
 // unwrapURLError drops *url.Error's text, which repeats the full URL.
