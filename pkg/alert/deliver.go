@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"time"
 
 	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/alert/state"
+	"github.com/weatherd/weatherd/pkg/backoff"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 )
 
@@ -19,19 +19,19 @@ import (
 // delivery attempt bounded by FinalDeliveryBudget and by what is left of the
 // shutdown budget.
 func (e *Engine) Run(ctx context.Context) error {
-	backoff := time.Second
+	wait := time.Second
 	for {
 		err := e.init(ctx)
 		if err == nil {
 			break
 		}
-		e.log.Warn("alert state store not ready; retrying", "err", err, "in", backoff)
+		e.log.Warn("alert state store not ready; retrying", "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(2*backoff, 30*time.Second)
+		wait = min(2*wait, 30*time.Second)
 	}
 	e.running.Store(true)
 	defer e.running.Store(false)
@@ -268,10 +268,10 @@ func hasOutbox(ls *locState) bool {
 	return false
 }
 
+// backoff is when to retry a notification after its attempts-th failed
+// one: from 1s, doubling up to outbox.max_backoff, jittered into [d/2, d).
 func (e *Engine) backoff(attempts int) time.Duration {
-	d := time.Second << min(attempts-1, 20)
-	d = min(d, e.maxBackoff)
-	return d/2 + rand.N(d/2+1)
+	return backoff.Exponential{Base: time.Second, Max: e.maxBackoff}.Delay(attempts)
 }
 
 func entryIndex(outbox []state.Entry, id string) int {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -151,7 +150,6 @@ func Sign(key secret.String, ts int64, body []byte) string {
 // *RetryAfterError for the outbox to wait that long.
 func (w *Webhook) Send(ctx context.Context, m Message) error {
 	var last error
-	backoff := 200 * time.Millisecond
 	for attempt := 1; attempt <= w.attempts; attempt++ {
 		retry, err := w.post(ctx, m)
 		if err == nil {
@@ -162,8 +160,7 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 		if !retry || attempt == w.attempts || errors.As(err, &ra) {
 			break
 		}
-		sleep := backoff/2 + rand.N(backoff)
-		backoff *= 2
+		sleep := sendBackoff.Delay(attempt)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("webhook %s: %w (after %v)", m.ID, ctx.Err(), last)
@@ -172,6 +169,10 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 	}
 	return last
 }
+
+// sendBackoff is the wait between a Send's attempts: 200ms, then 400ms,
+// jittered into [d/2, d); with 3 attempts Max is never reached.
+var sendBackoff = backoff.Exponential{Base: 200 * time.Millisecond, Max: 5 * time.Second}
 
 func (w *Webhook) post(ctx context.Context, m Message) (retry bool, err error) {
 	now := w.now()

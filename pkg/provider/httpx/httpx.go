@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -89,7 +88,6 @@ type Client struct {
 	log     *slog.Logger
 	now     func() time.Time
 	sleep   func(ctx context.Context, d time.Duration) error
-	jitter  func() float64
 }
 
 // New returns a client for cfg; metrics are registered with reg (a metric
@@ -125,7 +123,6 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger, opts ...Option
 		log:     log,
 		now:     time.Now,
 		sleep:   lifecycle.Sleep,
-		jitter:  rand.Float64,
 	}
 	for _, o := range opts {
 		o(c)
@@ -158,7 +155,7 @@ func (c *Client) Get(ctx context.Context, what, url string, header http.Header) 
 		if attempt >= c.cfg.Attempts {
 			return nil, fmt.Errorf("%w: %s: gave up after %d attempts: %s", provider.ErrUnavailable, what, attempt, last)
 		}
-		d := c.backoff(attempt)
+		d := retryBackoff.Delay(attempt)
 		c.log.Debug("retrying", "call", what, "attempt", attempt, "backoff", d, "err", last)
 		if err := c.sleep(ctx, d); err != nil {
 			return nil, fmt.Errorf("%s: %w (after: %s)", what, err, last)
@@ -169,15 +166,9 @@ func (c *Client) Get(ctx context.Context, what, url string, header http.Header) 
 // Now is the client's clock (WithClock), for the readings' ingested_at.
 func (c *Client) Now() time.Time { return c.now() }
 
-// backoff is the delay before retry n (1-based): BaseBackoff·2^(n-1) capped
-// at MaxBackoff, jittered into [d/2, d).
-func (c *Client) backoff(n int) time.Duration {
-	d := BaseBackoff << (n - 1)
-	if d > MaxBackoff || d <= 0 {
-		d = MaxBackoff
-	}
-	return d/2 + time.Duration(c.jitter()*float64(d/2))
-}
+// retryBackoff is the wait after a failed attempt: from BaseBackoff,
+// doubling up to MaxBackoff, jittered into [d/2, d).
+var retryBackoff = backoff.Exponential{Base: BaseBackoff, Max: MaxBackoff}
 
 // admit reserves a call within the limits, waiting for a short window
 // (per second) to reset but failing fast on long ones.
