@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -335,18 +336,17 @@ func checkZone(k, tz string, ps *check.Problems) {
 	}
 }
 
-// readSecretFile returns the key a webhook's secret_file holds, without
-// surrounding white space; an empty key is an error, never a key.
+// readSecretFile returns the key a webhook's secret_file holds
+// (secret.ReadFile), with errors worded for that key.
 func readSecretFile(name string) (secret.String, error) {
-	b, err := os.ReadFile(name)
-	if err != nil {
+	key, err := secret.ReadFile(name)
+	switch {
+	case errors.Is(err, secret.ErrEmptyFile):
+		return "", fmt.Errorf("%q is empty; want the HMAC-SHA256 key", name)
+	case err != nil:
 		return "", fmt.Errorf("cannot read %q: %v", name, unwrapPathErr(err))
 	}
-	key := strings.TrimSpace(string(b))
-	if key == "" {
-		return "", fmt.Errorf("%q is empty; want the HMAC-SHA256 key", name)
-	}
-	return secret.String(key), nil
+	return key, nil
 }
 
 func unwrapPathErr(err error) error {
