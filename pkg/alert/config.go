@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/secret"
 )
@@ -55,6 +57,9 @@ type ChannelConfig struct {
 	Secret     secret.String `mapstructure:"secret"`
 	SecretFile string        `mapstructure:"secret_file"`
 	Timeout    time.Duration `mapstructure:"timeout"`
+	// MaxRetryAfter caps how long a webhook's Retry-After answer holds the
+	// channel's notifications back (0: notify.DefaultMaxRetryAfter, 1h).
+	MaxRetryAfter time.Duration `mapstructure:"max_retry_after"`
 	// MinSeverity drops notifications below it (a severity floor).
 	MinSeverity string         `mapstructure:"min_severity"`
 	Window      WindowConfig   `mapstructure:"window"`
@@ -108,6 +113,9 @@ type OutboxConfig struct {
 	Limit int `mapstructure:"limit"`
 	// MaxBackoff caps the wait between delivery attempts of one notification.
 	MaxBackoff time.Duration `mapstructure:"max_backoff"`
+	// SendTimeout bounds one delivery attempt of one notification, retries
+	// inside the channel included (0: 30s).
+	SendTimeout time.Duration `mapstructure:"send_timeout"`
 }
 
 // Severities, lowest first.
@@ -152,6 +160,14 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	}
 	if c.Outbox.MaxBackoff < 0 {
 		ps.Add(check.Key(key, "outbox.max_backoff"), "got %s, want a positive duration", c.Outbox.MaxBackoff)
+	}
+	switch {
+	case c.Outbox.SendTimeout < 0:
+		ps.Add(check.Key(key, "outbox.send_timeout"), "got %s, want a positive duration (0: default %s)", c.Outbox.SendTimeout, defaultSendTimeout)
+	case c.State.Driver == "dynamodb" && c.Outbox.SendTimeout > claimTTL/2:
+		// An engine sends only while its claim has claimTTL/2 left; a longer
+		// send could outlive the claim and be repeated by another engine.
+		ps.Add(check.Key(key, "outbox.send_timeout"), "got %s, want at most %s with %s dynamodb", c.Outbox.SendTimeout, claimTTL/2, check.Key(key, "state.driver"))
 	}
 	seen := map[string]int{}
 	tiers := map[string]int{}
@@ -248,20 +264,29 @@ func (ch ChannelConfig) validate(k string, ps *check.Problems) {
 		}
 		switch {
 		case ch.Secret.IsZero() && ch.SecretFile == "":
+			// Also an unset ${VAR}: an empty key would sign with "".
 			ps.Add(check.Key(k, "secret"), "required for a webhook (the HMAC-SHA256 key), or set secret_file")
 		case !ch.Secret.IsZero() && ch.SecretFile != "":
 			ps.Add(check.Key(k, "secret_file"), "set either secret or secret_file, not both")
 		case ch.SecretFile != "":
-			if _, err := os.Stat(ch.SecretFile); err != nil {
-				ps.Add(check.Key(k, "secret_file"), "cannot read %q: %v", ch.SecretFile, unwrapPathErr(err))
+			if _, err := readSecretFile(ch.SecretFile); err != nil {
+				ps.Add(check.Key(k, "secret_file"), "%v", err)
 			}
+		case strings.TrimSpace(ch.Secret.Reveal()) == "":
+			ps.Add(check.Key(k, "secret"), "is only white space; want the HMAC-SHA256 key")
 		}
 		if ch.Timeout < 0 {
 			ps.Add(check.Key(k, "timeout"), "got %s, want a positive duration (0: default 10s)", ch.Timeout)
 		}
+		if ch.MaxRetryAfter < 0 {
+			ps.Add(check.Key(k, "max_retry_after"), "got %s, want a positive duration (0: default %s)", ch.MaxRetryAfter, notify.DefaultMaxRetryAfter)
+		}
 	case "log":
 	default:
 		ps.Add(check.Key(k, "type"), "got %q, want sns, webhook or log", ch.Type)
+	}
+	if ch.Type != "webhook" && ch.MaxRetryAfter != 0 {
+		ps.Add(check.Key(k, "max_retry_after"), "only for type webhook")
 	}
 	if ch.Type != "sns" && ch.Format != "" {
 		ps.Add(check.Key(k, "format"), "only for type sns")
@@ -270,8 +295,10 @@ func (ch ChannelConfig) validate(k string, ps *check.Problems) {
 		ps.Add(check.Key(k, "min_severity"), "got %q, want info, warning or critical", ch.MinSeverity)
 	}
 	if w := ch.Window; w.Start != "" || w.Duration != 0 || w.Timezone != "" {
-		if _, err := cronParser.Parse(w.Start); err != nil {
+		if s, err := cronParser.Parse(w.Start); err != nil {
 			ps.Add(check.Key(k, "window.start"), "got %q, want a cron spec (e.g. \"0 7 * * *\"): %v", w.Start, err)
+		} else if s.Next(time.Now()).IsZero() {
+			ps.Add(check.Key(k, "window.start"), "cron spec %q never fires: no time in the next 5 years matches it", w.Start)
 		}
 		if w.Duration <= 0 {
 			ps.Add(check.Key(k, "window.duration"), "got %s, want a positive duration", w.Duration)
@@ -279,8 +306,10 @@ func (ch ChannelConfig) validate(k string, ps *check.Problems) {
 		checkZone(check.Key(k, "window.timezone"), w.Timezone, ps)
 	}
 	if d := ch.Digest; d.Schedule != "" || d.Timezone != "" {
-		if _, err := cronParser.Parse(d.Schedule); err != nil {
+		if s, err := cronParser.Parse(d.Schedule); err != nil {
 			ps.Add(check.Key(k, "digest.schedule"), "got %q, want a cron spec (e.g. \"0 7 * * *\"): %v", d.Schedule, err)
+		} else if s.Next(time.Now()).IsZero() {
+			ps.Add(check.Key(k, "digest.schedule"), "cron spec %q never fires: no time in the next 5 years matches it", d.Schedule)
 		}
 		checkZone(check.Key(k, "digest.timezone"), d.Timezone, ps)
 	}
@@ -305,6 +334,19 @@ func checkZone(k, tz string, ps *check.Problems) {
 	if _, err := time.LoadLocation(tz); err != nil {
 		ps.Add(k, "unknown time zone %q", tz)
 	}
+}
+
+// readSecretFile returns the key a webhook's secret_file holds
+// (secret.ReadFile), with errors worded for that key.
+func readSecretFile(name string) (secret.String, error) {
+	key, err := secret.ReadFile(name)
+	switch {
+	case errors.Is(err, secret.ErrEmptyFile):
+		return "", fmt.Errorf("%q is empty; want the HMAC-SHA256 key", name)
+	case err != nil:
+		return "", fmt.Errorf("cannot read %q: %v", name, unwrapPathErr(err))
+	}
+	return key, nil
 }
 
 func unwrapPathErr(err error) error {

@@ -86,9 +86,18 @@ func TestConfig_Validate(t *testing.T) {
 			`alerts.channels.c.url: got "ftp://x?…", want an http or https URL`,
 			`alerts.channels.c.secret: required for a webhook (the HMAC-SHA256 key), or set secret_file`,
 		}},
+		{"NeverFiringCron", func(c *alert.Config) {
+			c.Channels["log"] = alert.ChannelConfig{Type: "log", Window: alert.WindowConfig{Start: "0 7 30 2 *", Duration: time.Hour},
+				Digest: alert.DigestConfig{Schedule: "0 7 31 4 *"}}
+		}, []string{`alerts.channels.log.window.start: cron spec "0 7 30 2 *" never fires: no time in the next 5 years matches it`,
+			`alerts.channels.log.digest.schedule: cron spec "0 7 31 4 *" never fires: no time in the next 5 years matches it`}},
 		{"Template", func(c *alert.Config) {
 			c.Channels["log"] = alert.ChannelConfig{Type: "log", Templates: alert.TemplateConfig{SMS: "{{.Rule"}}
 		}, []string{`alerts.channels.log.templates.sms: template: templates.sms:1: unclosed action`}},
+		{"SendTimeoutBeyondTheClaim", func(c *alert.Config) {
+			c.State = alert.StateConfig{Driver: "dynamodb", Table: "t"}
+			c.Outbox.SendTimeout = 2 * time.Minute
+		}, []string{`alerts.outbox.send_timeout: got 2m0s, want at most 1m0s with alerts.state.driver dynamodb`}},
 		{"StateDriver", func(c *alert.Config) { c.State = alert.StateConfig{Driver: "dynamodb"} },
 			[]string{`alerts.state.table: required when alerts.state.driver is dynamodb`}},
 	}
@@ -98,6 +107,43 @@ func TestConfig_Validate(t *testing.T) {
 			tc.modify(&c)
 			if got := problems(c); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("problems:\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestConfig_EmptyWebhookSecret: an empty key would sign every request with
+// "", which any receiver could forge; each way of getting one names its key.
+func TestConfig_EmptyWebhookSecret(t *testing.T) {
+	dir := t.TempDir()
+	empty, blank := filepath.Join(dir, "empty"), filepath.Join(dir, "blank")
+	os.WriteFile(empty, nil, 0o600)
+	os.WriteFile(blank, []byte(" \n\t\n"), 0o600)
+	tests := []struct {
+		name string
+		env  map[string]string
+		hook string
+		want string
+	}{
+		{"EmptyFile", nil, "secret_file: " + empty,
+			`alerts.channels.hook.secret_file: "` + empty + `" is empty; want the HMAC-SHA256 key`},
+		{"BlankFile", nil, "secret_file: " + blank,
+			`alerts.channels.hook.secret_file: "` + blank + `" is empty; want the HMAC-SHA256 key`},
+		{"UnsetVariable", nil, "secret: ${WEBHOOK_SECRET}",
+			`alerts.channels.hook.secret: required for a webhook (the HMAC-SHA256 key), or set secret_file`},
+		{"BlankVariable", map[string]string{"WEBHOOK_SECRET": "  "}, "secret: \"${WEBHOOK_SECRET}\"",
+			`alerts.channels.hook.secret: is only white space; want the HMAC-SHA256 key`},
+		{"BlankOverride", map[string]string{"WEBHOOK_SECRET": "k", "WEATHERD_ALERTS_CHANNELS_HOOK_SECRET": " "}, "secret: ${WEBHOOK_SECRET}",
+			`alerts.channels.hook.secret: is only white space; want the HMAC-SHA256 key`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "config.yaml")
+			os.WriteFile(file, []byte("alerts:\n  channels:\n    hook:\n      type: webhook\n      url: https://example.com/in\n      "+tc.hook+"\n"), 0o600)
+			env := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			_, err := config.Load(config.Source{Path: file, Explicit: true, Env: env})
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("Load error:\n%v\nwant:\n%s", err, tc.want)
 			}
 		})
 	}

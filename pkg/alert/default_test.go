@@ -41,6 +41,7 @@ func TestDefaultConfig_SimulatedWeather(t *testing.T) {
 		if err := e.Observe(context.Background(), batch); err != nil {
 			t.Fatal(err)
 		}
+		e.Tick(context.Background())
 	}
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -4,31 +4,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"time"
 
+	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/alert/state"
+	"github.com/weatherd/weatherd/pkg/backoff"
+	"github.com/weatherd/weatherd/pkg/lifecycle"
 )
 
 // Run delivers what Observe could not: retries with backoff, notifications
 // held for a delivery window, digests, and (with a shared store) entries left
 // by engines that stopped. It returns nil when ctx ends, after one last
-// delivery attempt bounded by a few seconds.
+// delivery attempt bounded by FinalDeliveryBudget and by what is left of the
+// shutdown budget.
 func (e *Engine) Run(ctx context.Context) error {
-	backoff := time.Second
+	wait := time.Second
 	for {
 		err := e.init(ctx)
 		if err == nil {
 			break
 		}
-		e.log.Warn("alert state store not ready; retrying", "err", err, "in", backoff)
+		e.log.Warn("alert state store not ready; retrying", "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(2*backoff, 30*time.Second)
+		wait = min(2*wait, 30*time.Second)
 	}
 	e.running.Store(true)
 	defer e.running.Store(false)
@@ -37,8 +40,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		select {
+		case <-e.wake:
+			e.deliverAll(ctx)
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalBudget)
+			fctx, cancel := lifecycle.StopContext(ctx, FinalDeliveryBudget)
 			e.deliverAll(fctx)
 			cancel()
 			if n := e.outboxLen.Load(); n > 0 && !e.shared {
@@ -88,6 +93,11 @@ func (e *Engine) adopt(ctx context.Context) {
 	}
 }
 
+// deliverAll sends every due entry of every location, one location after
+// the other. It runs on Run's goroutine, never on a shard's: Observe only
+// queues. A channel whose send fails is not tried again in the same round,
+// so a black-holed endpoint costs one send timeout per round, not one per
+// waiting notification.
 func (e *Engine) deliverAll(ctx context.Context) {
 	e.mu.Lock()
 	ids := make([]string, 0, len(e.locs))
@@ -100,11 +110,14 @@ func (e *Engine) deliverAll(ctx context.Context) {
 		locs[i] = e.locs[id]
 	}
 	e.mu.Unlock()
+	failed := map[string]bool{}
+	for _, ls := range locs {
+		e.deliver(ctx, ls, failed)
+	}
 	held := 0
 	now := e.now()
 	for _, ls := range locs {
 		ls.mu.Lock()
-		e.deliver(ctx, ls)
 		for _, a := range ls.alerts {
 			for _, en := range a.Outbox {
 				if en.NotBefore.After(now) {
@@ -161,25 +174,74 @@ func (e *Engine) queueDigest(ctx context.Context, d digestDue) {
 	e.log.Error("digest not queued: alert state keeps changing", "channel", d.channel, "location", id)
 }
 
-// deliver sends every due entry of a location's alerts; ls.mu is held.
-// Failures stay in the outbox with a backoff; they are never dropped.
-func (e *Engine) deliver(ctx context.Context, ls *locState) {
-	if !hasOutbox(ls) {
-		return // the usual case: nothing to sort and walk
-	}
-	for _, rule := range sortedRules(ls) {
-		for i := 0; ; i++ {
-			a := ls.alerts[rule]
-			if a == nil || i >= len(a.Outbox) {
-				break
+// deliver sends the due entries of a location's alerts, skipping channels
+// in failed (and adding those that fail). ls.mu is held to pick and claim the
+// entries and to record each outcome, never during a send: Observe of the
+// same location goes on while an endpoint hangs. Failures stay in the outbox
+// with a backoff; they are never dropped.
+func (e *Engine) deliver(ctx context.Context, ls *locState, failed map[string]bool) {
+	for _, d := range e.due(ctx, ls, failed) {
+		if failed[d.en.Channel] || ctx.Err() != nil {
+			continue // stays due: next round
+		}
+		err := e.send(ctx, d.en)
+		ls.mu.Lock()
+		if err == nil && e.ack(ctx, ls, d.rule, d.en.ID) {
+			ls.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			failed[d.en.Channel] = true
+		}
+		// Keep it with a backoff; the cache holds the retry bookkeeping.
+		if a := ls.alerts[d.rule]; a != nil {
+			if j := entryIndex(a.Outbox, d.en.ID); j >= 0 {
+				next := a.Clone()
+				en := &next.Outbox[j]
+				en.Attempts++
+				en.NextAttempt = e.now().Add(e.backoff(en.Attempts))
+				var ra *notify.RetryAfterError
+				if errors.As(err, &ra) && ra.At.After(en.NextAttempt) {
+					en.NextAttempt = ra.At // the receiver asked (capped by max_retry_after)
+				}
+				e.setCached(ls, next)
 			}
-			now := e.now()
-			en := a.Outbox[i]
-			if en.NotBefore.After(now) || en.NextAttempt.After(now) {
+		}
+		ls.mu.Unlock()
+	}
+}
+
+// dueEntry is an outbox entry picked for sending.
+type dueEntry struct {
+	rule string
+	en   state.Entry
+}
+
+// due picks, under ls.mu, the entries of ls that may be sent now, claiming
+// those this engine does not own yet.
+func (e *Engine) due(ctx context.Context, ls *locState, failed map[string]bool) []dueEntry {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if !hasOutbox(ls) {
+		return nil // the usual case: nothing to sort and walk
+	}
+	var out []dueEntry
+	for _, rule := range sortedRules(ls) {
+		a := ls.alerts[rule]
+		ids := make([]string, 0, len(a.Outbox))
+		for _, en := range a.Outbox {
+			ids = append(ids, en.ID)
+		}
+		for _, id := range ids {
+			a := ls.alerts[rule]
+			j := entryIndex(a.Outbox, id)
+			if j < 0 || ctx.Err() != nil {
 				continue
 			}
-			if ctx.Err() != nil {
-				return
+			now := e.now()
+			en := a.Outbox[j]
+			if en.NotBefore.After(now) || en.NextAttempt.After(now) || failed[en.Channel] {
+				continue
 			}
 			if en.Owner != e.owner || en.OwnedUntil.Before(now.Add(claimTTL/2)) {
 				if en.Owner != e.owner && en.OwnedUntil.After(now) {
@@ -188,22 +250,12 @@ func (e *Engine) deliver(ctx context.Context, ls *locState) {
 				if !e.claim(ctx, ls, rule, en.ID, now) {
 					continue
 				}
+				en = ls.alerts[rule].Outbox[entryIndex(ls.alerts[rule].Outbox, id)]
 			}
-			sent := e.send(ctx, en)
-			if sent && e.ack(ctx, ls, rule, en.ID) {
-				i-- // the entry left the outbox
-				continue
-			}
-			// Keep it with a backoff; the cache holds the retry bookkeeping.
-			a = ls.alerts[rule]
-			if j := entryIndex(a.Outbox, en.ID); j >= 0 {
-				next := a.Clone()
-				next.Outbox[j].Attempts++
-				next.Outbox[j].NextAttempt = now.Add(e.backoff(next.Outbox[j].Attempts))
-				e.setCached(ls, next)
-			}
+			out = append(out, dueEntry{rule: rule, en: en})
 		}
 	}
+	return out
 }
 
 // hasOutbox reports whether any of the location's alerts has an entry.
@@ -216,10 +268,10 @@ func hasOutbox(ls *locState) bool {
 	return false
 }
 
+// backoff is when to retry a notification after its attempts-th failed
+// one: from 1s, doubling up to outbox.max_backoff, jittered into [d/2, d).
 func (e *Engine) backoff(attempts int) time.Duration {
-	d := time.Second << min(attempts-1, 20)
-	d = min(d, e.maxBackoff)
-	return d/2 + rand.N(d/2+1)
+	return backoff.Exponential{Base: time.Second, Max: e.maxBackoff}.Delay(attempts)
 }
 
 func entryIndex(outbox []state.Entry, id string) int {
@@ -256,12 +308,14 @@ func (e *Engine) claim(ctx context.Context, ls *locState, rule, id string, now t
 	return true
 }
 
-func (e *Engine) send(ctx context.Context, en state.Entry) bool {
+// send renders en and sends it within alerts.outbox.send_timeout; nil means
+// delivered.
+func (e *Engine) send(ctx context.Context, en state.Entry) error {
 	ch := e.channels[en.Channel]
 	if ch == nil {
 		// The channel left the configuration since the entry was queued.
 		e.log.Error("notification for an unknown channel kept in the outbox", "id", en.ID, "channel", en.Channel)
-		return false
+		return fmt.Errorf("unknown channel %q", en.Channel)
 	}
 	msg, err := ch.tmpl.render(en)
 	if err != nil {
@@ -269,20 +323,22 @@ func (e *Engine) send(ctx context.Context, en state.Entry) bool {
 		if msg, err = ch.fallback.render(en); err != nil {
 			e.log.Error("render notification", "id", en.ID, "err", err)
 			e.m.notifications.WithLabelValues(en.Channel, OutcomeFailed).Inc()
-			return false
+			return err
 		}
 	}
-	if err := ch.sender.Send(ctx, msg); err != nil {
+	sctx, cancel := context.WithTimeout(ctx, e.sendTimeout)
+	defer cancel()
+	if err := ch.sender.Send(sctx, msg); err != nil {
 		if ctx.Err() == nil {
 			ch.health.Fail(err)
 		}
 		e.m.notifications.WithLabelValues(en.Channel, OutcomeFailed).Inc()
 		e.log.Warn("notification not delivered; kept for retry", "id", en.ID, "channel", en.Channel, "attempt", en.Attempts+1, "err", err)
-		return false
+		return err
 	}
 	ch.health.OK()
 	e.m.notifications.WithLabelValues(en.Channel, OutcomeSent).Inc()
-	return true
+	return nil
 }
 
 // ack removes a delivered entry. If that write fails the entry stays and is
@@ -299,6 +355,9 @@ func (e *Engine) ack(ctx context.Context, ls *locState, rule, id string) bool {
 		err := e.store.Save(ctx, &next)
 		if err == nil {
 			e.setCached(ls, next)
+			if e.outboxLen.Load() < e.limit {
+				e.full.Store(false)
+			}
 			return true
 		}
 		if !errors.Is(err, state.ErrConflict) {

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -25,7 +24,6 @@ import (
 	"github.com/weatherd/weatherd/pkg/alert/state"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
-	"github.com/weatherd/weatherd/pkg/secret"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
@@ -44,6 +42,10 @@ type Deps struct {
 	Now        func() time.Time
 }
 
+// FinalDeliveryBudget bounds the last delivery attempt when Run stops (a
+// step of the stop sequence that shutdown_timeout must hold).
+const FinalDeliveryBudget = 5 * time.Second
+
 // ErrOutboxFull is returned by Observe when alerts.outbox.limit
 // notifications are already waiting: the caller retries the batch later
 // instead of checkpointing, so nothing is dropped.
@@ -52,6 +54,9 @@ var ErrOutboxFull = errors.New("alert outbox full")
 const (
 	defaultOutboxLimit = 10000
 	defaultMaxBackoff  = 5 * time.Minute
+	// defaultSendTimeout bounds one delivery: a webhook's attempts (3 of
+	// its 10 s request timeout) or an SNS Publish with the SDK's retries.
+	defaultSendTimeout = 30 * time.Second
 	// claimTTL is how long an engine owns an outbox entry it is delivering;
 	// another engine (or this one after a restart) takes it over after that.
 	claimTTL = 2 * time.Minute
@@ -59,8 +64,6 @@ const (
 	// by engines that stopped.
 	scanInterval = 30 * time.Second
 	tickInterval = time.Second
-	// finalBudget bounds the last delivery attempt when Run stops.
-	finalBudget = 5 * time.Second
 	// digestRule is the pseudo-rule whose outbox holds a location's digests;
 	// rule names cannot contain '~'.
 	digestRule = "~digest"
@@ -73,20 +76,27 @@ const (
 
 // Engine evaluates rules and delivers notifications.
 type Engine struct {
-	rules      []*Rule
-	groups     map[string][]*Rule
-	channels   map[string]*channel
-	zones      map[string]*time.Location
-	names      map[string]string
-	store      state.Store
-	shared     bool // the store is shared with other engines: reload per batch
-	now        func() time.Time
-	owner      string
-	log        *slog.Logger
-	m          *metrics
-	dig        *digests
-	limit      int64
-	maxBackoff time.Duration
+	rules       []*Rule
+	groups      map[string][]*Rule
+	channels    map[string]*channel
+	zones       map[string]*time.Location
+	names       map[string]string
+	store       state.Store
+	shared      bool // the store is shared with other engines: reload per batch
+	now         func() time.Time
+	owner       string
+	log         *slog.Logger
+	m           *metrics
+	dig         *digests
+	limit       int64
+	maxBackoff  time.Duration
+	sendTimeout time.Duration
+	// wake tells Run that Observe queued notifications (capacity 1: one
+	// pending wake-up covers any number of them).
+	wake chan struct{}
+	// full is set while the outbox refuses transitions (ErrOutboxFull), and
+	// cleared once a delivery makes room.
+	full atomic.Bool
 
 	mu   sync.Mutex
 	locs map[string]*locState
@@ -138,22 +148,27 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 		deps.Now = time.Now
 	}
 	e := &Engine{
-		groups:     map[string][]*Rule{},
-		channels:   map[string]*channel{},
-		zones:      map[string]*time.Location{},
-		names:      map[string]string{},
-		now:        deps.Now,
-		owner:      randomID(),
-		log:        log,
-		locs:       map[string]*locState{},
-		limit:      int64(cfg.Outbox.Limit),
-		maxBackoff: cfg.Outbox.MaxBackoff,
+		groups:      map[string][]*Rule{},
+		channels:    map[string]*channel{},
+		zones:       map[string]*time.Location{},
+		names:       map[string]string{},
+		now:         deps.Now,
+		owner:       randomID(),
+		log:         log,
+		locs:        map[string]*locState{},
+		limit:       int64(cfg.Outbox.Limit),
+		maxBackoff:  cfg.Outbox.MaxBackoff,
+		sendTimeout: cfg.Outbox.SendTimeout,
+		wake:        make(chan struct{}, 1),
 	}
 	if e.limit == 0 {
 		e.limit = defaultOutboxLimit
 	}
 	if e.maxBackoff == 0 {
 		e.maxBackoff = defaultMaxBackoff
+	}
+	if e.sendTimeout == 0 {
+		e.sendTimeout = defaultSendTimeout
 	}
 	for _, l := range locations {
 		e.names[l.ID] = l.Name
@@ -197,13 +212,14 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 		case "webhook":
 			key := cc.Secret
 			if cc.SecretFile != "" {
-				b, err := os.ReadFile(cc.SecretFile)
-				if err != nil {
+				// Read again: the file may have changed since Validate.
+				if key, err = readSecretFile(cc.SecretFile); err != nil {
 					return nil, fmt.Errorf("alerts.channels.%s.secret_file: %w", name, err)
 				}
-				key = secret.String(strings.TrimSpace(string(b)))
 			}
-			ch.sender = notify.NewWebhook(deps.HTTPClient, cc.URL, key, cc.Timeout, deps.Now)
+			ch.sender = notify.NewWebhook(deps.HTTPClient, notify.WebhookConfig{
+				URL: cc.URL, Secret: key, Timeout: cc.Timeout, MaxRetryAfter: cc.MaxRetryAfter, Now: deps.Now,
+			})
 		default:
 			ch.sender = notify.NewLog(log.With("channel", name))
 		}
@@ -249,9 +265,13 @@ func (e *Engine) Ready() bool { return e.running.Load() }
 // do not: the state store once its calls have failed, and a channel once its
 // deliveries have failed, for longer than lifecycle.DefaultGrace without a
 // success. A failing channel recovers at its next successful delivery, which
-// the outbox backoff (alerts.outbox.max_backoff) may delay.
+// the outbox backoff (alerts.outbox.max_backoff) may delay. A full outbox is
+// reported at once: the consumer is held back until deliveries make room.
 func (e *Engine) Health() error {
 	var why []string
+	if e.full.Load() {
+		why = append(why, fmt.Sprintf("outbox full: %d notifications waiting (alerts.outbox.limit %d); readings are not checkpointed until deliveries make room", e.outboxLen.Load(), e.limit))
+	}
 	if err := e.storeHealth.Err(); err != nil {
 		why = append(why, "state store: "+err.Error())
 	}
@@ -353,10 +373,12 @@ func (e *Engine) zoneName(id string) string {
 }
 
 // Observe evaluates the rules for a batch of readings, in stream order. When
-// it returns nil every notification the batch caused is delivered or queued
-// in the outbox (durably with the dynamodb state driver; in memory, lost on
-// a crash, with the memory driver). An error means nothing was lost but the
-// batch must be observed again (readings already evaluated are ignored).
+// it returns nil every notification the batch caused is queued in the outbox
+// (durably with the dynamodb state driver; in memory, lost on a crash, with
+// the memory driver); Run delivers it. Observe never waits for a channel, so
+// a slow or dead endpoint does not slow the shard. An error means nothing was
+// lost but the batch must be observed again (readings already evaluated are
+// ignored); ErrOutboxFull is the outbox's backpressure.
 func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error {
 	if len(readings) == 0 {
 		return nil
@@ -376,6 +398,14 @@ func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error 
 	}
 	e.m.pending.Set(float64(e.outboxLen.Load()))
 	return errors.Join(errs...)
+}
+
+// wakeRun tells Run that there is something new to deliver.
+func (e *Engine) wakeRun() {
+	select {
+	case e.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
 }
 
 // groupByLocation orders the readings by location without copying them:
@@ -434,7 +464,6 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 			}
 		}
 	}
-	e.deliver(ctx, ls)
 	return nil
 }
 
@@ -508,6 +537,8 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 		next.Seq++
 		outcomes := e.notifications(ls, rule, &next, kind, *r)
 		if grow := int64(len(next.Outbox) - len(a.Outbox)); grow > 0 && (e.outboxLen.Load()+grow > e.limit || len(next.Outbox) > maxEntriesPerAlert) {
+			e.full.Store(true)
+			e.m.outboxFull.Inc()
 			return fmt.Errorf("record %s %s at %s: %w (%d notifications waiting; see alerts.outbox.limit)", rule.Name, kind, id, ErrOutboxFull, e.outboxLen.Load())
 		}
 		err = e.store.Save(ctx, &next)
@@ -527,6 +558,9 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 			return fmt.Errorf("record %s %s at %s: %w", rule.Name, kind, id, err)
 		}
 		e.setCached(ls, next)
+		if len(next.Outbox) > len(a.Outbox) {
+			e.wakeRun()
+		}
 		e.m.transitions.WithLabelValues(rule.Name, kind).Inc()
 		for _, o := range outcomes {
 			e.m.notifications.WithLabelValues(o.channel, o.outcome).Inc()

@@ -119,8 +119,9 @@ func TestEngine_Observe(t *testing.T) {
 				{gust("toronto", 0, 45), gust("sao-paulo", 0, 33)},
 				{gust("toronto", 5, 10), gust("sao-paulo", 5, 10)},
 			},
-			want: []string{"firing wind-40 toronto", "firing wind-30 sao-paulo",
-				"resolved wind-40 toronto", "resolved wind-30 sao-paulo"},
+			// Delivery goes location by location, in id order.
+			want: []string{"firing wind-30 sao-paulo", "firing wind-40 toronto",
+				"resolved wind-30 sao-paulo", "resolved wind-40 toronto"},
 			trans: map[string]int{"wind-20/firing": 2, "wind-30/firing": 2, "wind-40/firing": 1,
 				"wind-20/resolved": 2, "wind-30/resolved": 2, "wind-40/resolved": 1},
 		},
@@ -247,6 +248,7 @@ func TestEngine_ObserveConcurrentShards(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	h.deliver()
 	if got := len(h.rec["rec"].lines()); got != 8*50 {
 		t.Errorf("messages = %d, want %d", got, 8*50)
 	}

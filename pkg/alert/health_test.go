@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/weatherd/weatherd/pkg/alert/state"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
@@ -83,5 +85,34 @@ func TestEngine_HealthFollowsTheStateStore(t *testing.T) {
 	}
 	if err := h.e.Health(); err != nil {
 		t.Fatalf("health after a conflict: %v", err)
+	}
+}
+
+// TestEngine_OutboxFullShowsOnReadiness: the outbox's backpressure is counted
+// and reported by Health (so on /readyz) until deliveries make room.
+func TestEngine_OutboxFullShowsOnReadiness(t *testing.T) {
+	cfg := testConfig(rule("gusty", "windGust >= 20"))
+	cfg.Outbox.Limit = 2
+	h := newHarness(t, cfg, Deps{})
+	h.rec["rec"].fail = 1000
+	h.observe(t, rd("toronto", 0, "windGust", 25), rd("toronto", 5, "windGust", 5))
+	if err := h.e.Health(); err != nil {
+		t.Fatalf("health with the outbox at its limit but nothing refused: %v", err)
+	}
+	if err := h.e.Observe(context.Background(), []weather.Reading{rd("toronto", 10, "windGust", 25)}); !errors.Is(err, ErrOutboxFull) {
+		t.Fatalf("Observe = %v, want ErrOutboxFull", err)
+	}
+	want := "outbox full: 2 notifications waiting (alerts.outbox.limit 2); readings are not checkpointed until deliveries make room"
+	if err := h.e.Health(); err == nil || err.Error() != want {
+		t.Errorf("health = %v, want %q", err, want)
+	}
+	if got := testutil.ToFloat64(h.e.m.outboxFull); got != 1 {
+		t.Errorf("weatherd_alert_outbox_full_total = %v, want 1", got)
+	}
+	h.rec["rec"].fail = 0
+	h.clk.Set(t0.Add(time.Hour))
+	h.e.Tick(context.Background())
+	if err := h.e.Health(); err != nil {
+		t.Errorf("health after the outbox drained: %v", err)
 	}
 }

@@ -112,6 +112,16 @@ func (h *harness) observe(tb testing.TB, rs ...weather.Reading) {
 	if err := h.e.Observe(context.Background(), rs); err != nil {
 		tb.Fatalf("Observe: %v", err)
 	}
+	h.deliver()
+}
+
+// deliver does what Run does when Observe wakes it: one delivery round.
+func (h *harness) deliver() {
+	select {
+	case <-h.e.wake:
+		h.e.deliverAll(context.Background())
+	default:
+	}
 }
 
 // rd builds a reading of loc at t0+min minutes with name/value pairs; a nil

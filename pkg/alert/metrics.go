@@ -17,6 +17,7 @@ type metrics struct {
 	notifications *prometheus.CounterVec
 	held          prometheus.Gauge
 	pending       prometheus.Gauge
+	outboxFull    prometheus.Counter
 	evaluation    prometheus.Histogram
 }
 
@@ -38,12 +39,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "weatherd_alert_outbox_pending",
 			Help: "Notifications in the outbox: held, awaiting retry or being delivered.",
 		}),
+		outboxFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weatherd_alert_outbox_full_total",
+			Help: "Transitions refused because alerts.outbox.limit notifications were waiting; their batch is retried, not checkpointed (backpressure).",
+		}),
 		evaluation: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "weatherd_alert_evaluation_duration_seconds",
-			Help:    "Time to evaluate the rules for one batch of readings, including state writes and immediate delivery.",
+			Help:    "Time to evaluate the rules for one batch of readings, including state writes (delivery is Run's, off the shard).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}),
 	}
-	reg.MustRegister(m.transitions, m.notifications, m.held, m.pending, m.evaluation)
+	reg.MustRegister(m.transitions, m.notifications, m.held, m.pending, m.outboxFull, m.evaluation)
 	return m
 }

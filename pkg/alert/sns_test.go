@@ -119,6 +119,7 @@ func TestEngine_SNSEmailAndSMS(t *testing.T) {
 	if err := e.Observe(ctx, []weather.Reading{rd("sao-paulo", 70, "windGust", 8.2, "windSpeed", 5)}); err != nil {
 		t.Fatal(err)
 	}
+	e.Tick(ctx)
 	got := sub.wait(t, 2)
 
 	type want struct {

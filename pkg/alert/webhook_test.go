@@ -55,10 +55,12 @@ func TestEngine_Webhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The sender tries 3 times inside Observe (all 500): kept in the outbox.
+	// Observe only queues; the sender tries 3 times in the delivery round
+	// (all 500): kept in the outbox.
 	if err := e.Observe(context.Background(), []weather.Reading{rd("toronto", 0, "windGust", 25.25)}); err != nil {
 		t.Fatal(err)
 	}
+	e.Tick(context.Background())
 	if e.outboxLen.Load() != 1 || !strings.Contains(logs.String(), "err=\"webhook post to 127.0.0.1:") {
 		t.Fatalf("outbox %d, log:\n%s", e.outboxLen.Load(), logs.String())
 	}

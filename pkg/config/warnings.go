@@ -10,10 +10,11 @@ import (
 // such as a schedule that cannot fit the weather API plan's daily budget.
 // validate prints them; run logs them at start-up.
 func Warnings(c *Config) []string {
+	ws := shutdownWarnings(c)
 	if !c.Poller.Enabled {
-		return nil
+		return ws
 	}
-	ws := c.Poller.BudgetWarnings(len(c.Locations), time.Now())
+	ws = append(ws, c.Poller.BudgetWarnings(len(c.Locations), time.Now())...)
 	ws = append(ws, c.Stream.Warnings("stream")...)
 	switch {
 	case c.Stream.Driver == stream.DriverKinesis && !c.Poller.Leader.Enabled:

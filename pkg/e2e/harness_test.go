@@ -113,7 +113,7 @@ func (s *system) configYAML(extra string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `log: {level: info, format: text}
 http: {listen: %q}
-shutdown_timeout: 20s
+shutdown_timeout: 22s
 aws:
   region: us-east-1
   endpoints: {kinesis: %q, dynamodb: %q, s3: %q, sns: %q}

@@ -67,7 +67,7 @@ func DefaultConfig() Config {
 		ShardSyncInterval:      60 * time.Second,
 		MaxRecords:             MaxRecordsLimit,
 		IdleTimeBetweenReads:   time.Second,
-		GracefulHandoffTimeout: 20 * time.Second,
+		GracefulHandoffTimeout: 10 * time.Second,
 		MaxBackoff:             5 * time.Second,
 		MaxClockSkew:           time.Hour,
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	jittered "github.com/weatherd/weatherd/pkg/backoff"
 	"github.com/weatherd/weatherd/pkg/check"
 	fenced "github.com/weatherd/weatherd/pkg/lease"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
@@ -737,10 +738,5 @@ func (c checkpointer) write(ctx context.Context, seq string, state []byte, withS
 // backoff is the wait before retry attempt (0-based): exponential from
 // 100ms, capped, with jitter so shards and workers do not retry in step.
 func backoff(attempt int, limit time.Duration) time.Duration {
-	d := 100 * time.Millisecond
-	for i := 0; i < attempt && d < limit; i++ {
-		d *= 2
-	}
-	d = min(d, limit)
-	return d/2 + mathrand.N(d/2+1)
+	return jittered.Exponential{Base: 100 * time.Millisecond, Max: limit}.Delay(attempt + 1)
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/weatherd/weatherd/pkg/fsync"
 )
 
 // Store holds lake objects under keys relative to the lake root
@@ -129,7 +131,7 @@ func (s *FileStore) Put(ctx context.Context, key string, data []byte) error {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	ok = true
-	if err := syncDir(dir); err != nil {
+	if err := fsync.Dir(dir); err != nil {
 		return fmt.Errorf("put %s: fsync directory: %w", key, err)
 	}
 	return nil
@@ -149,15 +151,6 @@ func createTemp(dir, prefix string) (*os.File, error) {
 		return f, err
 	}
 	return nil, fmt.Errorf("create a temporary file in %s: too many names taken", dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Get implements Store.

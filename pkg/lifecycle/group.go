@@ -100,9 +100,10 @@ func (g *Group) Run(ctx context.Context, budget time.Duration) error {
 	cancels := make([]context.CancelFunc, n)
 	done := make([]chan struct{}, n)
 	exits := make(chan exit, n)
+	clock := &stopClock{}
 	var wg sync.WaitGroup
 	for i, c := range g.components {
-		cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		cctx, cancel := context.WithCancel(withStopClock(context.WithoutCancel(ctx), clock))
 		cancels[i], done[i] = cancel, make(chan struct{})
 		wg.Add(1)
 		go func() {
@@ -128,6 +129,7 @@ func (g *Group) Run(ctx context.Context, budget time.Duration) error {
 		}
 	}
 	g.state.Store(stateStopping)
+	clock.deadline.Store(time.Now().Add(budget).UnixNano())
 
 	deadline := time.NewTimer(budget)
 	defer deadline.Stop()

@@ -17,7 +17,14 @@ type Limits struct {
 	PerMinute int `mapstructure:"per_minute"`
 	PerHour   int `mapstructure:"per_hour"`
 	PerDay    int `mapstructure:"per_day"`
+	// MaxRetryAfter caps how long a 429's Retry-After stops calls to the
+	// API, so a misbehaving API cannot stop polling for days
+	// (0: DefaultMaxRetryAfter).
+	MaxRetryAfter time.Duration `mapstructure:"max_retry_after"`
 }
+
+// DefaultMaxRetryAfter is Limits.MaxRetryAfter when it is 0.
+const DefaultMaxRetryAfter = time.Hour
 
 func (l Limits) validate(key string, ps *check.Problems) {
 	for _, f := range []struct {
@@ -27,6 +34,9 @@ func (l Limits) validate(key string, ps *check.Problems) {
 		if f.n < 0 {
 			ps.Add(check.Key(key, f.name), "got %d, want 0 (unlimited) or more", f.n)
 		}
+	}
+	if l.MaxRetryAfter < 0 {
+		ps.Add(check.Key(key, "max_retry_after"), "got %s, want a positive duration (0: default %s)", l.MaxRetryAfter, DefaultMaxRetryAfter)
 	}
 }
 

@@ -116,12 +116,14 @@ func TestProviderConfig_validate(t *testing.T) {
 			c.MaxBodyBytes = 0
 			c.Attempts = 0
 			c.Limits.PerDay = -1
+			c.Limits.MaxRetryAfter = -time.Minute
 		}, []string{
 			`poller.tomorrowio.base_url: got "api.tomorrow.io", want an http(s) URL such as https://api.example.com/v1`,
 			`poller.tomorrowio.units: got "si", want "metric" or "imperial"`,
 			"poller.tomorrowio.max_body_bytes: got 0, want at least 1024",
 			"poller.tomorrowio.attempts: got 0, want 1 to 10",
 			"poller.tomorrowio.limits.per_day: got -1, want 0 (unlimited) or more",
+			"poller.tomorrowio.limits.max_retry_after: got -1m0s, want a positive duration (0: default 1h0m0s)",
 		}},
 		{"KeyInURL", func(c *TomorrowIOConfig) { c.BaseURL = "https://api.tomorrow.io/v4?apikey=SECRET" }, []string{
 			`poller.tomorrowio.base_url: got "https://api.tomorrow.io/v4?apikey=SECRET", want no query or credentials in the base URL`}},

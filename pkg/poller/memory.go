@@ -94,13 +94,17 @@ func (p *Poller) saveMemory(ctx context.Context, pending map[string]time.Time) b
 	return true
 }
 
+// FinalSaveTimeout bounds the save of the poller's memory at a stop (a step
+// of the stop sequence that shutdown_timeout must hold).
+const FinalSaveTimeout = 3 * time.Second
+
 // finalSave waits a little for the producer to deliver the last tick, then
 // saves, so a graceful handover repeats nothing.
 func (p *Poller) finalSave(pending map[string]time.Time) {
 	if p.store == nil || pending == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), FinalSaveTimeout)
 	defer cancel()
 	for !p.saveMemory(ctx, pending) {
 		if p.wait(ctx, 100*time.Millisecond) != nil {

@@ -80,6 +80,9 @@ func New(cfg Config, locations []weather.Location, prov provider.Provider, out s
 func (p *Poller) Run(ctx context.Context) error {
 	p.loadMemory(ctx)
 	next := p.schedule.Next(p.now())
+	if next.IsZero() {
+		return p.idle(ctx)
+	}
 	p.log.Info("poller started", "schedule", p.cfg.Schedule, "locations", len(p.locations), "next", next.Format(time.RFC3339))
 	var pending map[string]time.Time // memory not saved yet
 	for {
@@ -106,7 +109,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		now := p.now()
 		following := p.schedule.Next(next)
 		skipped := 0
-		for !following.After(now) {
+		for !following.IsZero() && !following.After(now) {
 			skipped++
 			following = p.schedule.Next(following)
 		}
@@ -114,8 +117,21 @@ func (p *Poller) Run(ctx context.Context) error {
 			p.metrics.ticksSkipped.Add(float64(skipped))
 			p.log.Warn("poll tick ran past the next schedule time; skipping", "skipped_ticks", skipped, "tick", next.Format(time.RFC3339))
 		}
+		if following.IsZero() {
+			p.finalSave(pending)
+			return p.idle(ctx)
+		}
 		next = following
 	}
+}
+
+// idle waits for ctx once the schedule has no next time (robfig/cron's Next
+// returns the zero time for a spec that matches nothing within five years):
+// waiting for the zero time would spin, ticking as fast as it can.
+func (p *Poller) idle(ctx context.Context) error {
+	p.log.Error("poller.schedule has no next time; not polling until restarted with another schedule", "schedule", p.cfg.Schedule)
+	<-ctx.Done()
+	return nil
 }
 
 // outcomeCount tallies a tick's results for its one summary line.

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -24,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weatherd/weatherd/pkg/backoff"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/spool"
 	"github.com/weatherd/weatherd/pkg/stream"
@@ -333,19 +333,15 @@ func (p *Producer) sendAndBackoff(ctx context.Context, failures int) int {
 		return 0
 	}
 	failures++
-	d := backoff(failures)
+	d := sendBackoff.Delay(failures)
 	p.log.Debug("backing off", "failures", failures, "backoff", d)
 	_ = p.sleep(ctx, d)
 	return failures
 }
 
-func backoff(failures int) time.Duration {
-	d := MaxBackoff
-	if failures < 16 {
-		d = min(MinBackoff<<(failures-1), MaxBackoff)
-	}
-	return d/2 + time.Duration(rand.Float64()*float64(d/2))
-}
+// sendBackoff is the wait after failed sends: from MinBackoff, doubling up
+// to MaxBackoff, jittered into [d/2, d).
+var sendBackoff = backoff.Exponential{Base: MinBackoff, Max: MaxBackoff}
 
 // batch returns the oldest records that fit one PutRecords call.
 func (p *Producer) batch() []entry {

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weatherd/weatherd/pkg/lifecycle"
 )
 
 // NewRegistry returns a registry with the Go and process collectors, the one
@@ -32,6 +34,10 @@ type Server struct {
 	srv *http.Server
 	log *slog.Logger
 }
+
+// ShutdownTimeout bounds how long Run lets requests in flight finish once
+// it is stopped (and no longer than the shutdown budget has left).
+const ShutdownTimeout = 5 * time.Second
 
 // maxReason bounds each line of the /readyz body: SDK errors can be long.
 const maxReason = 300
@@ -104,7 +110,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("serve http: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	sctx, cancel := lifecycle.StopContext(ctx, ShutdownTimeout)
 	defer cancel()
 	if err := s.srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shut down http: %w", err)

@@ -69,6 +69,8 @@ import (
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weatherd/weatherd/pkg/fsync"
 )
 
 // Format constants.
@@ -508,23 +510,11 @@ func (s *Spool) Sync() error {
 	}
 	s.dirty = false
 	if s.dirDirty {
-		if err := syncDir(s.dir); err != nil {
+		if err := fsync.Dir(s.dir); err != nil {
 			s.m.errors.WithLabelValues("sync").Inc()
-			return err
+			return fmt.Errorf("fsync spool directory: %w", err)
 		}
 		s.dirDirty = false
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("fsync spool directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync spool directory %s: %w", dir, err)
 	}
 	return nil
 }
@@ -622,7 +612,9 @@ func (s *Spool) Close() error {
 	s.retireLocked()
 	var err error
 	if s.dirDirty {
-		err = syncDir(s.dir)
+		if err = fsync.Dir(s.dir); err != nil {
+			err = fmt.Errorf("fsync spool directory: %w", err)
+		}
 	}
 	s.closed = true
 	if cerr := s.lock.Close(); cerr != nil && err == nil {

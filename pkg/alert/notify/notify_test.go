@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -143,7 +144,7 @@ func TestWebhook_Send(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	w := notify.NewWebhook(srv.Client(), srv.URL+"/hook?token=abc", key, time.Second, func() time.Time { return now })
+	w := notify.NewWebhook(srv.Client(), notify.WebhookConfig{URL: srv.URL + "/hook?token=abc", Secret: key, Timeout: time.Second, Now: func() time.Time { return now }})
 	m := notify.Message{ID: "id-1", Body: []byte(`{"a":1}`)}
 	// 503 then 200: retried within Send.
 	if err := w.Send(context.Background(), m); err != nil {
@@ -164,15 +165,159 @@ func TestWebhook_Send(t *testing.T) {
 	}
 }
 
-func TestWebhook_Timeout(t *testing.T) {
-	block := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+// TestWebhook_SignatureVector pins the README's signature,
+// hex(HMAC-SHA256(secret, timestamp + "." + body)), with a vector computed
+// outside Go:
+//
+//	printf '%s' '1795000000.{"id":"sao-paulo/strong-wind/1/hook","state":"firing"}' |
+//	  openssl dgst -sha256 -hmac 'whsec-test-vector'
+func TestWebhook_SignatureVector(t *testing.T) {
+	const (
+		key  = "whsec-test-vector"
+		ts   = 1795000000
+		body = `{"id":"sao-paulo/strong-wind/1/hook","state":"firing"}`
+		want = "sha256=4382ca3995eede887b09f72961a86a643413d7f6b9052dc7b0dd3950127530c4"
+	)
+	got := make(chan http.Header, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got <- r.Header.Clone()
+	}))
 	defer srv.Close()
-	defer close(block)
-	w := notify.NewWebhook(nil, srv.URL, "k", 50*time.Millisecond, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // no retries after the first timeout
-	if err := w.Send(ctx, notify.Message{ID: "x", Body: []byte("{}")}); err == nil {
-		t.Fatal("Send to a hanging server succeeded")
+	w := notify.NewWebhook(srv.Client(), notify.WebhookConfig{URL: srv.URL, Secret: key, Now: func() time.Time { return time.Unix(ts, 0) }})
+	if err := w.Send(context.Background(), notify.Message{ID: "sao-paulo/strong-wind/1/hook", Body: []byte(body)}); err != nil {
+		t.Fatal(err)
+	}
+	h := <-got
+	if h.Get(notify.SignatureHeader) != want || h.Get(notify.TimestampHeader) != "1795000000" {
+		t.Errorf("sent %s=%q %s=%q, want %q and 1795000000", notify.SignatureHeader, h.Get(notify.SignatureHeader),
+			notify.TimestampHeader, h.Get(notify.TimestampHeader), want)
+	}
+	if s := notify.Sign(key, ts, []byte(body)); s != want {
+		t.Errorf("Sign = %q, want %q", s, want)
+	}
+}
+
+// hangingServer accepts requests and never answers them until the test ends.
+func hangingServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var calls atomic.Int32
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		select {
+		case <-done:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(done) })
+	return srv, &calls
+}
+
+func TestWebhook_Timeout(t *testing.T) {
+	srv, calls := hangingServer(t)
+	const timeout = 200 * time.Millisecond
+	w := notify.NewWebhook(nil, notify.WebhookConfig{URL: srv.URL, Secret: "k", Timeout: timeout})
+	errc := make(chan error, 1)
+	go func() { errc <- w.Send(context.Background(), notify.Message{ID: "x", Body: []byte("{}")}) }()
+	// Three attempts of timeout each plus their backoff, with generous
+	// slack for a loaded machine: the point is that Send returns at all.
+	select {
+	case err := <-errc:
+		var te interface{ Timeout() bool }
+		if err == nil || !errors.As(err, &te) || !te.Timeout() {
+			t.Fatalf("Send to a hanging server = %v, want a timeout error", err)
+		}
+		if !strings.HasPrefix(err.Error(), "webhook post to 127.0.0.1:") {
+			t.Errorf("error %q does not name the host", err)
+		}
+		if n := calls.Load(); n != 3 {
+			t.Errorf("%d requests, want 3 (each timed out, then retried)", n)
+		}
+	case <-time.After(3*timeout + 10*time.Second):
+		t.Fatal("Send to a hanging server did not return: the per-request timeout never ran")
+	}
+}
+
+func TestWebhook_DoesNotFollowRedirects(t *testing.T) {
+	var moved atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { moved.Add(1) }))
+	defer target.Close()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Redirect(w, r, target.URL+"/elsewhere", http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	w := notify.NewWebhook(srv.Client(), notify.WebhookConfig{URL: srv.URL + "/hook", Secret: "k"})
+	err := w.Send(context.Background(), notify.Message{ID: "x", Body: []byte("{}")})
+	want := "webhook post to " + srv.Listener.Addr().String() + ": HTTP 307: redirects are not followed; configure the final URL"
+	if err == nil || err.Error() != want {
+		t.Errorf("Send = %v, want %q", err, want)
+	}
+	if n := moved.Load(); n != 0 {
+		t.Errorf("the redirect target received %d requests, want none", n)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d requests, want 1 (a redirect is not retried)", n)
+	}
+}
+
+func TestWebhook_ErrorBodyRedactedBeforeCut(t *testing.T) {
+	const token = "tok-0123456789abcdef"
+	// The token straddles the 200-byte cut: cut first, and its first half
+	// would no longer match it.
+	body := strings.Repeat("x", 185) + " " + token + " rest of the answer"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	w := notify.NewWebhook(srv.Client(), notify.WebhookConfig{URL: srv.URL + "/hook?token=" + token, Secret: "k"})
+	err := w.Send(context.Background(), notify.Message{ID: "x", Body: []byte("{}")})
+	if err == nil {
+		t.Fatal("Send succeeded on a 400")
+	}
+	want := "webhook post to " + srv.Listener.Addr().String() + ": HTTP 400: " + strings.Repeat("x", 185) + " <secret> rest …"
+	if err.Error() != want {
+		t.Errorf("Send = %q\nwant %q", err, want)
+	}
+	if strings.Contains(err.Error(), token[:6]) {
+		t.Errorf("error quotes part of the token: %q", err)
+	}
+}
+
+func TestWebhook_RetryAfterCapped(t *testing.T) {
+	now := time.Unix(1795000000, 0)
+	var calls atomic.Int32
+	var retryAfter atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Retry-After", retryAfter.Load().(string))
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	tests := []struct {
+		header   string
+		maxAfter time.Duration
+		want     time.Time
+	}{
+		{"120", 0, now.Add(2 * time.Minute)},
+		{"604800", 0, now.Add(time.Hour)}, // a week: capped at the default hour
+		{"604800", 3 * time.Hour, now.Add(3 * time.Hour)},
+		{now.Add(30 * time.Minute).UTC().Format(http.TimeFormat), 0, now.Add(30 * time.Minute)},
+	}
+	for _, tc := range tests {
+		retryAfter.Store(tc.header)
+		calls.Store(0)
+		w := notify.NewWebhook(srv.Client(), notify.WebhookConfig{URL: srv.URL, Secret: "k", MaxRetryAfter: tc.maxAfter, Now: func() time.Time { return now }})
+		err := w.Send(context.Background(), notify.Message{ID: "x", Body: []byte("{}")})
+		var ra *notify.RetryAfterError
+		if !errors.As(err, &ra) || !ra.At.Equal(tc.want) {
+			t.Errorf("Retry-After %s, max %s: Send = %v, want retry at %s", tc.header, tc.maxAfter, err, tc.want.UTC())
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("Retry-After %s: %d requests, want 1 (the wait is the outbox's)", tc.header, n)
+		}
 	}
 }

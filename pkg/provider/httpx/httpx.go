@@ -11,16 +11,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weatherd/weatherd/pkg/backoff"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/poller"
 	"github.com/weatherd/weatherd/pkg/provider"
+	"github.com/weatherd/weatherd/pkg/secret"
 )
 
 // Defaults.
@@ -37,6 +38,8 @@ const (
 	// Retry-After nor which window is exhausted, when the plan has no hour
 	// or minute limit.
 	RateLimitFloor = time.Minute
+	// maxErrorBody is how much of an error body an error quotes.
+	maxErrorBody = 200
 	// MaxLimiterWait is the longest a request waits for a window to reset
 	// (the per-second one) instead of failing with a RateLimitedError.
 	MaxLimiterWait = 2 * time.Second
@@ -80,11 +83,11 @@ type Client struct {
 	cfg     Config
 	hc      *http.Client
 	lim     *limiter
+	redact  secret.Redactor
 	metrics *Metrics
 	log     *slog.Logger
 	now     func() time.Time
 	sleep   func(ctx context.Context, d time.Duration) error
-	jitter  func() float64
 }
 
 // New returns a client for cfg; metrics are registered with reg (a metric
@@ -102,6 +105,9 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger, opts ...Option
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = DefaultAttempts
 	}
+	if cfg.Limits.MaxRetryAfter <= 0 {
+		cfg.Limits.MaxRetryAfter = poller.DefaultMaxRetryAfter
+	}
 	m, err := NewMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -112,11 +118,11 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger, opts ...Option
 		// to whatever host a redirect names.
 		hc:      &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		lim:     newLimiter(cfg.Limits),
+		redact:  secret.NewRedactor(cfg.Secrets...),
 		metrics: m,
 		log:     log,
 		now:     time.Now,
 		sleep:   lifecycle.Sleep,
-		jitter:  rand.Float64,
 	}
 	for _, o := range opts {
 		o(c)
@@ -149,7 +155,7 @@ func (c *Client) Get(ctx context.Context, what, url string, header http.Header) 
 		if attempt >= c.cfg.Attempts {
 			return nil, fmt.Errorf("%w: %s: gave up after %d attempts: %s", provider.ErrUnavailable, what, attempt, last)
 		}
-		d := c.backoff(attempt)
+		d := retryBackoff.Delay(attempt)
 		c.log.Debug("retrying", "call", what, "attempt", attempt, "backoff", d, "err", last)
 		if err := c.sleep(ctx, d); err != nil {
 			return nil, fmt.Errorf("%s: %w (after: %s)", what, err, last)
@@ -160,15 +166,9 @@ func (c *Client) Get(ctx context.Context, what, url string, header http.Header) 
 // Now is the client's clock (WithClock), for the readings' ingested_at.
 func (c *Client) Now() time.Time { return c.now() }
 
-// backoff is the delay before retry n (1-based): BaseBackoff·2^(n-1) capped
-// at MaxBackoff, jittered into [d/2, d).
-func (c *Client) backoff(n int) time.Duration {
-	d := BaseBackoff << (n - 1)
-	if d > MaxBackoff || d <= 0 {
-		d = MaxBackoff
-	}
-	return d/2 + time.Duration(c.jitter()*float64(d/2))
-}
+// retryBackoff is the wait after a failed attempt: from BaseBackoff,
+// doubling up to MaxBackoff, jittered into [d/2, d).
+var retryBackoff = backoff.Exponential{Base: BaseBackoff, Max: MaxBackoff}
 
 // admit reserves a call within the limits, waiting for a short window
 // (per second) to reset but failing fast on long ones.
@@ -215,7 +215,7 @@ func (c *Client) once(ctx context.Context, what, url string, header http.Header)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.observe("error", start)
-		return nil, true, errors.New(c.redact(transportError(err, actx)))
+		return nil, true, errors.New(c.redact.Redact(transportError(err, actx)))
 	}
 	defer resp.Body.Close()
 	body, readErr := readCapped(resp.Body, c.cfg.MaxBodyBytes)
@@ -229,13 +229,13 @@ func (c *Client) once(ctx context.Context, what, url string, header http.Header)
 		return nil, false, fmt.Errorf("%w: %s: HTTP %d: response body over %d bytes", provider.ErrBadResponse, what, code, c.cfg.MaxBodyBytes)
 	case readErr != nil:
 		// A body cut short by the attempt timeout or the network.
-		return nil, true, fmt.Errorf("HTTP %d: read body: %s", code, c.redact(transportError(readErr, actx)))
+		return nil, true, fmt.Errorf("HTTP %d: read body: %s", code, c.redact.Redact(transportError(readErr, actx)))
 	case code >= 200 && code < 300:
 		return body, false, nil
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return nil, false, fmt.Errorf("%w: %s: HTTP %d: %s (check the API key)", provider.ErrUnauthorized, what, code, c.message(body))
 	case code == http.StatusTooManyRequests:
-		until, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now)
+		until, ok := backoff.RetryAfter(resp.Header.Get("Retry-After"), now, c.cfg.Limits.MaxRetryAfter)
 		source := "Retry-After"
 		if !ok {
 			until, source = c.lim.rejectedUntil(now, RateLimitFloor), "window reset"
@@ -275,7 +275,8 @@ func transportError(err error, actx context.Context) string {
 	return err.Error()
 }
 
-// message is a short, secret-free description of an error body.
+// message is a short, secret-free description of an error body (redacted
+// before it is cut, so no part of a secret survives the cut).
 func (c *Client) message(body []byte) string {
 	var m string
 	if c.cfg.ErrorMessage != nil {
@@ -287,20 +288,7 @@ func (c *Client) message(body []byte) string {
 			m = "empty body"
 		}
 	}
-	if len(m) > 200 {
-		m = m[:200] + "…"
-	}
-	return c.redact(m)
-}
-
-// Redact replaces every configured secret in s by <secret>.
-func (c *Client) redact(s string) string {
-	for _, sec := range c.cfg.Secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "<secret>")
-		}
-	}
-	return s
+	return c.redact.Excerpt(m, maxErrorBody)
 }
 
 func statusClass(code int) string {

@@ -98,24 +98,3 @@ func TestLimiter_take(t *testing.T) {
 		}
 	})
 }
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 26, 23, 41, 2, 0, time.UTC)
-	for _, tc := range []struct {
-		v    string
-		want time.Time
-		ok   bool
-	}{
-		{"120", now.Add(2 * time.Minute), true},
-		{"0", now, true},
-		{"Fri, 27 Nov 2026 00:00:00 GMT", time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), true},
-		{"", time.Time{}, false},
-		{"soon", time.Time{}, false},
-		{"-5", time.Time{}, false},
-	} {
-		got, ok := parseRetryAfter(tc.v, now)
-		if ok != tc.ok || !got.Equal(tc.want) {
-			t.Errorf("%q: got %v %v, want %v %v", tc.v, got, ok, tc.want, tc.ok)
-		}
-	}
-}

@@ -181,18 +181,3 @@ func (l *limiter) remaining(now time.Time) map[string]int {
 	}
 	return out
 }
-
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Time, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return time.Time{}, false
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return now.Add(time.Duration(n) * time.Second), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return t, true
-	}
-	return time.Time{}, false
-}

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -45,13 +44,13 @@ var _ provider.Provider = (*Client)(nil)
 func New(cfg poller.TomorrowIOConfig, timeout time.Duration, reg prometheus.Registerer, log *slog.Logger, opts ...httpx.Option) (*Client, error) {
 	key := cfg.APIKey
 	if cfg.APIKeyFile != "" {
-		b, err := os.ReadFile(cfg.APIKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tomorrowio: read api_key_file: %w", err)
-		}
-		key = secret.String(strings.TrimSpace(string(b)))
-		if key.IsZero() {
+		var err error
+		key, err = secret.ReadFile(cfg.APIKeyFile)
+		switch {
+		case errors.Is(err, secret.ErrEmptyFile):
 			return nil, fmt.Errorf("tomorrowio: api_key_file %s is empty", cfg.APIKeyFile)
+		case err != nil:
+			return nil, fmt.Errorf("tomorrowio: read api_key_file: %w", err)
 		}
 	}
 	if key.IsZero() {
@@ -106,16 +105,12 @@ func (c *Client) Fetch(ctx context.Context, loc weather.Location) (weather.Readi
 		return weather.Reading{}, fmt.Errorf("tomorrowio %s: %w", loc.ID, err)
 	}
 	if len(obs.Warnings) > 0 {
-		c.log.Debug("API warnings", "location", loc.ID, "warnings", c.redact(string(obs.Warnings)))
+		c.log.Debug("API warnings", "location", loc.ID, "warnings", secret.NewRedactor(c.key.Reveal()).Redact(string(obs.Warnings)))
 	}
 	if c.units == poller.UnitsImperial {
 		ToMetric(obs.Values)
 	}
 	return weather.NewReading(loc, Name, obs.Time, c.http.Now(), obs.Values), nil
-}
-
-func (c *Client) redact(s string) string {
-	return strings.ReplaceAll(s, c.key.Reveal(), secret.Redacted)
 }
 
 func coord(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }

@@ -539,6 +539,26 @@ func TestClient_RateLimits(t *testing.T) {
 			t.Fatalf("%d requests, want 2", n)
 		}
 	})
+	t.Run("429RetryAfterCapped", func(t *testing.T) {
+		// Ten days would stop polling for ten days: the wait is capped at
+		// limits.max_retry_after (default 1h).
+		for _, tc := range []struct {
+			max, want time.Duration
+		}{{0, time.Hour}, {10 * time.Minute, 10 * time.Minute}} {
+			h := newHarness(t, func(c *poller.TomorrowIOConfig) { c.Limits.MaxRetryAfter = tc.max })
+			h.api.set(reply(429, fixture(t, "error_429.json"), "Retry-After", "864000"))
+			_, err := h.fetch(t)
+			var rl *provider.RateLimitedError
+			if !errors.As(err, &rl) || !rl.RetryAt.Equal(h.clock.Now().Add(tc.want)) {
+				t.Fatalf("max_retry_after %s: got %v, want a retry at %v", tc.max, err, h.clock.Now().Add(tc.want))
+			}
+			h.api.set(reply(200, fixture(t, "realtime.json")))
+			h.clock.Set(rl.RetryAt)
+			if _, err := h.fetch(t); err != nil {
+				t.Fatalf("max_retry_after %s: at the cap: %v", tc.max, err)
+			}
+		}
+	})
 	t.Run("429DayExhausted", func(t *testing.T) {
 		h := newHarness(t, nil)
 		h.api.set(reply(429, fixture(t, "error_429.json"), "X-RateLimit-Remaining-Day", "0", "X-RateLimit-Remaining-Hour", "4"))
@@ -644,6 +664,28 @@ func TestClient_SecretNeverLeaks(t *testing.T) {
 	}
 	if !strings.Contains(api.lastURL, "location=") || strings.Contains(api.lastURL, apiKey) || api.lastKey != apiKey {
 		t.Fatalf("url %q, header %q: the key belongs in the apikey header only", api.lastURL, api.lastKey)
+	}
+}
+
+// TestClient_SecretStraddlingTheCut: an error body is quoted up to 200
+// bytes; a key echoed across byte 200 is redacted whole, not cut first and
+// left half visible.
+func TestClient_SecretStraddlingTheCut(t *testing.T) {
+	api := newFakeAPI(t)
+	prefix := "Invalid Query (400001): "
+	pad := strings.Repeat("x", 190-len(prefix)) // the key starts at byte 190
+	api.set(reply(400, []byte(`{"code":400001,"type":"Invalid Query","message":"`+pad+apiKey+` is not a location"}`)))
+	c, err := tomorrowio.New(defaultConfig(api.srv.URL), time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Fetch(context.Background(), toronto)
+	want := "tomorrowio toronto: bad response: GET /weather/realtime: HTTP 400: " + prefix + pad + "<secret> i…"
+	if !errors.Is(err, provider.ErrBadResponse) || err.Error() != want {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+	if strings.Contains(err.Error(), apiKey[:6]) {
+		t.Fatalf("part of the key in %v", err)
 	}
 }
 
