@@ -54,17 +54,6 @@ func MustYAML(tb testing.TB, rel string, v any) {
 	}
 }
 
-// MustTool returns the path of an external command, failing with how to
-// install it when it is missing (CI installs it in .ci/run).
-func MustTool(tb testing.TB, name, aptPackage string) string {
-	tb.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		tb.Fatalf("%s is not installed: install it with `apt-get install -y --no-install-recommends %s` (Debian), as .ci/run does", name, aptPackage)
-	}
-	return p
-}
-
 // MustRun runs a command in the repository root and returns its combined
 // output, failing with that output when it exits non-zero.
 func MustRun(tb testing.TB, env []string, name string, args ...string) string {
