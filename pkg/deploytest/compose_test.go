@@ -247,11 +247,6 @@ func TestCompose_LocalStackInitScript(t *testing.T) {
 	}
 }
 
-// composeEnv is the environment the compose file gives a service.
-func composeEnv(s composeService) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := s.Environment[k]; return v, ok }
-}
-
 // mustComposeConfig loads deploy/compose/weatherd.yaml with the weatherd
 // service's environment, as `weatherd run` in the container does.
 func mustComposeConfig(tb testing.TB) *config.Config {
@@ -260,7 +255,7 @@ func mustComposeConfig(tb testing.TB) *config.Config {
 	cfg, err := config.Load(config.Source{
 		Path:     filepath.Join(testkit.Root(tb), "deploy", "compose", "weatherd.yaml"),
 		Explicit: true,
-		Env:      composeEnv(svc),
+		Environ:  environ(svc.Environment),
 	})
 	if err != nil {
 		tb.Fatalf("deploy/compose/weatherd.yaml: %v", err)

@@ -54,6 +54,16 @@ func MustYAML(tb testing.TB, rel string, v any) {
 	}
 }
 
+// environ turns a name-to-value map into KEY=VALUE entries, so config.Load
+// also rejects a misspelt WEATHERD_ variable in it.
+func environ(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
 // MustRun runs a command in the repository root and returns its combined
 // output, failing with that output when it exits non-zero.
 func MustRun(tb testing.TB, env []string, name string, args ...string) string {
