@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/weatherd/weatherd/pkg/bootstrap"
@@ -20,14 +21,22 @@ import (
 var (
 	errConfig   = config.ErrConfig
 	errReported = errors.New("problems reported")
+	// errHelp means --help was asked for and answered (exit code 0).
+	errHelp = errors.New("help printed")
 )
 
-// loadConfig parses --config and loads the configuration.
-func loadConfig(name string, args []string) (*config.Config, error) {
+// loadConfig parses the command's flags (--config) and loads the
+// configuration. --help prints the command's usage to stdout and returns
+// errHelp.
+func loadConfig(name string, args []string, stdout io.Writer) (*config.Config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	path := fs.String("config", config.DefaultPath, "configuration file")
+	path := fs.String("config", config.DefaultPath, "configuration `FILE` merged over the embedded default")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			commandUsage(stdout, fs, configHelp)
+			return nil, errHelp
+		}
 		return nil, usageError{fmt.Sprintf("%s: %v", name, err)}
 	}
 	if fs.NArg() > 0 {
@@ -38,8 +47,26 @@ func loadConfig(name string, args []string) (*config.Config, error) {
 	return config.Load(config.Source{Path: *path, Explicit: explicit})
 }
 
-func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, err := loadConfig("run", args)
+// commandUsage prints the usage of the command fs parses: its line, its
+// summary, its flags with their defaults, then more.
+func commandUsage(w io.Writer, fs *flag.FlagSet, more string) {
+	var line, flags strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, help := flag.UnquoteUsage(f)
+		fmt.Fprintf(&line, " [--%s %s]", f.Name, arg)
+		fmt.Fprintf(&flags, "  --%s %s\n        %s (default %q)\n", f.Name, arg, help, f.DefValue)
+	})
+	fmt.Fprintf(w, "usage: weatherd %s%s\n\n%s\n", fs.Name(), line.String(), summary(fs.Name()))
+	if flags.Len() > 0 {
+		fmt.Fprint(w, "\nflags:\n"+flags.String())
+	}
+	if more != "" {
+		fmt.Fprint(w, "\n"+more)
+	}
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig("run", args, stdout)
 	if err != nil {
 		return err
 	}
@@ -58,10 +85,10 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 func validateCmd(args []string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig("validate", args)
+	cfg, err := loadConfig("validate", args, stdout)
 	if err != nil {
 		var ue usageError
-		if errors.As(err, &ue) {
+		if errors.As(err, &ue) || errors.Is(err, errHelp) {
 			return err
 		}
 		fmt.Fprintln(stderr, err)
@@ -75,7 +102,7 @@ func validateCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 func bootstrapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig("bootstrap", args)
+	cfg, err := loadConfig("bootstrap", args, stdout)
 	if err != nil {
 		return err
 	}
@@ -89,7 +116,7 @@ func bootstrapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // healthcheckCmd asks the local daemon's /healthz, for container health
 // checks in an image without a shell or curl.
 func healthcheckCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	cfg, err := loadConfig("healthcheck", args)
+	cfg, err := loadConfig("healthcheck", args, stdout)
 	if err != nil {
 		return err
 	}
@@ -119,6 +146,12 @@ func healthcheckCmd(ctx context.Context, args []string, stdout io.Writer) error 
 }
 
 func versionCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		commandUsage(stdout, fs, "")
+		return errHelp
+	}
 	if len(args) > 0 {
 		return usageError{fmt.Sprintf("version: unexpected argument %q", args[0])}
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	// Time zones for locations, windows and CRON_TZ even in images without
 	// /usr/share/zoneinfo.
@@ -56,15 +57,37 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-const usage = `usage: weatherd <command> [--config FILE]
+// commands lists the commands in the order the usage text shows them.
+var commands = []struct{ name, summary string }{
+	{"run", "run the daemon until SIGTERM or SIGINT"},
+	{"validate", `check the configuration: "config OK" (exit 0), or every problem (exit 2)`},
+	{"bootstrap", "create the AWS resources the configuration names (emulators, LocalStack)"},
+	{"healthcheck", "exit 0 when the local daemon answers /healthz (container health check)"},
+	{"version", "print version, commit and Go version"},
+}
 
-commands:
-  run        run the daemon until SIGTERM or SIGINT
-  validate   check the configuration and print every problem
-  bootstrap  create the AWS resources the configuration names (emulators, LocalStack)
-  healthcheck  exit 0 when the local daemon answers /healthz (container health check)
-  version    print version, commit and Go version
+// configHelp is how the configuration is found; the help of every command
+// that reads it shows it. TestUsage checks it against package config.
+const configHelp = `configuration:
+  The embedded default (the commented config.yaml of weatherd's source) is
+  always loaded; --config FILE is merged over it. Without --config,
+  ./config.yaml is used when it exists. Every key can be overridden from the
+  environment: WEATHERD_ + the key path in upper case with '.' as '_'
+  (lake.url -> WEATHERD_LAKE_URL). A WEATHERD_ variable that names no key is
+  an error, except the reserved WEATHERD_EMU_*, WEATHERD_TEST_*,
+  WEATHERD_E2E_*, WEATHERD_BENCH_*, WEATHERD_VERSION and WEATHERD_COMMIT.
 `
+
+// usage is the text of `weatherd --help`.
+var usage = func() string {
+	var b strings.Builder
+	b.WriteString("usage: weatherd <command> [--config FILE]\n       weatherd <command> --help\n       weatherd --version\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.summary)
+	}
+	b.WriteString("\n" + configHelp)
+	return b.String()
+}()
 
 // Main runs one weatherd command and returns its exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -76,16 +99,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd {
 	case "run":
-		err = runCmd(ctx, rest, stderr)
+		err = runCmd(ctx, rest, stdout, stderr)
 	case "validate":
 		err = validateCmd(rest, stdout, stderr)
 	case "bootstrap":
 		err = bootstrapCmd(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		err = healthcheckCmd(ctx, rest, stdout)
-	case "version":
+	case "version", "--version", "-version":
 		err = versionCmd(rest, stdout)
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
+		if len(rest) == 1 && summary(rest[0]) != "" {
+			return Main(ctx, []string{rest[0], "--help"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
@@ -94,8 +120,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitCode(err, stderr)
 }
 
+// summary is the one-line description of the command name, or "".
+func summary(name string) string {
+	for _, c := range commands {
+		if c.name == name {
+			return c.summary
+		}
+	}
+	return ""
+}
+
 func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
+	if err == nil || errors.Is(err, errHelp) {
 		return exitOK
 	}
 	var ue usageError

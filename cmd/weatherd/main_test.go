@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
@@ -33,9 +34,11 @@ func writeConfig(t *testing.T, body string) string {
 }
 
 func TestVersion(t *testing.T) {
-	code, out, _ := runMain(t, "version")
-	if code != 0 || !regexp.MustCompile(`^weatherd dev \(commit unknown, go1\.\d+.* linux/amd64\)\n$`).MatchString(out) {
-		t.Errorf("version: %d %q", code, out)
+	for _, arg := range []string{"version", "--version"} {
+		code, out, _ := runMain(t, arg)
+		if code != 0 || !regexp.MustCompile(`^weatherd dev \(commit unknown, go1\.\d+.* linux/amd64\)\n$`).MatchString(out) {
+			t.Errorf("%s: %d %q", arg, code, out)
+		}
 	}
 }
 
@@ -45,6 +48,99 @@ func TestUsage(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, "usage: weatherd") {
 			t.Errorf("%q: exit %d, stderr %q", args, code, errOut)
 		}
+	}
+	t.Run("Help", func(t *testing.T) {
+		code, out, errOut := runMain(t, "--help")
+		if code != 0 || errOut != "" {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+		// Each command's summary starts in the same column.
+		col := -1
+		for _, c := range commands {
+			line := regexp.MustCompile(`(?m)^  ` + c.name + ` +`).FindString(out)
+			if line == "" {
+				t.Errorf("no line for %s in\n%s", c.name, out)
+			} else if col == -1 {
+				col = len(line)
+			} else if len(line) != col {
+				t.Errorf("%s's summary starts at column %d, want %d like the others:\n%s", c.name, len(line), col, out)
+			}
+		}
+		for _, want := range []string{"--config FILE", "./config.yaml", "WEATHERD_LAKE_URL", config.EnvPrefix + " + the key path"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("usage does not mention %q:\n%s", want, out)
+			}
+		}
+		for _, r := range append(append([]string{}, config.ReservedEnvPrefixes...), config.ReservedEnvNames...) {
+			if !strings.Contains(strings.Join(strings.Fields(out), " "), r) {
+				t.Errorf("usage does not name the reserved %s:\n%s", r, out)
+			}
+		}
+	})
+}
+
+// `weatherd <command> --help` prints that command's usage and flags on
+// stdout and exits 0, without loading the configuration.
+func TestCommandHelp(t *testing.T) {
+	t.Setenv("WEATHERD_POLER_SCHEDULE", "x") // would fail a configuration load
+	for _, cmd := range []string{"run", "validate", "bootstrap", "healthcheck"} {
+		for _, flag := range []string{"--help", "-h"} {
+			code, out, errOut := runMain(t, cmd, flag)
+			if code != 0 || errOut != "" {
+				t.Errorf("%s %s: exit %d, stderr %q", cmd, flag, code, errOut)
+			}
+			for _, want := range []string{
+				"usage: weatherd " + cmd + " [--config FILE]\n\n" + summary(cmd) + "\n",
+				"\nflags:\n  --config FILE\n        configuration FILE merged over the embedded default (default \"config.yaml\")\n",
+				"WEATHERD_LAKE_URL",
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%s %s: stdout lacks %q:\n%s", cmd, flag, want, out)
+				}
+			}
+		}
+	}
+	code, out, _ := runMain(t, "version", "--help")
+	if code != 0 || out != "usage: weatherd version\n\nprint version, commit and Go version\n" {
+		t.Errorf("version --help: exit %d, stdout %q", code, out)
+	}
+	code, out, _ = runMain(t, "help", "run")
+	if code != 0 || !strings.HasPrefix(out, "usage: weatherd run [--config FILE]\n") {
+		t.Errorf("help run: exit %d, stdout %q", code, out)
+	}
+}
+
+// A misspelt WEATHERD_ variable fails validate like a bad key in the file; a
+// correct one, list values included, still applies.
+func TestValidate_Environment(t *testing.T) {
+	t.Run("Misspelt", func(t *testing.T) {
+		t.Setenv("WEATHERD_POLER_SCHEDULE", "x")
+		code, out, errOut := runMain(t, "validate")
+		if code != 2 || out != "" || errOut != "WEATHERD_POLER_SCHEDULE: no such key (did you mean WEATHERD_POLLER_SCHEDULE?)\n" {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+	})
+	t.Run("Correct", func(t *testing.T) {
+		t.Setenv("WEATHERD_POLLER_SCHEDULE", "@every 1m")
+		t.Setenv("WEATHERD_LOCATIONS", "[{id: oslo, name: Oslo, lat: 59.91, lon: 10.75}]")
+		t.Setenv("WEATHERD_EMU_KINESIS_PORT", "4567")
+		code, out, errOut := runMain(t, "validate")
+		if code != 0 || out != "config OK\n" {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		t.Setenv("WEATHERD_LOCATIONS", "[{id: oslo, name: Oslo, lat: 99, lon: 10.75}]")
+		if code, _, errOut := runMain(t, "validate"); code != 2 || errOut != "locations[0].lat: got 99, want -90 to 90\n" {
+			t.Errorf("the list override is not applied: exit %d, stderr %q", code, errOut)
+		}
+	})
+}
+
+// A YAML syntax error names the line where the file goes wrong.
+func TestValidate_YAMLErrorLine(t *testing.T) {
+	p := writeConfig(t, "log:\n  level: info\n format: json\n")
+	code, _, errOut := runMain(t, "validate", "--config", p)
+	if want := "bad configuration: " + p + ": line 3: did not find expected key\n"; code != 2 || errOut != want {
+		t.Errorf("exit %d, stderr %q, want %q", code, errOut, want)
 	}
 }
 

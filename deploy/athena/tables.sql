@@ -1,12 +1,28 @@
 -- weatherd lake tables for Amazon Athena (engine v3).
 --
 -- Replace s3://YOUR-BUCKET/weatherd with your lake.url (s3://bucket/prefix)
--- everywhere below, then run each statement in the Athena console or with
---   aws athena start-query-execution --query-string file://tables.sql ...
--- (one statement per call). Partition projection computes the partitions
--- from the query's filters: no crawler, no MSCK REPAIR, and a new hour is
--- queryable as soon as its first object lands. Always filter on
--- year/month/day/hour to keep scans small.
+-- everywhere below, then run the statements in order, in the Athena console
+-- or with the AWS CLI. Athena takes one statement per start-query-execution,
+-- and runs it asynchronously, so this loop sends one at a time and waits for
+-- each (RESULTS is an S3 location for Athena's query results):
+--
+--   RESULTS=s3://YOUR-BUCKET/athena-results/
+--   sed 's/--.*//' tables.sql |
+--   awk 'BEGIN { RS = ";" } { gsub(/^[ \t\n]+|[ \t\n]+$/, "") } $0 != "" { printf "%s%c", $0, 0 }' |
+--   while IFS= read -r -d '' stmt; do
+--     id=$(aws athena start-query-execution --query-string "$stmt" \
+--       --result-configuration "OutputLocation=$RESULTS" \
+--       --query QueryExecutionId --output text) || break
+--     while state=$(aws athena get-query-execution --query-execution-id "$id" \
+--       --query QueryExecution.Status.State --output text) &&
+--       [ "$state" = QUEUED ] || [ "$state" = RUNNING ]; do sleep 1; done
+--     echo "$state: $(printf '%s' "$stmt" | head -n 1)"
+--     [ "$state" = SUCCEEDED ] || break
+--   done
+--
+-- Partition projection computes the partitions from the query's filters: no
+-- crawler, no MSCK REPAIR, and a new hour is queryable as soon as its first
+-- object lands. Always filter on year/month/day/hour to keep scans small.
 
 CREATE DATABASE IF NOT EXISTS weatherd;
 

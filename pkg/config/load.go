@@ -37,18 +37,38 @@ type Source struct {
 	// Explicit is true when the operator named the file (--config); a missing
 	// explicit file is an error, a missing ./config.yaml is not.
 	Explicit bool
-	// Env looks up environment variables; nil means os.LookupEnv.
+	// Env looks up environment variables; nil means Environ's, or the
+	// process's when Environ is nil too.
 	Env func(string) (string, bool)
+	// Environ is the environment as KEY=VALUE entries (os.Environ's form):
+	// every WEATHERD_ variable in it must name a key (see Reserved). Nil
+	// means os.Environ() when Env is nil too, and no such check otherwise.
+	Environ []string
+}
+
+// lookup and environ resolve the Source's environment.
+func (src Source) lookup() (func(string) (string, bool), []string) {
+	switch {
+	case src.Env != nil:
+		return src.Env, src.Environ
+	case src.Environ != nil:
+		m := make(map[string]string, len(src.Environ))
+		for _, kv := range src.Environ {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				m[k] = v
+			}
+		}
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }, src.Environ
+	default:
+		return os.LookupEnv, os.Environ()
+	}
 }
 
 // Load builds the configuration from the embedded default, the file and the
 // environment, and validates it. Every problem is reported at once in a
 // *check.Error that also matches ErrConfig.
 func Load(src Source) (*Config, error) {
-	env := src.Env
-	if env == nil {
-		env = os.LookupEnv
-	}
+	env, environ := src.lookup()
 	v := viper.New()
 	def, err := readYAML(weatherd.DefaultConfig, "embedded config.yaml", env)
 	if err != nil {
@@ -74,7 +94,7 @@ func Load(src Source) (*Config, error) {
 		}
 	}
 	var ps check.Problems
-	applyEnv(v, env, &ps)
+	applyEnv(v, env, environ, &ps)
 
 	var cfg Config
 	decode(v.AllSettings(), &cfg, &ps)
@@ -89,7 +109,7 @@ func Load(src Source) (*Config, error) {
 
 // Default returns the embedded default configuration, ignoring the environment.
 func Default() (*Config, error) {
-	return Load(Source{Env: func(string) (string, bool) { return "", false }})
+	return Load(Source{Environ: []string{}})
 }
 
 // configError is a problem list that also matches ErrConfig.
@@ -110,13 +130,42 @@ func wrap(err error) error {
 func readYAML(data []byte, name string, env func(string) (string, bool)) (map[string]any, error) {
 	var m map[string]any
 	if err := yaml.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, name, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, name, syntaxLine(data, err))
 	}
 	if m == nil {
 		m = map[string]any{}
 	}
 	expanded, _ := expandAll(m, env).(map[string]any)
 	return expanded, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// syntaxLine returns the YAML syntax error err of data with the line where
+// parsing breaks. The YAML parser reports the line where the enclosing
+// mapping or sequence starts, so a mis-indented key on line 3 is reported at
+// line 1 or 2; the first line whose prefix of the document fails with the
+// same problem is where the reader must look.
+func syntaxLine(data []byte, err error) error {
+	m := yamlLine.FindStringSubmatchIndex(err.Error())
+	if m == nil {
+		return err
+	}
+	problem := err.Error()[m[1]:]
+	lines := strings.SplitAfter(string(data), "\n")
+	var prefix strings.Builder
+	for i, l := range lines {
+		prefix.WriteString(l)
+		var v any
+		perr := yaml.Unmarshal([]byte(prefix.String()), &v)
+		if perr == nil {
+			continue
+		}
+		if pm := yamlLine.FindStringSubmatchIndex(perr.Error()); pm != nil && perr.Error()[pm[1]:] == problem {
+			return fmt.Errorf("line %d: %s", i+1, problem)
+		}
+	}
+	return err
 }
 
 var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -146,30 +195,6 @@ func expandAll(x any, env func(string) (string, bool)) any {
 // EnvName is the environment variable that overrides key.
 func EnvName(key string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-}
-
-// applyEnv overrides each known key from its WEATHERD_ variable. Values of
-// keys whose current value is not a string are parsed as YAML, so lists and
-// numbers can be given too (WEATHERD_LOCATIONS='[{id: x, ...}]').
-func applyEnv(v *viper.Viper, env func(string) (string, bool), ps *check.Problems) {
-	keys := v.AllKeys()
-	sort.Strings(keys)
-	for _, key := range keys {
-		raw, ok := env(EnvName(key))
-		if !ok {
-			continue
-		}
-		if _, isString := v.Get(key).(string); isString {
-			v.Set(key, raw)
-			continue
-		}
-		var val any
-		if err := yaml.Unmarshal([]byte(raw), &val); err != nil {
-			ps.Add(key, "environment variable %s is not valid YAML: %v", EnvName(key), err)
-			continue
-		}
-		v.Set(key, val)
-	}
 }
 
 var secretType = reflect.TypeOf(secret.String(""))

@@ -1,6 +1,7 @@
 package deploytest
 
 import (
+	"context"
 	"net"
 	"net/url"
 	"os"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/lake"
@@ -94,11 +98,61 @@ func (s composeService) mounts() map[string]string {
 	return m
 }
 
-// Compose v2 and docker-compose 1.29 (Debian's docker-compose package, what
-// CI has) must both accept the file; v1 is the stricter of the two.
-func TestCompose_ValidatesWithDockerCompose(t *testing.T) {
-	bin := MustTool(t, "docker-compose", "docker-compose")
-	MustRun(t, nil, bin, "-f", "docker-compose.yml", "config", "-q")
+// loadCompose loads the compose file at rel (from the repository root) with
+// the Compose specification's own loader, the one Docker Compose v2 runs for
+// `docker compose config`: schema validation, interpolation (from an empty
+// environment, so only the file's defaults apply), and the consistency
+// checks (depends_on, networks, volumes and secrets that exist).
+func loadCompose(tb testing.TB, rel string) (*types.Project, error) {
+	tb.Helper()
+	root := testkit.Root(tb)
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, filepath.FromSlash(rel))},
+		cli.WithName("weatherd"), cli.WithWorkingDirectory(root), cli.WithEnv(nil))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return opts.LoadProject(ctx)
+}
+
+func TestCompose_LoadsWithComposeSpec(t *testing.T) {
+	p, err := loadCompose(t, "docker-compose.yml")
+	if err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	if got, want := p.ServiceNames(), []string{"grafana", "init", "localstack", "prometheus", "weatherd"}; !reflect.DeepEqual(sorted(got), want) {
+		t.Errorf("services = %q, want %q", got, want)
+	}
+	// Interpolation applied the file's defaults.
+	if got := p.Services["weatherd"].Build.Args["VERSION"]; got == nil || *got != "compose" {
+		t.Errorf("weatherd build arg VERSION = %v, want compose (the ${WEATHERD_VERSION:-compose} default)", got)
+	}
+}
+
+// The loader rejects what Docker Compose rejects; each fixture is one mistake.
+func TestLoadCompose_Rejects(t *testing.T) {
+	cases := []struct {
+		fixture, want string
+	}{
+		{"unknown-key.yml", "services.weatherd.stop_grace_periods false schema"},
+		{"missing-dependency.yml", `service "weatherd" depends on undefined service "localstak"`},
+		{"bad-condition.yml", "services.weatherd.depends_on.localstack.condition"},
+	}
+	for _, c := range cases {
+		t.Run(c.fixture, func(t *testing.T) {
+			_, err := loadCompose(t, "pkg/deploytest/testdata/compose/"+c.fixture)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
 }
 
 func TestCompose_Services(t *testing.T) {
@@ -193,11 +247,6 @@ func TestCompose_LocalStackInitScript(t *testing.T) {
 	}
 }
 
-// composeEnv is the environment the compose file gives a service.
-func composeEnv(s composeService) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := s.Environment[k]; return v, ok }
-}
-
 // mustComposeConfig loads deploy/compose/weatherd.yaml with the weatherd
 // service's environment, as `weatherd run` in the container does.
 func mustComposeConfig(tb testing.TB) *config.Config {
@@ -206,7 +255,7 @@ func mustComposeConfig(tb testing.TB) *config.Config {
 	cfg, err := config.Load(config.Source{
 		Path:     filepath.Join(testkit.Root(tb), "deploy", "compose", "weatherd.yaml"),
 		Explicit: true,
-		Env:      composeEnv(svc),
+		Environ:  environ(svc.Environment),
 	})
 	if err != nil {
 		tb.Fatalf("deploy/compose/weatherd.yaml: %v", err)

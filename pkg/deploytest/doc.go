@@ -5,7 +5,7 @@
 // dashboard and alerting rules use metrics weatherd registers, the compose
 // and ECS configurations load, and the image's binary is static.
 //
-// Some tests need external tools (docker-compose, promtool from Debian's
-// docker-compose and prometheus packages); they fail with an install hint
-// when the tool is missing.
+// The checks run in-process with the libraries the real tools are built
+// from (the Compose specification's loader, Prometheus's rule and PromQL
+// parsers), so they need nothing beyond Go: no docker, no promtool.
 package deploytest

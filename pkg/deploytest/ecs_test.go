@@ -168,7 +168,7 @@ func mustECSConfig(tb testing.TB) *config.Config {
 	cfg, err := config.Load(config.Source{
 		Path:     testkit.Root(tb) + "/deploy/ecs/weatherd.yaml",
 		Explicit: true,
-		Env:      func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Environ:  environ(env),
 	})
 	if err != nil {
 		tb.Fatalf("deploy/ecs/weatherd.yaml with the task definition's environment: %v", err)
@@ -273,7 +273,7 @@ func TestTaskDefinition_ConsumerOnlyVariant(t *testing.T) {
 	cfg, err := config.Load(config.Source{
 		Path:     testkit.Root(t) + "/deploy/ecs/weatherd.yaml",
 		Explicit: true,
-		Env:      func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Environ:  environ(env),
 	})
 	if err != nil {
 		t.Fatal(err)

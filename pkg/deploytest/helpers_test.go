@@ -54,15 +54,14 @@ func MustYAML(tb testing.TB, rel string, v any) {
 	}
 }
 
-// MustTool returns the path of an external command, failing with how to
-// install it when it is missing (CI installs it in .ci/run).
-func MustTool(tb testing.TB, name, aptPackage string) string {
-	tb.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		tb.Fatalf("%s is not installed: install it with `apt-get install -y --no-install-recommends %s` (Debian), as .ci/run does", name, aptPackage)
+// environ turns a name-to-value map into KEY=VALUE entries, so config.Load
+// also rejects a misspelt WEATHERD_ variable in it.
+func environ(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
 	}
-	return p
+	return out
 }
 
 // MustRun runs a command in the repository root and returns its combined

@@ -1,9 +1,11 @@
 package deploytest
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -125,56 +127,72 @@ type panel struct {
 	} `json:"targets"`
 }
 
-func TestGrafanaDashboard(t *testing.T) {
+// checkDashboard returns every problem of the Grafana dashboard at rel (from
+// the repository root): panels outside the grid or without a query, queries
+// PromQL cannot parse, metrics weatherd does not export (in panels and in
+// label_values variables). used is the set of metrics the panels show.
+func checkDashboard(tb testing.TB, rel string) (problems []string, used map[string]bool) {
+	tb.Helper()
 	var d dashboard
-	if err := jsonUnmarshalLoose(MustRead(t, "deploy/grafana/weatherd-dashboard.json"), &d); err != nil {
-		t.Fatalf("deploy/grafana/weatherd-dashboard.json: %v", err)
-	}
-	if d.UID != "weatherd" || d.Title != "weatherd" {
-		t.Errorf("uid %q title %q", d.UID, d.Title)
+	if err := jsonUnmarshalLoose(MustRead(tb, rel), &d); err != nil {
+		return []string{fmt.Sprintf("%s: %v", rel, err)}, nil
 	}
 	ids := map[int]bool{}
-	used := map[string]bool{}
+	used = map[string]bool{}
 	for _, p := range d.Panels {
 		if ids[p.ID] {
-			t.Errorf("panel id %d is repeated", p.ID)
+			problems = append(problems, fmt.Sprintf("panel id %d is repeated", p.ID))
 		}
 		ids[p.ID] = true
 		if p.GridPos.W <= 0 || p.GridPos.H <= 0 || p.GridPos.X+p.GridPos.W > 24 {
-			t.Errorf("panel %q: gridPos %+v outside the 24-column grid", p.Title, p.GridPos)
+			problems = append(problems, fmt.Sprintf("panel %q: gridPos %+v outside the 24-column grid", p.Title, p.GridPos))
 		}
 		if p.Type == "row" {
 			continue
 		}
 		if len(p.Targets) == 0 {
-			t.Errorf("panel %q has no query", p.Title)
+			problems = append(problems, fmt.Sprintf("panel %q has no query", p.Title))
 		}
 		for _, tg := range p.Targets {
-			names := metricNames(tg.Expr)
-			if len(names) == 0 {
-				t.Errorf("panel %q: query %q selects no metric", p.Title, tg.Expr)
+			for _, pr := range unknownMetrics(tb, tg.Expr) {
+				problems = append(problems, fmt.Sprintf("panel %q: %s", p.Title, pr))
 			}
+			names, _ := metricNames(tg.Expr)
 			for _, m := range names {
 				used[m] = true
-				if !knownMetric(t, m) {
-					t.Errorf("panel %q: metric %s is not one weatherd registers", p.Title, m)
-				}
 			}
 		}
 	}
 	for _, v := range d.Templating.List {
-		if q, ok := v.Query.(map[string]any); ok {
-			lv := regexp.MustCompile(`^label_values\((.+),\s*\w+\)$`).FindStringSubmatch(q["query"].(string))
-			if lv == nil {
-				t.Errorf("variable %s: query %v, want label_values(selector, label)", v.Name, q["query"])
-				continue
-			}
-			for _, m := range metricNames(lv[1]) {
-				if !knownMetric(t, m) {
-					t.Errorf("variable %s: metric %s is not one weatherd registers", v.Name, m)
-				}
-			}
+		q, ok := v.Query.(map[string]any)
+		if !ok {
+			continue
 		}
+		s, _ := q["query"].(string)
+		lv := regexp.MustCompile(`^label_values\((.+),\s*\w+\)$`).FindStringSubmatch(s)
+		if lv == nil {
+			problems = append(problems, fmt.Sprintf("variable %s: query %q, want label_values(selector, label)", v.Name, s))
+			continue
+		}
+		for _, pr := range unknownMetrics(tb, lv[1]) {
+			problems = append(problems, fmt.Sprintf("variable %s: %s", v.Name, pr))
+		}
+	}
+	return problems, used
+}
+
+func TestGrafanaDashboard(t *testing.T) {
+	const rel = "deploy/grafana/weatherd-dashboard.json"
+	var d dashboard
+	if err := jsonUnmarshalLoose(MustRead(t, rel), &d); err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	if d.UID != "weatherd" || d.Title != "weatherd" {
+		t.Errorf("uid %q title %q", d.UID, d.Title)
+	}
+	problems, used := checkDashboard(t, rel)
+	for _, p := range problems {
+		t.Errorf("%s: %s", rel, p)
 	}
 	// Every contract metric has a panel, and so do memory and the Go runtime.
 	for _, m := range append(append([]string{}, contractMetrics...), "process_resident_memory_bytes", "go_memstats_heap_inuse_bytes") {
@@ -188,4 +206,17 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	sort.Strings(all)
 	t.Logf("dashboard metrics: %q", all)
+}
+
+// The dashboard checks catch a panel querying a metric weatherd does not
+// export and a query PromQL cannot parse.
+func TestCheckDashboard_Rejects(t *testing.T) {
+	problems, _ := checkDashboard(t, "pkg/deploytest/testdata/grafana/unknown-metric.json")
+	want := []string{
+		`panel "Widgets": metric weatherd_widgets_total is not one weatherd exports`,
+		`panel "Broken": query "sum(weatherd_leases_held": 1:25: parse error: unclosed left parenthesis`,
+	}
+	if !reflect.DeepEqual(problems, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(problems, "\n"), strings.Join(want, "\n"))
+	}
 }

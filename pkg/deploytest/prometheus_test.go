@@ -1,12 +1,14 @@
 package deploytest
 
 import (
-	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 type prometheusConfig struct {
@@ -65,21 +67,40 @@ func mustRules(tb testing.TB) map[string]rule {
 	return out
 }
 
-// promtool is in Debian's prometheus package (CI installs it in .ci/run).
-func TestPrometheus_Promtool(t *testing.T) {
-	bin := MustTool(t, "promtool", "prometheus")
-	t.Run("Config", func(t *testing.T) {
-		out := MustRun(t, nil, bin, "check", "config", "deploy/prometheus/prometheus.yml")
-		if !strings.Contains(out, "1 rule files found") {
-			t.Errorf("promtool found no rule file:\n%s", out)
+// The rule file passes the checks `promtool check rules` makes (rulefmt is
+// the code promtool runs), and every metric it watches is one weatherd exports.
+func TestPrometheus_RuleFile(t *testing.T) {
+	if problems := checkRuleFile(t, "deploy/prometheus/rules.yml"); len(problems) > 0 {
+		t.Errorf("deploy/prometheus/rules.yml:\n%s", strings.Join(problems, "\n"))
+	}
+	// prometheus.yml loads its rule files relative to itself.
+	for _, rf := range mustPrometheusConfig(t).RuleFiles {
+		if _, err := os.Stat(filepath.Join(testkit.Root(t), "deploy", "prometheus", rf)); err != nil {
+			t.Errorf("rule_files: %v", err)
 		}
-	})
-	t.Run("Rules", func(t *testing.T) {
-		out := MustRun(t, nil, bin, "check", "rules", "deploy/prometheus/rules.yml")
-		if want := fmt.Sprintf("SUCCESS: %d rules found", len(mustRules(t))); !strings.Contains(out, want) {
-			t.Errorf("promtool check rules: want %q in\n%s", want, out)
-		}
-	})
+	}
+}
+
+// The checks catch a broken expression and a metric weatherd does not export.
+func TestCheckRuleFile_Rejects(t *testing.T) {
+	cases := []struct {
+		fixture string
+		want    []string
+	}{
+		{"bad-expr.yml", []string{`bad-expr.yml: 9:15: group "weatherd", rule 2, "WeatherdNoReadings": could not parse expression: 1:66: parse error: unclosed left parenthesis`}},
+		{"unknown-metric.yml", []string{`unknown-metric.yml: alert WeatherdWidgetsStuck: metric weatherd_widgets_total is not one weatherd exports`}},
+	}
+	for _, c := range cases {
+		t.Run(c.fixture, func(t *testing.T) {
+			got := checkRuleFile(t, "pkg/deploytest/testdata/prometheus/"+c.fixture)
+			for i := range got {
+				got[i] = strings.TrimPrefix(got[i], "pkg/deploytest/testdata/prometheus/")
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		})
+	}
 }
 
 func TestPrometheus_Config(t *testing.T) {
@@ -136,53 +157,6 @@ func TestPrometheus_Rules(t *testing.T) {
 	if r := rules["WeatherdConsumerLagging"]; r.For != "10m" {
 		t.Errorf("WeatherdConsumerLagging for %q, want 10m", r.For)
 	}
-	for name, r := range rules {
-		for _, m := range metricNames(r.Expr) {
-			if !knownMetric(t, m) {
-				t.Errorf("%s: metric %s is not one weatherd registers", name, m)
-			}
-		}
-	}
-}
-
-var (
-	quoted     = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
-	braces     = regexp.MustCompile(`\{[^{}]*\}`)
-	brackets   = regexp.MustCompile(`\[[^\[\]]*\]`)
-	grouping   = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)`)
-	identifier = regexp.MustCompile(`[A-Za-z_:][A-Za-z0-9_:]*(\s*\()?`)
-)
-
-var promqlWords = map[string]bool{"and": true, "or": true, "unless": true, "bool": true, "offset": true, "by": true, "without": true, "on": true, "ignoring": true, "group_left": true, "group_right": true, "inf": true, "nan": true}
-
-// metricNames returns the metric names a PromQL expression selects (a
-// lexical approximation: what is left after removing strings, label
-// matchers, ranges, groupings, functions, keywords and numbers; Grafana
-// variables like $__rate_interval are removed first).
-func metricNames(expr string) []string {
-	e := regexp.MustCompile(`\$\{?[A-Za-z_]+\}?`).ReplaceAllString(expr, "")
-	e = quoted.ReplaceAllString(e, `""`)
-	e = braces.ReplaceAllString(e, " ")
-	e = brackets.ReplaceAllString(e, " ")
-	e = grouping.ReplaceAllString(e, " ")
-	set := map[string]bool{}
-	for _, m := range identifier.FindAllStringSubmatchIndex(e, -1) {
-		word := strings.TrimRight(e[m[0]:m[1]], " \t\n(")
-		isCall := m[2] >= 0
-		if m[0] > 0 && (e[m[0]-1] >= '0' && e[m[0]-1] <= '9' || e[m[0]-1] == '.') {
-			continue // a suffix of a number or duration (1e3, 15m)
-		}
-		if isCall || promqlWords[strings.ToLower(word)] {
-			continue
-		}
-		set[word] = true
-	}
-	out := make([]string, 0, len(set))
-	for w := range set {
-		out = append(out, w)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func TestMetricNames(t *testing.T) {
@@ -196,8 +170,9 @@ func TestMetricNames(t *testing.T) {
 		{`max(weatherd_consumer_millis_behind_latest) > 6e4 and on(job) weatherd_leases_held offset 5m`, []string{"weatherd_consumer_millis_behind_latest", "weatherd_leases_held"}},
 	}
 	for _, c := range cases {
-		if got := metricNames(c.expr); !reflect.DeepEqual(got, c.want) {
-			t.Errorf("metricNames(%q) = %q, want %q", c.expr, got, c.want)
+		got, err := metricNames(c.expr)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("metricNames(%q) = %q, %v; want %q", c.expr, got, err, c.want)
 		}
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 // crashChildEnv, when set to a directory, makes the test binary the crash
 // test's child: it appends to the spool there until it is killed.
-const crashChildEnv = "WEATHERD_SPOOL_CRASH_CHILD"
+const crashChildEnv = "WEATHERD_TEST_SPOOL_CRASH_CHILD"
 
 // crashChild appends records 0, 1, 2, ... to the spool in dir and prints
 // "A <i> <segment> <offset>" once Append returned, acks the records that are
