@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // Short timings for the tests: a follower looks every renewInterval and
@@ -29,6 +31,7 @@ const (
 type node struct {
 	*Elector
 	reg    *prometheus.Registry
+	logs   *testkit.SyncBuffer // the elector's log at info level
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -56,12 +59,26 @@ func newNode(tb testing.TB, tableName, id string, ddb DynamoDBAPI) *node {
 		ddb = emulator.DynamoDB(tb)
 	}
 	reg := prometheus.NewRegistry()
-	e, err := New(Config{Table: tableName, Name: "poller", LeaseDuration: leaseDuration, RenewInterval: renewInterval, ID: id}, ddb, NewMetrics(reg), testLog())
+	logs := &testkit.SyncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	e, err := New(Config{Table: tableName, Name: "poller", LeaseDuration: leaseDuration, RenewInterval: renewInterval, ID: id}, ddb, NewMetrics(reg), log)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &node{Elector: e, reg: reg}
+	return &node{Elector: e, reg: reg, logs: logs}
 }
+
+// acquiredFrom is the "previous" holder the node's last acquisition logged:
+// "none", "released", or "<owner> (expired)"; "" when it never acquired.
+func (n *node) acquiredFrom() string {
+	var prev string
+	for _, m := range acquiredLine.FindAllStringSubmatch(n.logs.String(), -1) {
+		prev = m[1] + m[2] // quoted when it holds a space
+	}
+	return prev
+}
+
+var acquiredLine = regexp.MustCompile(`msg="poller leadership acquired".* previous=(?:"([^"]*)"|(\S+))`)
 
 // start runs the node's elector until the test ends or stop.
 func (n *node) start(tb testing.TB) *node {
