@@ -68,10 +68,12 @@ func TestAthenaDDL_MatchesGoldColumns(t *testing.T) {
 		f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), ","))
 		got = append(got, f[0]+" "+f[1])
 	}
-	want := []string{"event_id string", "location_id string", "location_name string", "lat double", "lon double",
-		"observed_at timestamp", "ingested_at timestamp", "provider string"}
-	for _, c := range ValueColumns {
-		want = append(want, c.Column+" "+map[ColumnType]string{Double: "double", Int32: "int"}[c.Type])
+	// The DDL follows the pinned gold schema, one Athena type per Parquet type.
+	athena := map[string]string{"BYTE_ARRAY": "string", "DOUBLE": "double", "INT64": "timestamp", "INT32": "int"}
+	var want []string
+	for _, c := range goldColumns {
+		f := strings.Fields(c)
+		want = append(want, f[0]+" "+athena[f[1]])
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("DDL columns:\n got %v\nwant %v", got, want)
