@@ -95,7 +95,7 @@ func TestCrash(t *testing.T) {
 	// sent again once its claim expires (2 minutes): wait for the outbox to
 	// drain so such a repeat happens, and is counted, within the test.
 	waitFor(t, 4*time.Minute, "every transition notified and the outbox empty", func() (bool, string) {
-		m, err := testkit.Scrape(sys.addr)
+		m, err := testkit.Scrape(sys.addr())
 		if err != nil {
 			return false, err.Error()
 		}
