@@ -70,10 +70,18 @@ func newNode(tb testing.TB, tableName, id string, ddb DynamoDBAPI) *node {
 
 // acquiredFrom is the "previous" holder the node's last acquisition logged:
 // "none", "released", or "<owner> (expired)"; "" when it never acquired.
+// The line is written just after the term starts, so it waits a little for
+// one to appear.
 func (n *node) acquiredFrom() string {
 	var prev string
-	for _, m := range acquiredLine.FindAllStringSubmatch(n.logs.String(), -1) {
-		prev = m[1] + m[2] // quoted when it holds a space
+	deadline := time.Now().Add(10 * time.Second)
+	for prev == "" && time.Now().Before(deadline) {
+		for _, m := range acquiredLine.FindAllStringSubmatch(n.logs.String(), -1) {
+			prev = m[1] + m[2] // quoted when it holds a space
+		}
+		if prev == "" {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	return prev
 }
