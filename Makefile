@@ -7,7 +7,10 @@ SHELL := /bin/bash
 GO        ?= go
 EMULATORS := deploy/local/emulators.sh
 PKGS      ?= ./...
-TEST_FLAGS ?= -count=1 -timeout 20m
+# -race: the consumer, elector, poller and lake run goroutines that share state;
+# the race detector makes the suite slower (see the figures in README) but
+# catches what a passing run cannot show.
+TEST_FLAGS ?= -race -count=1 -timeout 40m
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)

@@ -17,10 +17,10 @@
 //     memory at a kill is put from the spool by the next start), nothing read
 //     from the stream may be lost or written twice, and an observation put on
 //     the stream twice across a kill must reach gold and raw once (the
-//     consumer drops the repeat). One narrow window the design documents (a
-//     notification re-sent after a kill between its publish and its "sent"
-//     mark) is reported in a subtest that skips with the evidence when it
-//     occurs, or fails with WEATHERD_E2E_STRICT=1.
+//     consumer drops the repeat). Notifications are at least once: every
+//     transition is notified, and a repeat (a kill between a publish and its
+//     "sent" mark) carries its original's notification_id and has a kill
+//     between the two deliveries, one kill per repeat.
 //   - TestScaleOut: two replicas share the lease table of a 4-shard stream:
 //     they split the shards 2/2 with one poller, a SIGTERM hands everything to
 //     the other within seconds, a restart restores the balance, and every

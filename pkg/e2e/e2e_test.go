@@ -39,13 +39,13 @@ func TestEndToEnd(t *testing.T) {
 
 	// A 429 without Retry-After stops every call until the window resets (a
 	// minute with no hour or minute limit configured): nothing is sent after it.
-	before := testkit.MustScrape(t, sys.addr).Sum("weatherd_poll_requests_total", `outcome="rate_limited"`)
+	before := testkit.MustScrape(t, sys.addr()).Sum("weatherd_poll_requests_total", `outcome="rate_limited"`)
 	sys.api.exhaust()
 	time.Sleep(6 * time.Second)
 	if n := sys.api.lateRequests(2 * time.Second); n != 0 {
 		t.Errorf("%d requests reached the API more than 2s after a 429 without Retry-After, want 0", n)
 	}
-	if after := testkit.MustScrape(t, sys.addr).Sum("weatherd_poll_requests_total", `outcome="rate_limited"`); after < before+float64(nSites) {
+	if after := testkit.MustScrape(t, sys.addr()).Sum("weatherd_poll_requests_total", `outcome="rate_limited"`); after < before+float64(nSites) {
 		t.Errorf("rate_limited outcomes went from %v to %v during the 6s block, want at least %d more (the locations skipped locally)", before, after, nSites)
 	}
 
@@ -53,7 +53,7 @@ func TestEndToEnd(t *testing.T) {
 	wantAlerts := expectedTransitions(sys.sites, want)
 	st := sys.api.stats()
 	waitFor(t, 90*time.Second, "consumer caught up and notifications delivered", func() (bool, string) {
-		m, err := testkit.Scrape(sys.addr)
+		m, err := testkit.Scrape(sys.addr())
 		if err != nil {
 			return false, err.Error()
 		}
@@ -62,7 +62,7 @@ func TestEndToEnd(t *testing.T) {
 		return produced == float64(len(want)) && consumed >= produced && notes >= len(wantAlerts),
 			fmt.Sprintf("served %d, produced %v, consumed %v, notifications %d of %d", len(want), produced, consumed, notes, len(wantAlerts))
 	})
-	m := testkit.MustScrape(t, sys.addr)
+	m := testkit.MustScrape(t, sys.addr())
 
 	p.stop(t)
 
@@ -118,7 +118,7 @@ func TestEndToEnd(t *testing.T) {
 	if m.Sum("weatherd_lake_objects_written_total", `kind="gold"`) < 1 {
 		t.Errorf("weatherd_lake_objects_written_total{kind=\"gold\"} is 0")
 	}
-	if code, _, err := testkit.Get(sys.addr, "/healthz"); err == nil || code == http.StatusOK {
+	if code, _, err := testkit.Get(sys.addr(), "/healthz"); err == nil || code == http.StatusOK {
 		t.Errorf("/healthz still answers after exit")
 	}
 	t.Logf("served %d observations (%d requests: %d ok, %d×500, %d×429 Retry-After, %d×429 without); %d transitions notified; lake: %d gold, %d raw objects; total %s",

@@ -12,17 +12,27 @@ import (
 	"time"
 
 	"github.com/weatherd/weatherd/pkg/awsconf"
+	"github.com/weatherd/weatherd/pkg/internal/faultproxy"
 	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // privateEmulators is a set of emulators on ports of its own, started and
 // stopped by deploy/local/emulators.sh, with state kept across a stop/start
 // (WEATHERD_EMU_PERSIST=1) so a stop is an outage, not a wipe.
+//
+// weatherd reaches each through a fault proxy listening on 127.0.0.1:0 for
+// the whole test, so the addresses weatherd uses stay reserved while an
+// emulator is stopped: nothing else can take one and answer in its place
+// (during the stop the proxy accepts and drops each connection, as a dead
+// peer behind a load balancer would). The emulators' own ports must be
+// given to the script as numbers; should another process take one during an
+// outage, the restart fails the test rather than going unnoticed.
 type privateEmulators struct {
-	t      *testing.T
-	script string
-	env    []string
-	ports  map[string]string // service name -> port
+	t       *testing.T
+	script  string
+	env     []string
+	ports   map[string]string // service name -> port
+	proxies map[string]*faultproxy.Proxy
 }
 
 func startPrivateEmulators(t *testing.T) *privateEmulators {
@@ -58,6 +68,10 @@ func startPrivateEmulators(t *testing.T) *privateEmulators {
 	if out, err := e.run("start"); err != nil {
 		t.Fatalf("starting private emulators: %v\n%s", err, out)
 	}
+	e.proxies = map[string]*faultproxy.Proxy{}
+	for n, port := range e.ports {
+		e.proxies[n] = faultproxy.Start(t, "127.0.0.1:"+port)
+	}
 	return e
 }
 
@@ -70,10 +84,11 @@ func (e *privateEmulators) run(args ...string) (string, error) {
 	return string(out), err
 }
 
+// endpoints are the proxies' URLs, by service name.
 func (e *privateEmulators) endpoints() map[string]string {
 	m := map[string]string{}
-	for n, p := range e.ports {
-		m[n] = "http://127.0.0.1:" + p
+	for n, p := range e.proxies {
+		m[n] = p.URL()
 	}
 	return m
 }
@@ -100,6 +115,7 @@ var failureCounters = []struct{ name, metric, label string }{
 	{"renew_fail", "weatherd_consumer_lease_events_total", `event="renew_fail"`},
 	{"lease_lost", "weatherd_consumer_lease_events_total", `event="lose"`},
 	{"notify_failed", "weatherd_notifications_total", `outcome="failed"`},
+	{"leader_errors", "weatherd_poller_leader_errors_total", ""},
 }
 
 func counters(m testkit.Metrics) map[string]float64 {
@@ -138,7 +154,7 @@ func TestFaults(t *testing.T) {
 	p := sys.start()
 	sys.waitReady(p, 60*time.Second)
 	sys.waitPastStep(p, 2, time.Minute)
-	base := testkit.MustScrape(t, sys.addr)
+	base := testkit.MustScrape(t, sys.addr())
 	baseRSS := base.Sum("process_resident_memory_bytes")
 
 	var outages []outage
@@ -150,14 +166,14 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("stop %s: %v\n%s", name, err, out)
 		}
 		o := outage{name: name, notReadyAfter: -1, readyAgainAfter: -1}
-		before := counters(testkit.MustScrape(t, sys.addr))
+		before := counters(testkit.MustScrape(t, sys.addr()))
 		stopped := time.Now()
 		for time.Since(stopped) < down {
 			time.Sleep(time.Second)
 			if p.exited() {
 				t.Fatalf("weatherd exited while %s was down: %v", name, p.err)
 			}
-			code, body, err := testkit.Get(sys.addr, "/readyz")
+			code, body, err := testkit.Get(sys.addr(), "/readyz")
 			if err != nil {
 				t.Fatalf("/readyz while %s was down: %v", name, err)
 			}
@@ -168,10 +184,10 @@ func TestFaults(t *testing.T) {
 					o.notReadyAfter, o.notReadyBody = time.Since(stopping), body
 				}
 			}
-			if hc, _, err := testkit.Get(sys.addr, "/healthz"); err != nil || hc != 200 {
+			if hc, _, err := testkit.Get(sys.addr(), "/healthz"); err != nil || hc != 200 {
 				t.Errorf("/healthz while %s was down: %d %v", name, hc, err)
 			}
-			if m, err := testkit.Scrape(sys.addr); err == nil {
+			if m, err := testkit.Scrape(sys.addr()); err == nil {
 				o.maxRSS = max(o.maxRSS, m.Sum("process_resident_memory_bytes"))
 				o.producerBuffered = max(o.producerBuffered, m.Sum("weatherd_producer_buffered_records"))
 			}
@@ -187,10 +203,10 @@ func TestFaults(t *testing.T) {
 		}
 		// Recovery: ready again, and the pipeline moving (a new observation
 		// for every location reaches the consumer).
-		waitFor(t, 2*time.Minute, name+": ready again", func() (bool, string) { return testkit.Ready(sys.addr) })
+		waitFor(t, 2*time.Minute, name+": ready again", func() (bool, string) { return testkit.Ready(sys.addr()) })
 		o.readyAgainAfter = time.Since(restarted)
 		time.Sleep(8 * time.Second)
-		after := counters(testkit.MustScrape(t, sys.addr))
+		after := counters(testkit.MustScrape(t, sys.addr()))
 		o.delta = map[string]float64{}
 		for k, v := range after {
 			if d := v - before[k]; d != 0 {
@@ -208,7 +224,7 @@ func TestFaults(t *testing.T) {
 	want := sys.api.snapshot()
 	wantAlerts := expectedTransitions(sys.sites, want)
 	waitFor(t, 3*time.Minute, "consumer caught up and notifications delivered", func() (bool, string) {
-		m, err := testkit.Scrape(sys.addr)
+		m, err := testkit.Scrape(sys.addr())
 		if err != nil {
 			return false, err.Error()
 		}
@@ -217,7 +233,7 @@ func TestFaults(t *testing.T) {
 		return produced >= float64(len(want)) && consumed >= produced && m.Sum("weatherd_alert_outbox_pending") == 0 && notes >= len(wantAlerts),
 			fmt.Sprintf("served %d, produced %v, consumed %v, notifications %d of %d", len(want), produced, consumed, notes, len(wantAlerts))
 	})
-	final := testkit.MustScrape(t, sys.addr)
+	final := testkit.MustScrape(t, sys.addr())
 	p.stop(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -247,8 +263,12 @@ func TestFaults(t *testing.T) {
 			t.Errorf("%s outage: /readyz body %q does not name %q", o.name, o.notReadyBody, notReadyNames[o.name])
 		}
 		// Each outage must have reached weatherd, or the test proves nothing.
-		if w := map[string]string{"s3": "lake_flush_failures", "kinesis": "put_failures", "sns": "notify_failed"}[o.name]; w != "" && o.delta[w] <= 0 {
-			t.Errorf("%s outage: %s did not move; did the outage reach weatherd?", o.name, w)
+		// DynamoDB holds the poller's lease and the consumer's leases: the
+		// elector's failed calls or the consumer's failed renewals show it.
+		reached := map[string][]string{"s3": {"lake_flush_failures"}, "kinesis": {"put_failures"}, "sns": {"notify_failed"},
+			"dynamodb": {"leader_errors", "renew_fail"}}[o.name]
+		if !slices.ContainsFunc(reached, func(c string) bool { return o.delta[c] > 0 }) {
+			t.Errorf("%s outage: none of %v moved (%v); did the outage reach weatherd?", o.name, reached, o.delta)
 		}
 		if o.maxRSS > rssBound {
 			t.Errorf("%s outage: RSS %.1f MiB, over the %d MiB bound", o.name, o.maxRSS/(1<<20), rssBound>>20)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +37,6 @@ type system struct {
 	t         *testing.T
 	dir       string
 	config    string
-	addr      string // http.listen
 	endpoints map[string]string
 	stream    string
 	leases    string
@@ -79,7 +79,6 @@ func newSystem(t *testing.T, o options) *system {
 	s := &system{
 		t:         t,
 		dir:       t.TempDir(),
-		addr:      testkit.FreeAddr(t),
 		endpoints: eps,
 		stream:    emulator.Name(t, "e2e-stream"),
 		leases:    emulator.Name(t, "e2e-leases"),
@@ -112,14 +111,14 @@ func (s *system) topicARN() string { return "arn:aws:sns:us-east-1:000000000000:
 func (s *system) configYAML(extra string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `log: {level: info, format: text}
-http: {listen: %q}
+http: {listen: "127.0.0.1:0"}
 shutdown_timeout: 22s
 aws:
   region: us-east-1
   endpoints: {kinesis: %q, dynamodb: %q, s3: %q, sns: %q}
   s3_force_path_style: true
 locations:
-`, s.addr, s.endpoints[awsconf.Kinesis], s.endpoints[awsconf.DynamoDB], s.endpoints[awsconf.S3], s.endpoints[awsconf.SNS])
+`, s.endpoints[awsconf.Kinesis], s.endpoints[awsconf.DynamoDB], s.endpoints[awsconf.S3], s.endpoints[awsconf.SNS])
 	for _, st := range s.sites {
 		fmt.Fprintf(&b, "  - {id: %s, name: %q, lat: %s, lon: %s, timezone: UTC}\n", st.ID, st.Name,
 			strconv.FormatFloat(st.Lat, 'f', -1, 64), strconv.FormatFloat(st.Lon, 'f', -1, 64))
@@ -195,7 +194,7 @@ func (s *system) bootstrap() {
 // proc is one run of the weatherd binary.
 type proc struct {
 	cmd  *exec.Cmd
-	addr string // its http.listen
+	out  *testkit.SyncBuffer // its output, where it logs the address it listens on
 	done chan struct{}
 	err  error // after done
 }
@@ -204,28 +203,31 @@ type proc struct {
 // to the log file.
 func (s *system) start() *proc {
 	s.t.Helper()
-	return s.startAt(s.addr)
+	return s.startAt("a")
 }
 
-// startAt is start with the HTTP endpoint on addr, for a second replica.
-func (s *system) startAt(addr string) *proc {
+// startAt is start for the replica called name, for a second replica. Each
+// run listens on 127.0.0.1:0 and reports the port it got (see address), so
+// no port is guessed free and handed over.
+func (s *system) startAt(name string) *proc {
 	s.t.Helper()
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	fmt.Fprintf(logf, "===== e2e: starting weatherd at %s\n", time.Now().UTC().Format(time.RFC3339Nano))
+	fmt.Fprintf(logf, "===== e2e: starting weatherd %s at %s\n", name, time.Now().UTC().Format(time.RFC3339Nano))
 	cmd := exec.Command(testkit.Binary(s.t), "run", "--config", s.config)
-	// One spool directory per instance (per HTTP address), kept across its
-	// restarts, as a volume would be.
-	spoolDir := filepath.Join(s.dir, "spool-"+strings.NewReplacer(":", "-", ".", "-").Replace(addr))
-	cmd.Env = append(s.env(), "WEATHERD_HTTP_LISTEN="+addr, "WEATHERD_STREAM_KINESIS_SPOOL_DIR="+spoolDir)
-	cmd.Stdout, cmd.Stderr = logf, logf
+	// One spool directory per replica, kept across its restarts, as a
+	// volume would be.
+	spoolDir := filepath.Join(s.dir, "spool-"+name)
+	cmd.Env = append(s.env(), "WEATHERD_STREAM_KINESIS_SPOOL_DIR="+spoolDir)
+	p := &proc{cmd: cmd, out: &testkit.SyncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout = io.MultiWriter(logf, p.out)
+	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		s.t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, addr: addr, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		fmt.Fprintf(logf, "===== e2e: weatherd exited at %s: %v\n", time.Now().UTC().Format(time.RFC3339Nano), p.err)
@@ -236,6 +238,40 @@ func (s *system) startAt(addr string) *proc {
 	s.procs = append(s.procs, p)
 	s.mu.Unlock()
 	return p
+}
+
+// listening is the HTTP server's start-up line in weatherd's text log.
+var listening = regexp.MustCompile(`msg=listening .*?\baddr=(\S+)`)
+
+// address is the host:port p's HTTP server listens on, from its log: it
+// waits up to a minute for the line, and is "" when p exits first or never
+// says.
+func (p *proc) address() string {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if m := listening.FindStringSubmatch(p.out.String()); m != nil {
+			return m[1]
+		}
+		if p.exited() || time.Now().After(deadline) {
+			return ""
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// addr is the HTTP address of the system's latest weatherd run.
+func (s *system) addr() string {
+	s.mu.Lock()
+	n := len(s.procs)
+	var last *proc
+	if n > 0 {
+		last = s.procs[n-1]
+	}
+	s.mu.Unlock()
+	if last == nil {
+		return ""
+	}
+	return last.address()
 }
 
 func (p *proc) exited() bool {
@@ -297,11 +333,15 @@ func (s *system) killAll() {
 // waitReady waits until p's /readyz answers 200, failing when p exits first.
 func (s *system) waitReady(p *proc, d time.Duration) {
 	s.t.Helper()
-	testkit.WaitFor(s.t, "weatherd at "+p.addr+" ready", d, 100*time.Millisecond, func() (bool, string) {
+	testkit.WaitFor(s.t, "weatherd ready", d, 100*time.Millisecond, func() (bool, string) {
 		if p.exited() {
 			s.t.Fatalf("weatherd exited while starting: %v", p.err)
 		}
-		return testkit.Ready(p.addr)
+		addr := p.address()
+		if addr == "" {
+			return false, "no listening address logged yet"
+		}
+		return testkit.Ready(addr)
 	})
 }
 

@@ -13,13 +13,12 @@ import (
 // replica is one weatherd process of a scaled-out system.
 type replica struct {
 	name string
-	addr string
 	p    *proc
 }
 
 func (r *replica) metric(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
-	m, err := testkit.Scrape(r.addr)
+	m, err := testkit.Scrape(r.p.address())
 	if err != nil {
 		return -1
 	}
@@ -33,10 +32,10 @@ func (r *replica) metric(t *testing.T, name string, labels ...string) float64 {
 func TestScaleOut(t *testing.T) {
 	t.Parallel()
 	sys := newSystem(t, options{sites: 20, perStep: 2, shards: 4})
-	a := &replica{name: "a", addr: sys.addr}
-	b := &replica{name: "b", addr: testkit.FreeAddr(t)}
-	a.p = sys.startAt(a.addr)
-	b.p = sys.startAt(b.addr)
+	a := &replica{name: "a"}
+	b := &replica{name: "b"}
+	a.p = sys.startAt(a.name)
+	b.p = sys.startAt(b.name)
 	sys.waitReady(a.p, 60*time.Second)
 	sys.waitReady(b.p, 60*time.Second)
 
@@ -95,7 +94,7 @@ func TestScaleOut(t *testing.T) {
 	}
 
 	// Start it again: the balance returns, still one poller.
-	lead.p = sys.startAt(lead.addr)
+	lead.p = sys.startAt(lead.name)
 	sys.waitReady(lead.p, 60*time.Second)
 	split(a, b, "2/2")
 	lead2, follow2 := leaderOf(a, b)

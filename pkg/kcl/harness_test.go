@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/weatherd/weatherd/pkg/emulator"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
@@ -458,4 +459,51 @@ func keys(n int) []string {
 		ks[i] = fmt.Sprintf("loc-%02d", i)
 	}
 	return ks
+}
+
+// scans is how many lease-table scans (one per take pass) rw has made.
+func (rw *runningWorker) scans() float64 {
+	return testutil.ToFloat64(rw.m.leaseCalls.WithLabelValues("scan"))
+}
+
+// afterTakePasses waits until each of ws has made n more take passes, so a
+// test can say "for a few take passes nothing changed" without a sleep.
+func afterTakePasses(tb testing.TB, n int, ws ...*runningWorker) {
+	tb.Helper()
+	from := make([]float64, len(ws))
+	for i, w := range ws {
+		from[i] = w.scans()
+	}
+	eventually(tb, 60*time.Second, fmt.Sprintf("%d more take passes by each worker", n), func() bool {
+		for i, w := range ws {
+			if w.scans() < from[i]+float64(n) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// afterIdleReads waits until every shard of the stream has been read empty
+// n more times: its readers are at the tip, so whatever they were going to
+// deliver has been delivered.
+func (h *harness) afterIdleReads(n int) {
+	h.t.Helper()
+	shards := h.shards()
+	h.col.mu.Lock()
+	from := make(map[string]int, len(shards))
+	for _, s := range shards {
+		from[aws.ToString(s.ShardId)] = h.col.empty[aws.ToString(s.ShardId)]
+	}
+	h.col.mu.Unlock()
+	eventually(h.t, 60*time.Second, fmt.Sprintf("%d more empty reads of each shard", n), func() bool {
+		h.col.mu.Lock()
+		defer h.col.mu.Unlock()
+		for id, was := range from {
+			if h.col.empty[id] < was+n {
+				return false
+			}
+		}
+		return true
+	})
 }

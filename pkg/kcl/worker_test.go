@@ -117,7 +117,7 @@ func TestWorker_BalancesShards(t *testing.T) {
 		}
 	}
 	// Stays balanced: no steal for a few take passes.
-	time.Sleep(2 * time.Second)
+	afterTakePasses(t, 3, ws...)
 	if !balanced() {
 		t.Fatalf("balance did not hold: %v %v %v", ws[0].heldIDs(), ws[1].heldIDs(), ws[2].heldIDs())
 	}
@@ -178,13 +178,16 @@ func TestWorker_GracefulStopHandsShardsOver(t *testing.T) {
 	h.put(keys(8), 20)
 	eventually(t, 60*time.Second, "160 records processed", func() bool { return h.col.distinct() == 160 })
 
+	released := testutil.ToFloat64(a.m.leaseEvents.WithLabelValues(eventRelease))
 	start := time.Now()
 	a.stop(t)
-	eventually(t, 10*time.Second, "b holding all 4 shards", func() bool { return len(b.heldIDs()) == 4 })
+	eventually(t, 60*time.Second, "b holding all 4 shards", func() bool { return len(b.heldIDs()) == 4 })
 	handoff := time.Since(start)
 	t.Logf("graceful handoff of 2 shards took %s", handoff.Round(time.Millisecond))
-	if handoff > 2*time.Second {
-		t.Errorf("handoff took %s, want under 2s", handoff)
+	// Handed over, not left to expire: a released both leases on its way
+	// out (how fast b picks them up is for the benchmarks).
+	if got := testutil.ToFloat64(a.m.leaseEvents.WithLabelValues(eventRelease)) - released; got != 2 {
+		t.Errorf("a released %v leases at its stop, want 2", got)
 	}
 	h.put(keys(8), 20)
 	eventually(t, 60*time.Second, "320 records processed", func() bool { return h.col.distinct() == 320 })
@@ -348,7 +351,7 @@ func TestWorker_ContinuesVmwareTable(t *testing.T) {
 		defer h.col.mu.Unlock()
 		return h.col.deliveries >= want
 	})
-	time.Sleep(time.Second) // nothing else may arrive
+	h.afterIdleReads(2) // nothing else may arrive
 	h.col.mu.Lock()
 	if h.col.deliveries != want {
 		t.Errorf("%d records delivered, want exactly the %d after the checkpoints", h.col.deliveries, want)
@@ -493,7 +496,7 @@ func TestWorker_MaxLeasesPerWorker(t *testing.T) {
 	h := newHarness(t, 4)
 	a := h.start("a", func(c *Config) { c.MaxLeasesPerWorker = 3 })
 	eventually(t, 30*time.Second, "a holding 3 shards", func() bool { return len(a.heldIDs()) == 3 })
-	time.Sleep(time.Second) // a few more take passes: still 3
+	afterTakePasses(t, 3, a) // a few more take passes: still 3
 	if got := len(a.heldIDs()); got != 3 {
 		t.Fatalf("a holds %d shards, want its cap of 3", got)
 	}

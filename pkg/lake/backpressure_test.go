@@ -3,19 +3,17 @@ package lake
 import (
 	"context"
 	"errors"
-	"runtime"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
+// waitUntil polls cond every millisecond for up to 30s.
 func waitUntil(tb testing.TB, cond func() bool) {
 	tb.Helper()
-	for i := 0; !cond(); i++ {
-		if i > 1e7 {
-			tb.Fatal("condition never became true")
-		}
-		runtime.Gosched()
-	}
+	testkit.WaitFor(tb, "the condition", 30*time.Second, time.Millisecond, func() (bool, string) { return cond(), "" })
 }
 
 func (w *Writer) waiters() int {

@@ -92,11 +92,12 @@ func TestShardWriter_FlushInBackground(t *testing.T) {
 
 	close(store.gate)
 	waitUntil(t, func() bool { return store.puts() == 0 })
-	for len(cp.Calls()) == 0 {
+	waitUntil(t, func() bool {
 		if err := sw.Tick(ctx, cp); err != nil {
 			t.Fatal(err)
 		}
-	}
+		return len(cp.Calls()) > 0
+	})
 	if got := cp.Calls(); !slices.Equal(got, []string{seqNo(3)}) {
 		t.Fatalf("checkpoints = %v, want the background flush's last record", got)
 	}

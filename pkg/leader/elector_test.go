@@ -3,7 +3,9 @@ package leader
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,18 +18,27 @@ import (
 	"github.com/weatherd/weatherd/pkg/emulator"
 )
 
-// sampler checks, until stopped, that two nodes never lead at once.
+// sampler checks, until stopped, that two nodes never lead at once: every
+// millisecond through their in-process flags, and every few milliseconds
+// through a strongly consistent read of the lease item, which is what fences
+// the leaders: a node that says it leads before and after the read must be
+// the item's owner, and the item's counter never goes back.
 type sampler struct {
-	both, samples atomic.Int64
-	stopped       chan struct{}
-	done          chan struct{}
+	both, samples, reads atomic.Int64
+	mu                   sync.Mutex
+	fenced               []string // what the fenced reads found wrong
+	stopped              chan struct{}
+	done                 chan struct{}
 }
 
-func sample(a, b *node) *sampler {
+func sample(tb testing.TB, tableName string, a, b *node) *sampler {
+	tb.Helper()
+	tbl := &table{ddb: emulator.DynamoDB(tb), name: tableName, key: "poller"}
 	s := &sampler{stopped: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		for {
+		var last int64
+		for i := 0; ; i++ {
 			select {
 			case <-s.stopped:
 				return
@@ -37,9 +48,44 @@ func sample(a, b *node) *sampler {
 			if a.Leading() && b.Leading() {
 				s.both.Add(1)
 			}
+			if i%10 == 0 {
+				last = s.fencedRead(tbl, a, b, last)
+			}
 		}
 	}()
 	return s
+}
+
+// fencedRead reads the item between two looks at the flags and records what
+// contradicts it. It returns the counter it read.
+func (s *sampler) fencedRead(tbl *table, a, b *node, last int64) int64 {
+	la, lb := a.Leading(), b.Leading()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := tbl.read(ctx)
+	if err != nil {
+		return last // an unreadable item proves nothing either way
+	}
+	s.reads.Add(1)
+	la, lb = la && a.Leading(), lb && b.Leading()
+	var wrong []string
+	for _, n := range []struct {
+		leads bool
+		n     *node
+	}{{la, a}, {lb, b}} {
+		if n.leads && r.owner != n.n.ID() {
+			wrong = append(wrong, fmt.Sprintf("%s led throughout a read of the lease item owned by %q at counter %d", n.n.ID(), r.owner, r.counter))
+		}
+	}
+	if r.counter < last {
+		wrong = append(wrong, fmt.Sprintf("the lease item's counter went back from %d to %d", last, r.counter))
+	}
+	if len(wrong) > 0 {
+		s.mu.Lock()
+		s.fenced = append(s.fenced, wrong...)
+		s.mu.Unlock()
+	}
+	return max(last, r.counter)
 }
 
 func (s *sampler) check(t *testing.T) {
@@ -49,23 +95,34 @@ func (s *sampler) check(t *testing.T) {
 	if s.both.Load() != 0 {
 		t.Errorf("both led at once in %d of %d samples", s.both.Load(), s.samples.Load())
 	}
-	t.Logf("%d samples, never both leading", s.samples.Load())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reads.Load() == 0 {
+		t.Error("no fenced read of the lease item succeeded")
+	}
+	if n := len(s.fenced); n > 0 {
+		t.Errorf("%d fenced reads contradict the flags; the first: %s", n, strings.Join(s.fenced[:min(n, 3)], "; "))
+	}
+	t.Logf("%d samples and %d fenced reads, never both leading", s.samples.Load(), s.reads.Load())
 }
 
 func TestElector_OneLeaderThenGracefulHandOver(t *testing.T) {
 	tbl := MustTable(t)
 	a := newNode(t, tbl, "worker-a", nil).start(t)
 	b := newNode(t, tbl, "worker-b", nil).start(t)
-	s := sample(a, b)
+	s := sample(t, tbl, a, b)
 	lead, follow := leaderOf(t, a, b)
 
-	// Over more than a lease duration the leader keeps the lease by renewing.
-	time.Sleep(leaseDuration + time.Second)
+	// Over more than a lease duration the leader keeps the lease by renewing:
+	// wait for enough renewals of the item to span one.
+	first := item(t, tbl).counter
+	renewals := int64(leaseDuration/renewInterval) + 1
+	waitFor(t, 20*leaseDuration, "renewals spanning a lease duration", func() bool { return item(t, tbl).counter >= first+renewals })
 	if !lead.Leading() || follow.Leading() {
 		t.Fatalf("leading: %s=%v %s=%v, want only %s", lead.ID(), lead.Leading(), follow.ID(), follow.Leading(), lead.ID())
 	}
-	if r := item(t, tbl); r.owner != lead.ID() || r.counter < 3 {
-		t.Errorf("item = %+v, want owner %s renewed at least twice", r, lead.ID())
+	if r := item(t, tbl); r.owner != lead.ID() {
+		t.Errorf("item = %+v, want owner %s", r, lead.ID())
 	}
 	if lead.transitions(eventAcquired) != 1 || follow.transitions(eventAcquired) != 0 {
 		t.Errorf("acquired: %s %d, %s %d; want 1 and 0", lead.ID(), lead.transitions(eventAcquired), follow.ID(), follow.transitions(eventAcquired))
@@ -80,11 +137,13 @@ func TestElector_OneLeaderThenGracefulHandOver(t *testing.T) {
 	if lead.Leading() || lead.gauge() != 0 || lead.transitions(eventReleased) != 1 || lead.transitions(eventLost) != 0 {
 		t.Errorf("stopped leader: leading %v, gauge %v, released %d, lost %d", lead.Leading(), lead.gauge(), lead.transitions(eventReleased), lead.transitions(eventLost))
 	}
-	waitFor(t, 5*time.Second, "graceful takeover", follow.Leading)
+	waitFor(t, 10*leaseDuration, "graceful takeover", follow.Leading)
 	took := time.Since(start)
 	t.Logf("graceful takeover after %s (renew_interval %s)", took.Round(time.Millisecond), renewInterval)
-	if took > 2*time.Second {
-		t.Errorf("graceful takeover took %s, want under 2s", took)
+	// Taken at the follower's next look because it was released, not once
+	// it expired (how long that took is a benchmark's business).
+	if from := follow.acquiredFrom(); from != "released" {
+		t.Errorf("the follower took the lease from %q, want a released lease", from)
 	}
 	if r := item(t, tbl); r.owner != follow.ID() {
 		t.Errorf("item owner = %q, want %s", r.owner, follow.ID())
@@ -96,9 +155,12 @@ func TestElector_CrashedLeaderIsTakenOverAfterTheLease(t *testing.T) {
 	tbl := MustTable(t)
 	a := newNode(t, tbl, "worker-a", nil).start(t)
 	b := newNode(t, tbl, "worker-b", nil).start(t)
-	s := sample(a, b)
+	s := sample(t, tbl, a, b)
 	lead, follow := leaderOf(t, a, b)
-	time.Sleep(renewInterval) // the follower has seen the lease
+	// Two renewals: the follower, looking every renew interval, has seen
+	// the lease held.
+	held := item(t, tbl).counter
+	waitFor(t, 10*leaseDuration, "two renewals", func() bool { return item(t, tbl).counter >= held+2 })
 	before := item(t, tbl)
 
 	lead.crashed.Store(true) // stops renewing and does not release
@@ -107,14 +169,18 @@ func TestElector_CrashedLeaderIsTakenOverAfterTheLease(t *testing.T) {
 	if r := item(t, tbl); r.owner != lead.ID() {
 		t.Fatalf("the crashed leader released its lease: %+v", r)
 	}
-	waitFor(t, 3*leaseDuration, "takeover after a crash", follow.Leading)
+	waitFor(t, 10*leaseDuration, "takeover after a crash", follow.Leading)
 	took := time.Since(crash)
 	t.Logf("takeover after a crash: %s (lease_duration %s, renew_interval %s)", took.Round(time.Millisecond), leaseDuration, renewInterval)
 	// The follower takes the lease only once it has seen it unrenewed for
 	// lease_duration; the last renewal was at most about a renew interval
-	// before the crash.
-	if took < leaseDuration-2*renewInterval || took > 2*leaseDuration {
-		t.Errorf("takeover after %s, want between %s and %s", took, leaseDuration-2*renewInterval, 2*leaseDuration)
+	// before the crash. Load only makes the takeover later, so only the
+	// lower bound is checked; the log says the lease had expired.
+	if took < leaseDuration-2*renewInterval {
+		t.Errorf("takeover after %s, want no earlier than %s", took, leaseDuration-2*renewInterval)
+	}
+	if want := lead.ID() + " (expired)"; follow.acquiredFrom() != want {
+		t.Errorf("the follower took the lease from %q, want %q", follow.acquiredFrom(), want)
 	}
 	if r := item(t, tbl); r.owner != follow.ID() || r.counter <= before.counter {
 		t.Errorf("item = %+v, want owner %s and a counter above %d", r, follow.ID(), before.counter)
@@ -195,8 +261,32 @@ func TestElector_OutageStepsDownBeforeTakeover(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := newNode(t, tbl, "worker-b", nil).start(t)
-			s := sample(a, b)
-			time.Sleep(2 * renewInterval) // b has seen the lease
+			s := sample(t, tbl, a, b)
+			// Two renewals by a: b, looking every renew interval, has seen
+			// the lease held.
+			held := item(t, tbl).counter
+			waitFor(t, 10*leaseDuration, "two renewals by worker-a", func() bool { return item(t, tbl).counter >= held+2 })
+
+			// b's takeover is watched from its own goroutine, started before
+			// the outage, so its time is not ordered after a's step-down by
+			// the test itself.
+			type takeover struct {
+				at         time.Time
+				termEnded  bool // a's term had ended when b's Await returned
+				aWasLeader bool
+				err        error
+			}
+			bLeads := make(chan takeover, 1)
+			go func() {
+				_, err := b.Await(ctx)
+				tk := takeover{at: time.Now(), aWasLeader: a.Leading(), err: err}
+				select {
+				case <-term.Done():
+					tk.termEnded = true
+				default:
+				}
+				bLeads <- tk
+			}()
 
 			f.mode.Store(tc.mode)
 			outage := time.Now()
@@ -204,25 +294,31 @@ func TestElector_OutageStepsDownBeforeTakeover(t *testing.T) {
 			select {
 			case <-term.Done():
 				down = time.Now()
-			case <-time.After(3 * leaseDuration):
+			case <-time.After(10 * leaseDuration):
 				t.Fatal("the leader kept its leadership through a DynamoDB outage")
 			}
-			if _, err := b.Await(ctx); err != nil {
-				t.Fatal(err)
+			tk := <-bLeads
+			if tk.err != nil {
+				t.Fatal(tk.err)
 			}
-			upAt := time.Now()
-			stepDown, takeover := down.Sub(outage), upAt.Sub(outage)
-			t.Logf("outage: leader stepped down after %s, follower took over after %s (lease_duration %s)", stepDown.Round(time.Millisecond), takeover.Round(time.Millisecond), leaseDuration)
-			// The last successful renewal was at or before the outage began:
-			// the leader must be gone within lease_duration of it.
-			if stepDown >= leaseDuration {
-				t.Errorf("stepped down %s after the outage began, want under lease_duration %s", stepDown, leaseDuration)
+			stepDown, took := down.Sub(outage), tk.at.Sub(outage)
+			t.Logf("outage: leader stepped down after %s, follower took over after %s (lease_duration %s)", stepDown.Round(time.Millisecond), took.Round(time.Millisecond), leaseDuration)
+			// The last successful renewal was at or before the outage began;
+			// the leader steps down a margin before its lease ends, and the
+			// follower takes it only after. Load makes both later, so what
+			// is checked is the order, and that the leader did not give up
+			// at its first failed call.
+			if !tk.termEnded || tk.aWasLeader {
+				t.Errorf("worker-b took over while worker-a still led (term ended %v, leading %v)", tk.termEnded, tk.aWasLeader)
+			}
+			if !down.Before(tk.at) {
+				t.Errorf("worker-b took over %s before worker-a stepped down", down.Sub(tk.at))
 			}
 			if stepDown < leaseDuration/4 {
 				t.Errorf("stepped down %s after the outage began: too early", stepDown)
 			}
-			if !down.Before(upAt) {
-				t.Errorf("follower took over %s before the leader stepped down", down.Sub(upAt))
+			if from := b.acquiredFrom(); from != "worker-a (expired)" {
+				t.Errorf("worker-b took the lease from %q, want it expired from worker-a", from)
 			}
 			if a.transitions(eventLost) != 1 || a.errorsOf(opRenew) == 0 {
 				t.Errorf("lost %d, renew errors %d; want 1 and some", a.transitions(eventLost), a.errorsOf(opRenew))
@@ -231,8 +327,10 @@ func TestElector_OutageStepsDownBeforeTakeover(t *testing.T) {
 				t.Errorf("health during the outage: %v", err)
 			}
 			f.mode.Store(up)
-			waitFor(t, 10*renewInterval, "worker-a healthy after the outage", func() bool { return a.Health() == nil })
-			time.Sleep(2 * renewInterval)
+			waitFor(t, 10*leaseDuration, "worker-a healthy after the outage", func() bool { return a.Health() == nil })
+			// worker-a follows again: it reads the item b keeps renewing.
+			renewed := item(t, tbl).counter
+			waitFor(t, 10*leaseDuration, "two renewals by worker-b", func() bool { return item(t, tbl).counter >= renewed+2 })
 			if a.Leading() || !b.Leading() {
 				t.Errorf("after the outage: a leading %v, b leading %v; want b only", a.Leading(), b.Leading())
 			}
@@ -387,7 +485,8 @@ func TestElector_RenewWhoseAnswerWasLostKeepsLeading(t *testing.T) {
 	waitFor(t, 10*time.Second, "leading", a.Leading)
 	l.armed.Store(true)
 	waitFor(t, 5*time.Second, "the lost answer", func() bool { return l.fired.Load() == 1 })
-	time.Sleep(2 * renewInterval)
+	renewed := item(t, tbl).counter
+	waitFor(t, 10*leaseDuration, "two renewals after the lost answer", func() bool { return item(t, tbl).counter >= renewed+2 })
 	if !a.Leading() || a.transitions(eventLost) != 0 {
 		t.Errorf("leading %v, lost %d; want still leading", a.Leading(), a.transitions(eventLost))
 	}

@@ -89,11 +89,12 @@ func TestGate_RunsOnlyWhileLeading(t *testing.T) {
 	if lead.p.stops.Load() != 1 || lead.n.transitions(eventReleased) != 1 {
 		t.Errorf("stopped leader: run stopped %d times, released %d; want 1 and 1", lead.p.stops.Load(), lead.n.transitions(eventReleased))
 	}
-	waitFor(t, 5*time.Second, "the follower's run", func() bool { return follow.p.starts.Load() == 1 })
+	waitFor(t, 10*leaseDuration, "the follower's run", func() bool { return follow.p.starts.Load() == 1 })
 	took := time.Since(start)
 	t.Logf("gated run moved in %s (the stopped run lingered %s)", took.Round(time.Millisecond), lead.p.linger)
-	if took > 2*time.Second {
-		t.Errorf("gated run moved after %s, want under 2s", took)
+	// Handed over, not left to expire: how fast is a benchmark's business.
+	if from := follow.n.acquiredFrom(); from != "released" {
+		t.Errorf("the follower took the lease from %q, want a released lease", from)
 	}
 	if overlap.Load() != 0 {
 		t.Errorf("%d runs started while another was running", overlap.Load())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/weatherd/weatherd/pkg/emulator"
 	"github.com/weatherd/weatherd/pkg/lease"
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // errConflict is the error of a lease write refused by its condition.
@@ -33,6 +35,7 @@ const (
 type node struct {
 	*Elector
 	reg    *prometheus.Registry
+	logs   *testkit.SyncBuffer // the elector's log at info level
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -60,12 +63,34 @@ func newNode(tb testing.TB, tableName, id string, ddb DynamoDBAPI) *node {
 		ddb = emulator.DynamoDB(tb)
 	}
 	reg := prometheus.NewRegistry()
-	e, err := New(Config{Table: tableName, Name: "poller", LeaseDuration: leaseDuration, RenewInterval: renewInterval, ID: id}, ddb, NewMetrics(reg), testLog())
+	logs := &testkit.SyncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	e, err := New(Config{Table: tableName, Name: "poller", LeaseDuration: leaseDuration, RenewInterval: renewInterval, ID: id}, ddb, NewMetrics(reg), log)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &node{Elector: e, reg: reg}
+	return &node{Elector: e, reg: reg, logs: logs}
 }
+
+// acquiredFrom is the "previous" holder the node's last acquisition logged:
+// "none", "released", or "<owner> (expired)"; "" when it never acquired.
+// The line is written just after the term starts, so it waits a little for
+// one to appear.
+func (n *node) acquiredFrom() string {
+	var prev string
+	deadline := time.Now().Add(10 * time.Second)
+	for prev == "" && time.Now().Before(deadline) {
+		for _, m := range acquiredLine.FindAllStringSubmatch(n.logs.String(), -1) {
+			prev = m[1] + m[2] // quoted when it holds a space
+		}
+		if prev == "" {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return prev
+}
+
+var acquiredLine = regexp.MustCompile(`msg="poller leadership acquired".* previous=(?:"([^"]*)"|(\S+))`)
 
 // start runs the node's elector until the test ends or stop.
 func (n *node) start(tb testing.TB) *node {

@@ -27,7 +27,8 @@ func TestElector_StateIsFencedAndHandedOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Renewals go on while the state stays.
-	time.Sleep(2 * renewInterval)
+	saved := item(t, table).counter
+	waitFor(t, 10*leaseDuration, "two renewals after the save", func() bool { return item(t, table).counter >= saved+2 })
 	if blob, err := follow.LoadState(ctx); err != nil || string(blob) != `{"v":1}` {
 		t.Fatalf("state read by the follower = %q, %v", blob, err)
 	}

@@ -89,8 +89,10 @@ func TestGroup_ShutdownBudget(t *testing.T) {
 	if !errors.Is(err, ErrShutdownTimeout) || !strings.Contains(err.Error(), "still running: [stuck http]") {
 		t.Fatalf("err = %v", err)
 	}
-	if time.Since(start) > 2*time.Second {
-		t.Errorf("Run took %v with a 100ms budget", time.Since(start))
+	// The budget, not the stuck actor's hour, ends Run; the bound leaves a
+	// loaded machine ample room while staying far below the hour.
+	if took := time.Since(start); took > time.Minute {
+		t.Errorf("Run took %v with a 100ms budget", took)
 	}
 }
 
@@ -98,7 +100,8 @@ func TestGroup_ReadyNeedsEveryComponent(t *testing.T) {
 	var mu sync.Mutex
 	ready := false
 	g := New(slog.Default())
-	g.Add(Component{Name: "consumer", Run: func(ctx context.Context) error { <-ctx.Done(); return nil }, Ready: func() bool {
+	started := make(chan struct{})
+	g.Add(Component{Name: "consumer", Run: func(ctx context.Context) error { close(started); <-ctx.Done(); return nil }, Ready: func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return ready
@@ -106,7 +109,11 @@ func TestGroup_ReadyNeedsEveryComponent(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- g.Run(ctx, time.Second) }()
-	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the group did not start the consumer")
+	}
 	if g.Ready() {
 		t.Error("ready before the consumer is")
 	}

@@ -3,12 +3,14 @@ package poller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/weatherd/weatherd/pkg/testkit"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
@@ -30,6 +32,21 @@ func (s *blobStore) SaveState(_ context.Context, b []byte) error {
 	defer s.mu.Unlock()
 	s.blob, s.saves = b, s.saves+1
 	return nil
+}
+
+// saveCount is how many times SaveState ran; the poller saves from its own
+// goroutine, so reads take the lock too.
+func (s *blobStore) saveCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saves
+}
+
+// saved is the last blob saved.
+func (s *blobStore) saved() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.blob
 }
 
 // runUntil runs p until cond holds, then stops it.
@@ -67,12 +84,11 @@ func TestPoller_MemorySurvivesALeaderChange(t *testing.T) {
 	out := &recorder{}
 	first, _, _ := newPoller(t, testConfig("@every 1s"), locs(3), &scripted{fetch: fetch}, out)
 	WithStateStore(store, func() bool { return true })(first)
-	runUntil(t, first, func() bool { return out.count() == 3 && store.saves > 0 })
-	if !strings.Contains(string(store.blob), `"loc-02":"2026-11-27T10:00:00Z"`) {
-		t.Fatalf("saved state = %s", store.blob)
+	runUntil(t, first, func() bool { return out.count() == 3 && store.saveCount() > 0 })
+	if blob := store.saved(); !strings.Contains(string(blob), `"loc-02":"2026-11-27T10:00:00Z"`) {
+		t.Fatalf("saved state = %s", blob)
 	}
 
-	var logs strings.Builder
 	second, _, secondLogs := newPoller(t, testConfig("@every 1s"), locs(3), &scripted{fetch: fetch}, out)
 	WithStateStore(store, func() bool { return true })(second)
 	prov := second.prov.(*scripted)
@@ -83,7 +99,7 @@ func TestPoller_MemorySurvivesALeaderChange(t *testing.T) {
 		t.Errorf("the second poller emitted %d readings the first had delivered", out.count()-3)
 	}
 	if !strings.Contains(secondLogs.String(), "loaded the last observations") {
-		t.Errorf("no load logged:\n%s%s", secondLogs, logs.String())
+		t.Errorf("no load logged:\n%s", secondLogs)
 	}
 	advance.Store(true)
 	runUntil(t, second, func() bool { return out.count() == 6 })
@@ -95,37 +111,25 @@ func TestPoller_MemoryWaitsForDelivery(t *testing.T) {
 	store := &blobStore{}
 	out := &recorder{}
 	var delivered atomic.Bool
+	var asked atomic.Int32 // how often the poller asked whether the producer has delivered
 	p, _, _ := newPoller(t, testConfig("@every 1s"), locs(2), &scripted{fetch: everyObservation(time.Now())}, out)
-	WithStateStore(store, delivered.Load)(p)
+	WithStateStore(store, func() bool { asked.Add(1); return delivered.Load() })(p)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	for out.count() < 2 {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
-	store.mu.Lock()
-	saves := store.saves
-	store.mu.Unlock()
-	if saves != 0 {
+	defer func() { cancel(); <-done }()
+	// Asked twice after the readings went out: the poller came to the save
+	// point, was told "not delivered", and came back without saving.
+	testkit.WaitFor(t, "the poller to ask twice whether its tick was delivered", 10*time.Second, 10*time.Millisecond, func() (bool, string) {
+		return out.count() >= 2 && asked.Load() >= 2, fmt.Sprintf("produced %d, asked %d times", out.count(), asked.Load())
+	})
+	if saves := store.saveCount(); saves != 0 {
 		t.Fatalf("saved %d times before delivery", saves)
 	}
 	delivered.Store(true)
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		store.mu.Lock()
-		saves = store.saves
-		store.mu.Unlock()
-		if saves > 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	if saves == 0 {
-		t.Error("not saved within 2s of delivery")
-	}
+	testkit.WaitFor(t, "a save once the tick is delivered", 10*time.Second, 10*time.Millisecond, func() (bool, string) {
+		return store.saveCount() > 0, fmt.Sprintf("%d saves", store.saveCount())
+	})
 }
 
 // failingStore refuses everything: the poller polls on, forgetting nothing.

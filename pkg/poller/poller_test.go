@@ -1,10 +1,10 @@
 package poller
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/weatherd/weatherd/pkg/provider"
 	"github.com/weatherd/weatherd/pkg/stream"
+	"github.com/weatherd/weatherd/pkg/testkit"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
@@ -113,10 +114,11 @@ func testConfig(schedule string) Config {
 	return Config{Enabled: true, Schedule: schedule, Provider: "scripted", Timeout: 2 * time.Second, Concurrency: 2, Spread: 400 * time.Millisecond}
 }
 
-func newPoller(t *testing.T, cfg Config, l []weather.Location, prov provider.Provider, out stream.Producer) (*Poller, *prometheus.Registry, *bytes.Buffer) {
+func newPoller(t *testing.T, cfg Config, l []weather.Location, prov provider.Provider, out stream.Producer) (*Poller, *prometheus.Registry, *testkit.SyncBuffer) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	var logs bytes.Buffer
+	// The poller logs from its own goroutine while tests read the logs.
+	var logs testkit.SyncBuffer
 	p, err := New(cfg, l, prov, out, NewMetrics(reg), slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -167,23 +169,31 @@ func TestPoller_SpreadsRequestsOverTheTick(t *testing.T) {
 	cfg := testConfig("@every 1s")
 	cfg.Concurrency = 12
 	p, _, _ := newPoller(t, cfg, l, prov, &recorder{})
-	p.tick(context.Background(), time.Now().Truncate(time.Second))
+	at := time.Now().Truncate(time.Second)
+	spread := p.spread(at)
+	if spread != 400*time.Millisecond {
+		t.Fatalf("spread = %v, want min(400ms, half the 1s interval)", spread)
+	}
+	start := time.Now()
+	p.tick(context.Background(), at)
 
-	var first, last time.Time
+	// Each location waits for its own offset within the spread: the offsets
+	// are not one burst, and no fetch goes out before its offset (a loaded
+	// machine only makes fetches later, so only that bound is checked).
+	var lo, hi time.Duration = spread, 0
 	for _, loc := range l {
-		for _, at := range prov.callsFor(loc.ID) {
-			if first.IsZero() || at.Before(first) {
-				first = at
-			}
-			if at.After(last) {
-				last = at
-			}
+		off := jitter(loc.ID, at, spread)
+		lo, hi = min(lo, off), max(hi, off)
+		calls := prov.callsFor(loc.ID)
+		if len(calls) != 1 {
+			t.Fatalf("%s fetched %d times, want 1", loc.ID, len(calls))
+		}
+		if early := start.Add(off).Sub(calls[0]); early > 0 {
+			t.Errorf("%s fetched %v before its offset %v in the spread", loc.ID, early, off)
 		}
 	}
-	// Spread is min(400ms, half the 1s interval): 12 fetches should not all
-	// land in the same instant, nor past the spread.
-	if spread := last.Sub(first); spread < 100*time.Millisecond || spread > 800*time.Millisecond {
-		t.Errorf("fetches spread over %v, want within the 400ms spread and not a burst", spread)
+	if hi-lo < 100*time.Millisecond {
+		t.Errorf("offsets span %v (%v to %v), want the 12 fetches spread over the 400ms, not a burst", hi-lo, lo, hi)
 	}
 }
 
@@ -224,14 +234,23 @@ func TestPoller_SlowTickSkipsTheNext(t *testing.T) {
 	if len(calls) != 2 {
 		t.Fatalf("fetched %d times, want 2", len(calls))
 	}
-	if gap := calls[1].Sub(calls[0]); gap < 1900*time.Millisecond || gap > 2500*time.Millisecond {
-		t.Errorf("second fetch %v after the first, want about 2s (the tick in between skipped)", gap)
+	// The warning names the tick that ran long (T); the second fetch must
+	// belong to T+2s, not T+1s. A loaded machine only delays fetches, so
+	// the check is a lower bound on the fetch time.
+	m := regexp.MustCompile(`skipping.* tick=(\S+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("skip not logged:\n%s", logs)
+	}
+	slow, err := time.Parse(time.RFC3339, m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls[0].Before(slow) || calls[1].Before(slow.Add(2*time.Second)) {
+		t.Errorf("fetches at %v and %v; want the first at or after the tick %v and the second at or after %v (the tick in between skipped)",
+			calls[0].Format(time.StampMilli), calls[1].Format(time.StampMilli), slow.Format(time.StampMilli), slow.Add(2*time.Second).Format(time.StampMilli))
 	}
 	if got := testutil.ToFloat64(p.metrics.ticksSkipped); got != 1 {
 		t.Errorf("skipped ticks = %v, want 1", got)
-	}
-	if !strings.Contains(logs.String(), "skipping") {
-		t.Errorf("skip not logged:\n%s", logs)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // crashChildEnv, when set to a directory, makes the test binary the crash
@@ -68,8 +70,7 @@ func TestSpool_Crash(t *testing.T) {
 		crashChild(dir)
 		return
 	}
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testkit.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	for round := range 6 {
 		dir := t.TempDir()

@@ -22,6 +22,11 @@ var (
 // the same port twice in one test process, so a test asking for several
 // addresses gets distinct ones. Something else may still take the port
 // before the caller binds it; that is rare on loopback and not retried.
+//
+// Prefer not to use it: bind 127.0.0.1:0 and pass the listener along, or
+// let the code under test bind 127.0.0.1:0 and read the address it got (the
+// e2e tests read weatherd's "listening" log line). FreeAddr is for code that
+// takes only an address and cannot report the port it bound.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
 	for range 100 {
