@@ -246,6 +246,12 @@ func (p *program) walk(dc *decl, imports map[string]string, node ast.Node) {
 			} else {
 				dc.valueSels[n.Sel.Name] = true
 			}
+		case *ast.Field:
+			// Names of struct fields, parameters and results are not
+			// references either (a field Timeout is not the func Timeout).
+			for _, name := range n.Names {
+				selIdents[name] = true
+			}
 		case *ast.KeyValueExpr:
 			// Field names in composite literals are not references.
 			if k, ok := n.Key.(*ast.Ident); ok {

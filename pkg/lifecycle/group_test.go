@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 type journal struct {
@@ -120,9 +122,11 @@ func TestGroup_ReadyNeedsEveryComponent(t *testing.T) {
 	mu.Lock()
 	ready = true
 	mu.Unlock()
-	if !g.Ready() {
-		t.Error("not ready once every component is")
-	}
+	// The group marks itself running just after it started the components:
+	// wait for that, up to a deadline.
+	testkit.WaitFor(t, "ready once every component is", 10*time.Second, time.Millisecond, func() (bool, string) {
+		return g.Ready(), strings.Join(g.NotReady(), "; ")
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
