@@ -313,6 +313,7 @@ type collector struct {
 	mu          sync.Mutex
 	byKey       map[string][]int // partition key → record numbers in delivery order
 	deliveries  int
+	settled     int // records whose batch's checkpoint returned
 	inits       []initEvent
 	shutdowns   []shutdownEvent
 	firstRecord map[string]int64 // shard → tick of its first record
@@ -422,7 +423,20 @@ func (p *recProc) ProcessRecords(ctx context.Context, recs []stream.Record, cp s
 		c.mu.Unlock()
 		return err
 	}
+	c.mu.Lock()
+	c.settled += len(recs)
+	c.mu.Unlock()
 	return nil
+}
+
+// checkpointed is how many records were delivered in batches whose
+// checkpoint has returned: a test that reads the lease table after
+// distinct() reached a count waits for this too, or it may read the table
+// while the last checkpoint is still on its way.
+func (c *collector) checkpointed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.settled
 }
 
 func (p *recProc) Shutdown(ctx context.Context, reason stream.ShutdownReason, cp stream.Checkpointer) error {

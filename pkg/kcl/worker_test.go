@@ -138,7 +138,9 @@ func TestWorker_CrashedWorkersShardsAreTakenOver(t *testing.T) {
 	h := newHarness(t, 2)
 	h.put(keys(4), 25)
 	a := h.start("a")
-	eventually(t, 60*time.Second, "100 records processed by a", func() bool { return h.col.distinct() == 100 })
+	eventually(t, 60*time.Second, "100 records processed and checkpointed by a", func() bool {
+		return h.col.distinct() == 100 && h.col.checkpointed() == 100
+	})
 	before := h.leases()
 	a.crash()
 	after := h.leases()
@@ -379,7 +381,9 @@ func TestCheckpointer_RefusesAfterLeaseLost(t *testing.T) {
 	h := newHarness(t, 1)
 	h.put(keys(1), 3)
 	a := h.start("a", func(c *Config) { c.RenewInterval = time.Second })
-	eventually(t, 30*time.Second, "3 records processed", func() bool { return h.col.distinct() == 3 })
+	eventually(t, 30*time.Second, "3 records processed and checkpointed", func() bool {
+		return h.col.distinct() == 3 && h.col.checkpointed() == 3
+	})
 	h.col.mu.Lock()
 	var cp stream.Checkpointer
 	var shard string
