@@ -37,9 +37,9 @@ BENCH_COUNT ?= 3
 bench:
 	rc=0; trap '$(EMULATORS) stop || echo "make: stopping the emulators failed" >&2' EXIT; \
 	$(EMULATORS) start; \
-	{ $(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCH_COUNT) -timeout 30m ./pkg/benchmark/ && \
+	{ $(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCH_COUNT) -timeout 30m ./pkg/internal/benchmark/ && \
 	  $(GO) test -run '^$$' -bench 'BenchmarkDecode|BenchmarkEncodeStages' -benchmem -timeout 10m ./pkg/weather/ ./pkg/lake/; } 2>&1 \
-	  | $(GO) run ./pkg/benchmark/cmd/report || rc=$$?; exit $$rc
+	  | $(GO) run ./pkg/internal/benchmark/cmd/report || rc=$$?; exit $$rc
 
 ## lint: gofmt and go vet
 lint:

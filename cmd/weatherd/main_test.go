@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/config"
-	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 func runMain(t *testing.T, args ...string) (int, string, string) {

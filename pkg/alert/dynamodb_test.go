@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/weatherd/weatherd/pkg/alert/state"
-	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 

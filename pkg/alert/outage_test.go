@@ -14,7 +14,7 @@ import (
 
 	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/awsconf"
-	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 	"github.com/weatherd/weatherd/pkg/internal/faultproxy"
 	"github.com/weatherd/weatherd/pkg/weather"
 )

@@ -20,7 +20,7 @@ import (
 
 	"github.com/weatherd/weatherd/pkg/alert"
 	"github.com/weatherd/weatherd/pkg/config"
-	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 )
 
 // TestRun_CreatesEverythingIdempotently bootstraps a full AWS configuration

@@ -22,7 +22,7 @@ import (
 	"github.com/weatherd/weatherd/pkg/awsconf"
 	"github.com/weatherd/weatherd/pkg/bootstrap"
 	"github.com/weatherd/weatherd/pkg/config"
-	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 	"github.com/weatherd/weatherd/pkg/internal/faultproxy"
 )
 

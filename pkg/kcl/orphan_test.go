@@ -12,8 +12,8 @@ import (
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/stream"
-	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 func TestOrphanedParents(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 // waitUntil polls cond every millisecond for up to 30s.

@@ -10,9 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/internal/testkit"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 	"github.com/weatherd/weatherd/pkg/leader"
-	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // TestWriter_CompactsOnlyOnTheLeader: two replicas share one lake and a

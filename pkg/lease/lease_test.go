@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/weatherd/weatherd/pkg/ddbtable"
-	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 )
 
 // attrs are the shard consumer's (vmware-go-kcl-v2 compatible) names.

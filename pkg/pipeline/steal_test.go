@@ -21,12 +21,12 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/config"
-	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 	"github.com/weatherd/weatherd/pkg/kcl"
 	"github.com/weatherd/weatherd/pkg/lake"
 	"github.com/weatherd/weatherd/pkg/stream"
-	"github.com/weatherd/weatherd/pkg/testkit"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 

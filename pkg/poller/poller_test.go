@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/provider"
 	"github.com/weatherd/weatherd/pkg/stream"
-	"github.com/weatherd/weatherd/pkg/testkit"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 

@@ -21,10 +21,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/internal/testkit"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/stream"
-	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // syncBuffer is a log sink safe for the producer's goroutine.

@@ -16,11 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/internal/testkit"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/spool"
 	"github.com/weatherd/weatherd/pkg/stream"
-	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // openSpool opens the spool in dir on its own registry.

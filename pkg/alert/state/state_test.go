@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/weatherd/weatherd/pkg/alert/state"
-	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 )
 
 func TestStore(t *testing.T) {

@@ -29,7 +29,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/weatherd/weatherd/pkg/awsconf"
-	"github.com/weatherd/weatherd/pkg/emulator"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 )
 
 func ctx(t *testing.T) context.Context {

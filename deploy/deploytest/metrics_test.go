@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 // contractMetrics are the metrics CONTRACT.md promises.
@@ -57,7 +57,7 @@ func codeMetrics(tb testing.TB) map[string]bool {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && (d.Name() == "testdata" || d.Name() == "deploytest") {
+			if d.IsDir() && d.Name() == "testdata" {
 				return filepath.SkipDir
 			}
 			if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
@@ -211,7 +211,7 @@ func TestGrafanaDashboard(t *testing.T) {
 // The dashboard checks catch a panel querying a metric weatherd does not
 // export and a query PromQL cannot parse.
 func TestCheckDashboard_Rejects(t *testing.T) {
-	problems, _ := checkDashboard(t, "pkg/deploytest/testdata/grafana/unknown-metric.json")
+	problems, _ := checkDashboard(t, "deploy/deploytest/testdata/grafana/unknown-metric.json")
 	want := []string{
 		`panel "Widgets": metric weatherd_widgets_total is not one weatherd exports`,
 		`panel "Broken": query "sum(weatherd_leases_held": 1:25: parse error: unclosed left parenthesis`,

@@ -26,9 +26,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/awsconf"
-	"github.com/weatherd/weatherd/pkg/emulator"
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 )
 
 // system is one weatherd deployment under test: its resources on the

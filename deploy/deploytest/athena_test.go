@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 // Athena takes one statement per start-query-execution: the loop in

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/config"
-	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // No Dockerfile linter installs from Debian or npm in a usable form here

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/lake"
-	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // taskDefinition is the part of an ECS task definition the tests read;

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 // policy is an IAM policy document.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 // replica is one weatherd process of a scaled-out system.

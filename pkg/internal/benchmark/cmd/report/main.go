@@ -1,15 +1,15 @@
 // Command report copies `go test -bench` output from stdin to stdout and
-// ends it with weatherd's benchmark summary table (see pkg/benchmark). It
+// ends it with weatherd's benchmark summary table (see pkg/internal/benchmark). It
 // is the tail of `make bench`:
 //
-//	go test -run '^$' -bench . ./pkg/benchmark/ | go run ./pkg/benchmark/cmd/report
+//	go test -run '^$' -bench . ./pkg/internal/benchmark/ | go run ./pkg/internal/benchmark/cmd/report
 package main
 
 import (
 	"fmt"
 	"os"
 
-	"github.com/weatherd/weatherd/pkg/benchmark"
+	"github.com/weatherd/weatherd/pkg/internal/benchmark"
 )
 
 func main() {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 // e2eFaults answers a few requests with 500 (retried by the client) and

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 // TestCrash kills weatherd with SIGKILL at random moments (seeded), twelve

@@ -3,7 +3,7 @@ package e2e
 import (
 	"testing"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 // TestMain removes the binary built for the tests.

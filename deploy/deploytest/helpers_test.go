@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 	"go.yaml.in/yaml/v3"
 )
 

@@ -7,7 +7,7 @@ import (
 )
 
 const sampleOutput = `goos: linux
-pkg: github.com/weatherd/weatherd/pkg/benchmark
+pkg: github.com/weatherd/weatherd/pkg/internal/benchmark
 BenchmarkPipelineVsDuckDB-2   	       1	3839404883 ns/op	    272000 duckdb-readings/s	 5.2 duckdb-cpu-us/reading	       144.6 peak-heap-MiB	       288.3 peak-rss-MiB	    150000 weatherd-readings/s	 7.9 weatherd-cpu-us/reading	         0.5515 x-duckdb	    290000 norules-readings/s	 6.1 norules-cpu-us/reading	 1.066 norules-x-duckdb
 --- BENCH: BenchmarkPipelineVsDuckDB-2
     pipeline_test.go:122: 3 rounds

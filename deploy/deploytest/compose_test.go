@@ -17,9 +17,9 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/lake"
-	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // composeFile is the part of docker-compose.yml the tests read.
@@ -141,7 +141,7 @@ func TestLoadCompose_Rejects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.fixture, func(t *testing.T) {
-			_, err := loadCompose(t, "pkg/deploytest/testdata/compose/"+c.fixture)
+			_, err := loadCompose(t, "deploy/deploytest/testdata/compose/"+c.fixture)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want one containing %q", err, c.want)
 			}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 var (

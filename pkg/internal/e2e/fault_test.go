@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/awsconf"
 	"github.com/weatherd/weatherd/pkg/internal/faultproxy"
-	"github.com/weatherd/weatherd/pkg/testkit"
 )
 
 // privateEmulators is a set of emulators on ports of its own, started and

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 type prometheusConfig struct {
@@ -92,9 +92,9 @@ func TestCheckRuleFile_Rejects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.fixture, func(t *testing.T) {
-			got := checkRuleFile(t, "pkg/deploytest/testdata/prometheus/"+c.fixture)
+			got := checkRuleFile(t, "deploy/deploytest/testdata/prometheus/"+c.fixture)
 			for i := range got {
-				got[i] = strings.TrimPrefix(got[i], "pkg/deploytest/testdata/prometheus/")
+				got[i] = strings.TrimPrefix(got[i], "deploy/deploytest/testdata/prometheus/")
 			}
 			if !reflect.DeepEqual(got, c.want) {
 				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))

@@ -15,12 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/alert"
 	"github.com/weatherd/weatherd/pkg/bootstrap"
 	"github.com/weatherd/weatherd/pkg/config"
 	"github.com/weatherd/weatherd/pkg/daemon"
-	"github.com/weatherd/weatherd/pkg/emulator"
-	"github.com/weatherd/weatherd/pkg/testkit"
+	"github.com/weatherd/weatherd/pkg/internal/emulator"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
