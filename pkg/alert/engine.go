@@ -158,32 +158,149 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 	return e, nil
 }
 
-func matchesAny(r *Rule, locs []weather.Location) bool {
-	for _, l := range locs {
-		if r.Matches(l.ID) {
-			return true
-		}
-	}
-	return false
-}
-
-func randomID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func (e *Engine) init(ctx context.Context) error {
-	e.initMu.Lock()
-	defer e.initMu.Unlock()
-	if e.inited {
+// Observe evaluates the rules for a batch of readings, in stream order. When
+// it returns nil every notification the batch caused is queued in the outbox
+// (durably with the dynamodb state driver; in memory, lost on a crash, with
+// the memory driver); Run delivers it. Observe never waits for a channel, so
+// a slow or dead endpoint does not slow the shard. An error means nothing was
+// lost but the batch must be observed again (readings already evaluated are
+// ignored); ErrOutboxFull is the outbox's backpressure.
+func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error {
+	if len(readings) == 0 {
 		return nil
 	}
-	if err := e.store.Init(ctx); err != nil {
-		return fmt.Errorf("alert state store: %w", err)
+	if err := e.init(ctx); err != nil {
+		return err
 	}
-	e.inited = true
+	start := time.Now()
+	defer func() { e.m.evaluation.Observe(time.Since(start).Seconds()) }()
+	ids, idx, starts := groupByLocation(readings)
+	ev := newEvaluator()
+	var errs []error
+	for k, id := range ids {
+		if err := e.observeLocation(ctx, id, readings, idx[starts[k]:starts[k+1]], ev); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.m.pending.Set(float64(e.outboxLen.Load()))
+	return errors.Join(errs...)
+}
+
+// observeLocation evaluates readings[i] for every i in idx (one location's,
+// in stream order).
+func (e *Engine) observeLocation(ctx context.Context, id string, readings []weather.Reading, idx []int32, ev *evaluator) error {
+	ls := e.loc(id)
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if err := e.refresh(ctx, id, ls); err != nil {
+		return err
+	}
+	tz := e.zoneName(id)
+	for _, i := range idx {
+		r := &readings[i]
+		e.dig.observe(*r, tz)
+		for _, rule := range ls.rules {
+			if err := e.evaluate(ctx, ls, rule, r, ev); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// evaluate takes one reading through one rule, stage by stage: evaluate
+// (Rule.judge, eval.go), transition (step, transition.go), route
+// (notifications, route.go) and outbox (the alert and its new entries saved
+// by a conditional write; on a conflict the decision is made again on the
+// stored state). A reading no newer than the alert's last is ignored.
+func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weather.Reading, ev *evaluator) error {
+	id := r.Location.ID
+	for attempt := 0; ; attempt++ {
+		a := ls.alerts[rule.Name]
+		if a == nil {
+			a = &state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
+			ls.alerts[rule.Name] = a
+		}
+		if !r.ObservedAt.After(a.LastEval) {
+			return nil // a replay, or older than what was already judged
+		}
+		// 1. Evaluate: what the reading says about the rule.
+		v, err := rule.judge(r.Values, ev)
+		if err != nil {
+			e.log.Warn("alert rule evaluation failed; reading skipped for it", "rule", rule.Name, "event_id", r.EventID, "err", err)
+			return nil
+		}
+		// 2. Transition: the alert's state machine.
+		// A shallow copy is enough to decide: step changes scalar fields only.
+		decided := *a
+		decided.LastEval = r.ObservedAt
+		var kind string
+		if v != unknown {
+			kind = step(&decided, rule, v, r.ObservedAt)
+		}
+		if kind == "" {
+			// Nothing to record: the store keeps the last transition, and a
+			// replay from there reaches the same state. The cache owns a, and
+			// decided shares its outbox unchanged.
+			*a = decided
+			return nil
+		}
+		// 3. Route: the transition's notifications, one entry per channel.
+		// A transition adds to the outbox: work on a deep copy, so the cached
+		// alert stays as it is until the store has the new one.
+		next := decided.Clone()
+		next.Seq++
+		outcomes := e.notifications(ls, rule, &next, kind, *r)
+		// 4. Outbox: record the alert with its entries, within the limits.
+		if grow := int64(len(next.Outbox) - len(a.Outbox)); grow > 0 && (e.outboxLen.Load()+grow > e.limit || len(next.Outbox) > maxEntriesPerAlert) {
+			e.full.Store(true)
+			e.m.outboxFull.Inc()
+			return fmt.Errorf("record %s %s at %s: %w (%d notifications waiting; see alerts.outbox.limit)", rule.Name, kind, id, ErrOutboxFull, e.outboxLen.Load())
+		}
+		err = e.store.Save(ctx, &next)
+		if errors.Is(err, state.ErrConflict) && attempt < 3 {
+			// Another engine recorded something: decide again on its state.
+			cur, ok, gerr := e.store.Get(ctx, id, rule.Name)
+			if gerr != nil {
+				return fmt.Errorf("reload alert %s at %s: %w", rule.Name, id, gerr)
+			}
+			if !ok {
+				cur = state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
+			}
+			e.setCached(ls, cur)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("record %s %s at %s: %w", rule.Name, kind, id, err)
+		}
+		e.setCached(ls, next)
+		if len(next.Outbox) > len(a.Outbox) {
+			e.wakeRun()
+		}
+		e.recorded(ctx, ls, rule, r, kind, outcomes)
+		return nil
+	}
+}
+
+// recorded follows a transition the store has: it counts the transition and
+// its notification outcomes, tells the digests, logs it, and, for a firing
+// tier of a group, drops the lower tiers' undelivered notifications.
+func (e *Engine) recorded(ctx context.Context, ls *locState, rule *Rule, r *weather.Reading, kind string, outcomes []outcome) {
+	id := r.Location.ID
+	e.m.transitions.WithLabelValues(rule.Name, kind).Inc()
+	for _, o := range outcomes {
+		e.m.notifications.WithLabelValues(o.channel, o.outcome).Inc()
+	}
+	e.dig.transition(r.Location, e.zoneName(id), rule.Name, kind)
+	lvl := slog.LevelDebug
+	if kind == KindFiring || kind == KindResolved {
+		lvl = slog.LevelInfo
+	}
+	e.log.Log(ctx, lvl, "alert transition", "rule", rule.Name, "location", id, "state", kind,
+		"severity", rule.Severity, "observed_at", r.ObservedAt)
+	if kind == KindFiring && rule.Group != "" {
+		e.supersede(ctx, ls, rule)
+	}
 }
 
 // Ready reports whether Run has started and the state store is usable.
@@ -219,6 +336,19 @@ func (e *Engine) Health() error {
 	return errors.New(strings.Join(why, "; "))
 }
 
+func (e *Engine) init(ctx context.Context) error {
+	e.initMu.Lock()
+	defer e.initMu.Unlock()
+	if e.inited {
+		return nil
+	}
+	if err := e.store.Init(ctx); err != nil {
+		return fmt.Errorf("alert state store: %w", err)
+	}
+	e.inited = true
+	return nil
+}
+
 func (e *Engine) loc(id string) *locState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -247,34 +377,6 @@ func (e *Engine) zoneName(id string) string {
 		return z.String()
 	}
 	return ""
-}
-
-// Observe evaluates the rules for a batch of readings, in stream order. When
-// it returns nil every notification the batch caused is queued in the outbox
-// (durably with the dynamodb state driver; in memory, lost on a crash, with
-// the memory driver); Run delivers it. Observe never waits for a channel, so
-// a slow or dead endpoint does not slow the shard. An error means nothing was
-// lost but the batch must be observed again (readings already evaluated are
-// ignored); ErrOutboxFull is the outbox's backpressure.
-func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error {
-	if len(readings) == 0 {
-		return nil
-	}
-	if err := e.init(ctx); err != nil {
-		return err
-	}
-	start := time.Now()
-	defer func() { e.m.evaluation.Observe(time.Since(start).Seconds()) }()
-	ids, idx, starts := groupByLocation(readings)
-	ev := newEvaluator()
-	var errs []error
-	for k, id := range ids {
-		if err := e.observeLocation(ctx, id, readings, idx[starts[k]:starts[k+1]], ev); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	e.m.pending.Set(float64(e.outboxLen.Load()))
-	return errors.Join(errs...)
 }
 
 // groupByLocation orders the readings by location without copying them:
@@ -314,105 +416,17 @@ func groupByLocation(readings []weather.Reading) (ids []string, idx, starts []in
 	return ids, idx, starts
 }
 
-// observeLocation evaluates readings[i] for every i in idx (one location's,
-// in stream order).
-func (e *Engine) observeLocation(ctx context.Context, id string, readings []weather.Reading, idx []int32, ev *evaluator) error {
-	ls := e.loc(id)
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	if err := e.refresh(ctx, id, ls); err != nil {
-		return err
-	}
-	tz := e.zoneName(id)
-	for _, i := range idx {
-		r := &readings[i]
-		e.dig.observe(*r, tz)
-		for _, rule := range ls.rules {
-			if err := e.evaluate(ctx, ls, rule, r, ev); err != nil {
-				return err
-			}
+func matchesAny(r *Rule, locs []weather.Location) bool {
+	for _, l := range locs {
+		if r.Matches(l.ID) {
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
-// outcome is a notification outcome to count once its write succeeded.
-type outcome struct{ channel, outcome string }
-
-func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weather.Reading, ev *evaluator) error {
-	id := r.Location.ID
-	for attempt := 0; ; attempt++ {
-		a := ls.alerts[rule.Name]
-		if a == nil {
-			a = &state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
-			ls.alerts[rule.Name] = a
-		}
-		if !r.ObservedAt.After(a.LastEval) {
-			return nil // a replay, or older than what was already judged
-		}
-		v, err := rule.judge(r.Values, ev)
-		if err != nil {
-			e.log.Warn("alert rule evaluation failed; reading skipped for it", "rule", rule.Name, "event_id", r.EventID, "err", err)
-			return nil
-		}
-		// A shallow copy is enough to decide: step changes scalar fields only.
-		decided := *a
-		decided.LastEval = r.ObservedAt
-		var kind string
-		if v != unknown {
-			kind = step(&decided, rule, v, r.ObservedAt)
-		}
-		if kind == "" {
-			// Nothing to record: the store keeps the last transition, and a
-			// replay from there reaches the same state. The cache owns a, and
-			// decided shares its outbox unchanged.
-			*a = decided
-			return nil
-		}
-		// A transition adds to the outbox: work on a deep copy, so the cached
-		// alert stays as it is until the store has the new one.
-		next := decided.Clone()
-		next.Seq++
-		outcomes := e.notifications(ls, rule, &next, kind, *r)
-		if grow := int64(len(next.Outbox) - len(a.Outbox)); grow > 0 && (e.outboxLen.Load()+grow > e.limit || len(next.Outbox) > maxEntriesPerAlert) {
-			e.full.Store(true)
-			e.m.outboxFull.Inc()
-			return fmt.Errorf("record %s %s at %s: %w (%d notifications waiting; see alerts.outbox.limit)", rule.Name, kind, id, ErrOutboxFull, e.outboxLen.Load())
-		}
-		err = e.store.Save(ctx, &next)
-		if errors.Is(err, state.ErrConflict) && attempt < 3 {
-			// Another engine recorded something: decide again on its state.
-			cur, ok, gerr := e.store.Get(ctx, id, rule.Name)
-			if gerr != nil {
-				return fmt.Errorf("reload alert %s at %s: %w", rule.Name, id, gerr)
-			}
-			if !ok {
-				cur = state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
-			}
-			e.setCached(ls, cur)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("record %s %s at %s: %w", rule.Name, kind, id, err)
-		}
-		e.setCached(ls, next)
-		if len(next.Outbox) > len(a.Outbox) {
-			e.wakeRun()
-		}
-		e.m.transitions.WithLabelValues(rule.Name, kind).Inc()
-		for _, o := range outcomes {
-			e.m.notifications.WithLabelValues(o.channel, o.outcome).Inc()
-		}
-		e.dig.transition(r.Location, e.zoneName(id), rule.Name, kind)
-		lvl := slog.LevelDebug
-		if kind == KindFiring || kind == KindResolved {
-			lvl = slog.LevelInfo
-		}
-		e.log.Log(ctx, lvl, "alert transition", "rule", rule.Name, "location", id, "state", kind,
-			"severity", rule.Severity, "observed_at", r.ObservedAt)
-		if kind == KindFiring && rule.Group != "" {
-			e.supersede(ctx, ls, rule)
-		}
-		return nil
-	}
+func randomID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -12,6 +12,9 @@ import (
 // This file routes a transition to its channels: severity floors, tiers,
 // delivery windows and the merging of held notifications.
 
+// outcome is a notification outcome to count once its write succeeded.
+type outcome struct{ channel, outcome string }
+
 // notifications adds the outbox entries a transition causes to next and
 // returns the outcomes to count.
 func (e *Engine) notifications(ls *locState, rule *Rule, next *state.Alert, kind string, r weather.Reading) []outcome {
