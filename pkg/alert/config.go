@@ -1,10 +1,8 @@
 package alert
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path"
 	"regexp"
 	"sort"
@@ -334,26 +332,6 @@ func checkZone(k, tz string, ps *check.Problems) {
 	if _, err := time.LoadLocation(tz); err != nil {
 		ps.Add(k, "unknown time zone %q", tz)
 	}
-}
-
-// readSecretFile returns the key a webhook's secret_file holds
-// (secret.ReadFile), with errors worded for that key.
-func readSecretFile(name string) (secret.String, error) {
-	key, err := secret.ReadFile(name)
-	switch {
-	case errors.Is(err, secret.ErrEmptyFile):
-		return "", fmt.Errorf("%q is empty; want the HMAC-SHA256 key", name)
-	case err != nil:
-		return "", fmt.Errorf("cannot read %q: %v", name, unwrapPathErr(err))
-	}
-	return key, nil
-}
-
-func unwrapPathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }
 
 // redactURL drops user info and the query, where webhook tokens tend to live.

@@ -9,8 +9,18 @@ import (
 
 	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/alert/state"
-	"github.com/weatherd/weatherd/pkg/backoff"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
+)
+
+// FinalDeliveryBudget bounds the last delivery attempt when Run stops (a
+// step of the stop sequence that shutdown_timeout must hold).
+const FinalDeliveryBudget = 5 * time.Second
+
+const (
+	// scanInterval is how often Run looks in a shared store for entries left
+	// by engines that stopped.
+	scanInterval = 30 * time.Second
+	tickInterval = time.Second
 )
 
 // Run delivers what Observe could not: retries with backoff, notifications
@@ -131,49 +141,6 @@ func (e *Engine) deliverAll(ctx context.Context) {
 	e.m.pending.Set(float64(e.outboxLen.Load()))
 }
 
-func (e *Engine) queueDigest(ctx context.Context, d digestDue) {
-	id := d.event.LocationID
-	ls := e.loc(id)
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	if err := e.refresh(ctx, id, ls); err != nil {
-		e.log.Error("digest not queued", "channel", d.channel, "location", id, "err", err)
-		e.m.notifications.WithLabelValues(d.channel, OutcomeFailed).Inc()
-		return
-	}
-	now := e.now()
-	entryID := fmt.Sprintf("%s/%s/%d/%s", id, digestRule, d.event.Digest.To.Unix(), d.channel)
-	for attempt := 0; attempt < 3; attempt++ {
-		cur := ls.alerts[digestRule]
-		if cur == nil {
-			cur = &state.Alert{Location: id, Rule: digestRule, Phase: Inactive}
-		}
-		next := cur.Clone()
-		next.Seq++
-		entry := state.Entry{ID: entryID, Channel: d.channel, Event: d.event, Owner: e.owner, OwnedUntil: now.Add(claimTTL)}
-		entry.NotBefore = e.holdUntil(e.channels[d.channel], "info", id, now)
-		next.Outbox = append(next.Outbox, entry)
-		err := e.store.Save(ctx, &next)
-		if errors.Is(err, state.ErrConflict) {
-			if fresh, ok, gerr := e.store.Get(ctx, id, digestRule); gerr == nil && ok {
-				e.setCached(ls, fresh)
-			}
-			continue
-		}
-		if err != nil {
-			e.log.Error("digest not queued", "channel", d.channel, "location", id, "err", err)
-			e.m.notifications.WithLabelValues(d.channel, OutcomeFailed).Inc()
-			return
-		}
-		e.setCached(ls, next)
-		if !entry.NotBefore.IsZero() {
-			e.m.notifications.WithLabelValues(d.channel, OutcomeHeld).Inc()
-		}
-		return
-	}
-	e.log.Error("digest not queued: alert state keeps changing", "channel", d.channel, "location", id)
-}
-
 // deliver sends the due entries of a location's alerts, skipping channels
 // in failed (and adding those that fail). ls.mu is held to pick and claim the
 // entries and to record each outcome, never during a send: Observe of the
@@ -211,103 +178,6 @@ func (e *Engine) deliver(ctx context.Context, ls *locState, failed map[string]bo
 	}
 }
 
-// dueEntry is an outbox entry picked for sending.
-type dueEntry struct {
-	rule string
-	en   state.Entry
-}
-
-// due picks, under ls.mu, the entries of ls that may be sent now, claiming
-// those this engine does not own yet.
-func (e *Engine) due(ctx context.Context, ls *locState, failed map[string]bool) []dueEntry {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	if !hasOutbox(ls) {
-		return nil // the usual case: nothing to sort and walk
-	}
-	var out []dueEntry
-	for _, rule := range sortedRules(ls) {
-		a := ls.alerts[rule]
-		ids := make([]string, 0, len(a.Outbox))
-		for _, en := range a.Outbox {
-			ids = append(ids, en.ID)
-		}
-		for _, id := range ids {
-			a := ls.alerts[rule]
-			j := entryIndex(a.Outbox, id)
-			if j < 0 || ctx.Err() != nil {
-				continue
-			}
-			now := e.now()
-			en := a.Outbox[j]
-			if en.NotBefore.After(now) || en.NextAttempt.After(now) || failed[en.Channel] {
-				continue
-			}
-			if en.Owner != e.owner || en.OwnedUntil.Before(now.Add(claimTTL/2)) {
-				if en.Owner != e.owner && en.OwnedUntil.After(now) {
-					continue // another engine is delivering it
-				}
-				if !e.claim(ctx, ls, rule, en.ID, now) {
-					continue
-				}
-				en = ls.alerts[rule].Outbox[entryIndex(ls.alerts[rule].Outbox, id)]
-			}
-			out = append(out, dueEntry{rule: rule, en: en})
-		}
-	}
-	return out
-}
-
-// hasOutbox reports whether any of the location's alerts has an entry.
-func hasOutbox(ls *locState) bool {
-	for _, a := range ls.alerts {
-		if len(a.Outbox) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// backoff is when to retry a notification after its attempts-th failed
-// one: from 1s, doubling up to outbox.max_backoff, jittered into [d/2, d).
-func (e *Engine) backoff(attempts int) time.Duration {
-	return backoff.Exponential{Base: time.Second, Max: e.maxBackoff}.Delay(attempts)
-}
-
-func entryIndex(outbox []state.Entry, id string) int {
-	for i, en := range outbox {
-		if en.ID == id {
-			return i
-		}
-	}
-	return -1
-}
-
-// claim makes this engine the owner of an entry for claimTTL; only the
-// engine whose conditional write wins delivers it.
-func (e *Engine) claim(ctx context.Context, ls *locState, rule, id string, now time.Time) bool {
-	a := ls.alerts[rule]
-	j := entryIndex(a.Outbox, id)
-	if j < 0 {
-		return false
-	}
-	next := a.Clone()
-	next.Outbox[j].Owner = e.owner
-	next.Outbox[j].OwnedUntil = now.Add(claimTTL)
-	if err := e.store.Save(ctx, &next); err != nil {
-		if errors.Is(err, state.ErrConflict) {
-			if fresh, ok, gerr := e.store.Get(ctx, a.Location, rule); gerr == nil && ok {
-				e.setCached(ls, fresh)
-			}
-		} else {
-			e.log.Warn("claim notification failed", "id", id, "err", err)
-		}
-		return false
-	}
-	e.setCached(ls, next)
-	return true
-}
-
 // send renders en and sends it within alerts.outbox.send_timeout; nil means
 // delivered.
 func (e *Engine) send(ctx context.Context, en state.Entry) error {
@@ -339,37 +209,4 @@ func (e *Engine) send(ctx context.Context, en state.Entry) error {
 	ch.health.OK()
 	e.m.notifications.WithLabelValues(en.Channel, OutcomeSent).Inc()
 	return nil
-}
-
-// ack removes a delivered entry. If that write fails the entry stays and is
-// sent again later: delivery is at least once, never lost.
-func (e *Engine) ack(ctx context.Context, ls *locState, rule, id string) bool {
-	for attempt := 0; attempt < 5; attempt++ {
-		a := ls.alerts[rule]
-		j := entryIndex(a.Outbox, id)
-		if j < 0 {
-			return true
-		}
-		next := a.Clone()
-		next.Outbox = append(next.Outbox[:j], next.Outbox[j+1:]...)
-		err := e.store.Save(ctx, &next)
-		if err == nil {
-			e.setCached(ls, next)
-			if e.outboxLen.Load() < e.limit {
-				e.full.Store(false)
-			}
-			return true
-		}
-		if !errors.Is(err, state.ErrConflict) {
-			e.log.Error("notification sent but not marked sent; it may be sent again", "id", id, "err", err)
-			return false
-		}
-		fresh, ok, gerr := e.store.Get(ctx, a.Location, rule)
-		if gerr != nil || !ok {
-			e.log.Error("notification sent but not marked sent; it may be sent again", "id", id, "err", gerr)
-			return false
-		}
-		e.setCached(ls, fresh)
-	}
-	return false
 }

@@ -1,6 +1,9 @@
 package alert
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -195,4 +198,51 @@ func (d *digests) due(now time.Time) []digestDue {
 		ch.next = ch.sched.Next(now.In(ch.tz))
 	}
 	return out
+}
+
+// digestRule is the pseudo-rule whose outbox holds a location's digests;
+// rule names cannot contain '~'.
+const digestRule = "~digest"
+
+func (e *Engine) queueDigest(ctx context.Context, d digestDue) {
+	id := d.event.LocationID
+	ls := e.loc(id)
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if err := e.refresh(ctx, id, ls); err != nil {
+		e.log.Error("digest not queued", "channel", d.channel, "location", id, "err", err)
+		e.m.notifications.WithLabelValues(d.channel, OutcomeFailed).Inc()
+		return
+	}
+	now := e.now()
+	entryID := fmt.Sprintf("%s/%s/%d/%s", id, digestRule, d.event.Digest.To.Unix(), d.channel)
+	for attempt := 0; attempt < 3; attempt++ {
+		cur := ls.alerts[digestRule]
+		if cur == nil {
+			cur = &state.Alert{Location: id, Rule: digestRule, Phase: Inactive}
+		}
+		next := cur.Clone()
+		next.Seq++
+		entry := state.Entry{ID: entryID, Channel: d.channel, Event: d.event, Owner: e.owner, OwnedUntil: now.Add(claimTTL)}
+		entry.NotBefore = e.holdUntil(e.channels[d.channel], "info", id, now)
+		next.Outbox = append(next.Outbox, entry)
+		err := e.store.Save(ctx, &next)
+		if errors.Is(err, state.ErrConflict) {
+			if fresh, ok, gerr := e.store.Get(ctx, id, digestRule); gerr == nil && ok {
+				e.setCached(ls, fresh)
+			}
+			continue
+		}
+		if err != nil {
+			e.log.Error("digest not queued", "channel", d.channel, "location", id, "err", err)
+			e.m.notifications.WithLabelValues(d.channel, OutcomeFailed).Inc()
+			return
+		}
+		e.setCached(ls, next)
+		if !entry.NotBefore.IsZero() {
+			e.m.notifications.WithLabelValues(d.channel, OutcomeHeld).Inc()
+		}
+		return
+	}
+	e.log.Error("digest not queued: alert state keeps changing", "channel", d.channel, "location", id)
 }

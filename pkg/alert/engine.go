@@ -1,7 +1,3 @@
-// Package alert evaluates alert rules against readings and fans the
-// resulting notifications out to channels (SNS email and SMS, webhooks, the
-// log), with a state machine per (rule, location), tiers, delivery windows,
-// digests and an outbox so that no transition is lost or sent twice.
 package alert
 
 import (
@@ -20,18 +16,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/alert/state"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
-
-// SNSAPI is the SNS client surface the engine needs (Publish).
-type SNSAPI = notify.SNSAPI
-
-// DynamoDBAPI is the DynamoDB client surface the dynamodb state driver needs.
-type DynamoDBAPI = state.DynamoDBAPI
 
 // Deps are the engine's outside dependencies. SNS and DynamoDB may be nil
 // when the configuration uses no sns channel or the memory state driver.
@@ -41,38 +30,6 @@ type Deps struct {
 	HTTPClient *http.Client
 	Now        func() time.Time
 }
-
-// FinalDeliveryBudget bounds the last delivery attempt when Run stops (a
-// step of the stop sequence that shutdown_timeout must hold).
-const FinalDeliveryBudget = 5 * time.Second
-
-// ErrOutboxFull is returned by Observe when alerts.outbox.limit
-// notifications are already waiting: the caller retries the batch later
-// instead of checkpointing, so nothing is dropped.
-var ErrOutboxFull = errors.New("alert outbox full")
-
-const (
-	defaultOutboxLimit = 10000
-	defaultMaxBackoff  = 5 * time.Minute
-	// defaultSendTimeout bounds one delivery: a webhook's attempts (3 of
-	// its 10 s request timeout) or an SNS Publish with the SDK's retries.
-	defaultSendTimeout = 30 * time.Second
-	// claimTTL is how long an engine owns an outbox entry it is delivering;
-	// another engine (or this one after a restart) takes it over after that.
-	claimTTL = 2 * time.Minute
-	// scanInterval is how often Run looks in a shared store for entries left
-	// by engines that stopped.
-	scanInterval = 30 * time.Second
-	tickInterval = time.Second
-	// digestRule is the pseudo-rule whose outbox holds a location's digests;
-	// rule names cannot contain '~'.
-	digestRule = "~digest"
-	// maxEntriesPerAlert keeps one alert's stored item well under DynamoDB's
-	// 400 KB item limit while its channels are failing.
-	maxEntriesPerAlert = 200
-	// maxHistory bounds the transitions one held summary lists.
-	maxHistory = 20
-)
 
 // Engine evaluates rules and delivers notifications.
 type Engine struct {
@@ -119,17 +76,6 @@ type locState struct {
 	// rules are the rules that match the location, in configuration order
 	// (rules and locations do not change after New).
 	rules []*Rule
-}
-
-type channel struct {
-	name     string
-	cfg      ChannelConfig
-	sender   notify.Sender
-	window   *window
-	tmpl     *templates
-	fallback *templates
-	minRank  int
-	health   lifecycle.Health // whether deliveries through the channel succeed
 }
 
 // New builds an engine from a validated configuration. locations gives
@@ -196,44 +142,13 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 		return nil, err
 	}
 	for name, cc := range cfg.Channels {
-		ch := &channel{name: name, cfg: cc, fallback: fallback, minRank: max(severityRank(cc.MinSeverity), 0)}
-		if ch.tmpl, err = parseTemplates(cc.Templates); err != nil {
-			return nil, fmt.Errorf("alerts.channels.%s: %w", name, err)
+		if e.channels[name], err = newChannel(name, cc, fallback, deps, log); err != nil {
+			return nil, err
 		}
-		if ch.window, err = newWindow(cc.Window); err != nil {
-			return nil, fmt.Errorf("alerts.channels.%s.window: %w", name, err)
-		}
-		switch cc.Type {
-		case "sns":
-			if deps.SNS == nil {
-				return nil, fmt.Errorf("alerts.channels.%s: type sns needs an SNS client", name)
-			}
-			ch.sender = notify.NewSNS(deps.SNS, cc.TopicARN, cc.Format)
-		case "webhook":
-			key := cc.Secret
-			if cc.SecretFile != "" {
-				// Read again: the file may have changed since Validate.
-				if key, err = readSecretFile(cc.SecretFile); err != nil {
-					return nil, fmt.Errorf("alerts.channels.%s.secret_file: %w", name, err)
-				}
-			}
-			ch.sender = notify.NewWebhook(deps.HTTPClient, notify.WebhookConfig{
-				URL: cc.URL, Secret: key, Timeout: cc.Timeout, MaxRetryAfter: cc.MaxRetryAfter, Now: deps.Now,
-			})
-		default:
-			ch.sender = notify.NewLog(log.With("channel", name))
-		}
-		e.channels[name] = ch
 	}
-	switch cfg.State.Driver {
-	case "dynamodb":
-		if deps.DynamoDB == nil {
-			return nil, fmt.Errorf("alerts.state.driver dynamodb needs a DynamoDB client")
-		}
-		e.store = state.NewDynamoDB(deps.DynamoDB, cfg.State.Table)
-		e.shared = true
-	default:
-		e.store = state.NewMemory()
+	e.store, e.shared, err = newStore(cfg.State, deps)
+	if err != nil {
+		return nil, err
 	}
 	e.store = healthStore{Store: e.store, h: &e.storeHealth}
 	if e.dig, err = newDigests(cfg.Channels, e.now()); err != nil {
@@ -243,19 +158,149 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 	return e, nil
 }
 
-func matchesAny(r *Rule, locs []weather.Location) bool {
-	for _, l := range locs {
-		if r.Matches(l.ID) {
-			return true
+// Observe evaluates the rules for a batch of readings, in stream order. When
+// it returns nil every notification the batch caused is queued in the outbox
+// (durably with the dynamodb state driver; in memory, lost on a crash, with
+// the memory driver); Run delivers it. Observe never waits for a channel, so
+// a slow or dead endpoint does not slow the shard. An error means nothing was
+// lost but the batch must be observed again (readings already evaluated are
+// ignored); ErrOutboxFull is the outbox's backpressure.
+func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error {
+	if len(readings) == 0 {
+		return nil
+	}
+	if err := e.init(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	defer func() { e.m.evaluation.Observe(time.Since(start).Seconds()) }()
+	ids, idx, starts := groupByLocation(readings)
+	ev := newEvaluator()
+	var errs []error
+	for k, id := range ids {
+		if err := e.observeLocation(ctx, id, readings, idx[starts[k]:starts[k+1]], ev); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return false
+	e.m.pending.Set(float64(e.outboxLen.Load()))
+	return errors.Join(errs...)
 }
 
-func randomID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// observeLocation evaluates readings[i] for every i in idx (one location's,
+// in stream order).
+func (e *Engine) observeLocation(ctx context.Context, id string, readings []weather.Reading, idx []int32, ev *evaluator) error {
+	ls := e.loc(id)
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if err := e.refresh(ctx, id, ls); err != nil {
+		return err
+	}
+	tz := e.zoneName(id)
+	for _, i := range idx {
+		r := &readings[i]
+		e.dig.observe(*r, tz)
+		for _, rule := range ls.rules {
+			if err := e.evaluate(ctx, ls, rule, r, ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// evaluate takes one reading through one rule, stage by stage: evaluate
+// (Rule.judge, eval.go), transition (step, transition.go), route
+// (notifications, route.go) and outbox (the alert and its new entries saved
+// by a conditional write; on a conflict the decision is made again on the
+// stored state). A reading no newer than the alert's last is ignored.
+func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weather.Reading, ev *evaluator) error {
+	id := r.Location.ID
+	for attempt := 0; ; attempt++ {
+		a := ls.alerts[rule.Name]
+		if a == nil {
+			a = &state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
+			ls.alerts[rule.Name] = a
+		}
+		if !r.ObservedAt.After(a.LastEval) {
+			return nil // a replay, or older than what was already judged
+		}
+		// 1. Evaluate: what the reading says about the rule.
+		v, err := rule.judge(r.Values, ev)
+		if err != nil {
+			e.log.Warn("alert rule evaluation failed; reading skipped for it", "rule", rule.Name, "event_id", r.EventID, "err", err)
+			return nil
+		}
+		// 2. Transition: the alert's state machine.
+		// A shallow copy is enough to decide: step changes scalar fields only.
+		decided := *a
+		decided.LastEval = r.ObservedAt
+		var kind string
+		if v != unknown {
+			kind = step(&decided, rule, v, r.ObservedAt)
+		}
+		if kind == "" {
+			// Nothing to record: the store keeps the last transition, and a
+			// replay from there reaches the same state. The cache owns a, and
+			// decided shares its outbox unchanged.
+			*a = decided
+			return nil
+		}
+		// 3. Route: the transition's notifications, one entry per channel.
+		// A transition adds to the outbox: work on a deep copy, so the cached
+		// alert stays as it is until the store has the new one.
+		next := decided.Clone()
+		next.Seq++
+		outcomes := e.notifications(ls, rule, &next, kind, *r)
+		// 4. Outbox: record the alert with its entries, within the limits.
+		if grow := int64(len(next.Outbox) - len(a.Outbox)); grow > 0 && (e.outboxLen.Load()+grow > e.limit || len(next.Outbox) > maxEntriesPerAlert) {
+			e.full.Store(true)
+			e.m.outboxFull.Inc()
+			return fmt.Errorf("record %s %s at %s: %w (%d notifications waiting; see alerts.outbox.limit)", rule.Name, kind, id, ErrOutboxFull, e.outboxLen.Load())
+		}
+		err = e.store.Save(ctx, &next)
+		if errors.Is(err, state.ErrConflict) && attempt < 3 {
+			// Another engine recorded something: decide again on its state.
+			cur, ok, gerr := e.store.Get(ctx, id, rule.Name)
+			if gerr != nil {
+				return fmt.Errorf("reload alert %s at %s: %w", rule.Name, id, gerr)
+			}
+			if !ok {
+				cur = state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
+			}
+			e.setCached(ls, cur)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("record %s %s at %s: %w", rule.Name, kind, id, err)
+		}
+		e.setCached(ls, next)
+		if len(next.Outbox) > len(a.Outbox) {
+			e.wakeRun()
+		}
+		e.recorded(ctx, ls, rule, r, kind, outcomes)
+		return nil
+	}
+}
+
+// recorded follows a transition the store has: it counts the transition and
+// its notification outcomes, tells the digests, logs it, and, for a firing
+// tier of a group, drops the lower tiers' undelivered notifications.
+func (e *Engine) recorded(ctx context.Context, ls *locState, rule *Rule, r *weather.Reading, kind string, outcomes []outcome) {
+	id := r.Location.ID
+	e.m.transitions.WithLabelValues(rule.Name, kind).Inc()
+	for _, o := range outcomes {
+		e.m.notifications.WithLabelValues(o.channel, o.outcome).Inc()
+	}
+	e.dig.transition(r.Location, e.zoneName(id), rule.Name, kind)
+	lvl := slog.LevelDebug
+	if kind == KindFiring || kind == KindResolved {
+		lvl = slog.LevelInfo
+	}
+	e.log.Log(ctx, lvl, "alert transition", "rule", rule.Name, "location", id, "state", kind,
+		"severity", rule.Severity, "observed_at", r.ObservedAt)
+	if kind == KindFiring && rule.Group != "" {
+		e.supersede(ctx, ls, rule)
+	}
 }
 
 // Ready reports whether Run has started and the state store is usable.
@@ -289,44 +334,6 @@ func (e *Engine) Health() error {
 		return nil
 	}
 	return errors.New(strings.Join(why, "; "))
-}
-
-// healthStore reports every state store call to h: a conflict is an answer,
-// so a success; a call cut short by its context says nothing.
-type healthStore struct {
-	state.Store
-	h *lifecycle.Health
-}
-
-func (s healthStore) note(ctx context.Context, err error) error {
-	switch {
-	case err == nil || errors.Is(err, state.ErrConflict):
-		s.h.OK()
-	case ctx.Err() == nil:
-		s.h.Fail(err)
-	}
-	return err
-}
-
-func (s healthStore) Init(ctx context.Context) error { return s.note(ctx, s.Store.Init(ctx)) }
-
-func (s healthStore) Load(ctx context.Context, location string) ([]state.Alert, error) {
-	as, err := s.Store.Load(ctx, location)
-	return as, s.note(ctx, err)
-}
-
-func (s healthStore) Get(ctx context.Context, location, rule string) (state.Alert, bool, error) {
-	a, ok, err := s.Store.Get(ctx, location, rule)
-	return a, ok, s.note(ctx, err)
-}
-
-func (s healthStore) Save(ctx context.Context, a *state.Alert) error {
-	return s.note(ctx, s.Store.Save(ctx, a))
-}
-
-func (s healthStore) Pending(ctx context.Context) ([]state.Alert, error) {
-	as, err := s.Store.Pending(ctx)
-	return as, s.note(ctx, err)
 }
 
 func (e *Engine) init(ctx context.Context) error {
@@ -372,42 +379,6 @@ func (e *Engine) zoneName(id string) string {
 	return ""
 }
 
-// Observe evaluates the rules for a batch of readings, in stream order. When
-// it returns nil every notification the batch caused is queued in the outbox
-// (durably with the dynamodb state driver; in memory, lost on a crash, with
-// the memory driver); Run delivers it. Observe never waits for a channel, so
-// a slow or dead endpoint does not slow the shard. An error means nothing was
-// lost but the batch must be observed again (readings already evaluated are
-// ignored); ErrOutboxFull is the outbox's backpressure.
-func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error {
-	if len(readings) == 0 {
-		return nil
-	}
-	if err := e.init(ctx); err != nil {
-		return err
-	}
-	start := time.Now()
-	defer func() { e.m.evaluation.Observe(time.Since(start).Seconds()) }()
-	ids, idx, starts := groupByLocation(readings)
-	ev := newEvaluator()
-	var errs []error
-	for k, id := range ids {
-		if err := e.observeLocation(ctx, id, readings, idx[starts[k]:starts[k+1]], ev); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	e.m.pending.Set(float64(e.outboxLen.Load()))
-	return errors.Join(errs...)
-}
-
-// wakeRun tells Run that there is something new to deliver.
-func (e *Engine) wakeRun() {
-	select {
-	case e.wake <- struct{}{}:
-	default: // a wake-up is already pending
-	}
-}
-
 // groupByLocation orders the readings by location without copying them:
 // ids are the locations in order of first appearance, and
 // idx[starts[k]:starts[k+1]] the indexes of ids[k]'s readings, in stream order.
@@ -445,136 +416,17 @@ func groupByLocation(readings []weather.Reading) (ids []string, idx, starts []in
 	return ids, idx, starts
 }
 
-// observeLocation evaluates readings[i] for every i in idx (one location's,
-// in stream order).
-func (e *Engine) observeLocation(ctx context.Context, id string, readings []weather.Reading, idx []int32, ev *evaluator) error {
-	ls := e.loc(id)
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	if err := e.refresh(ctx, id, ls); err != nil {
-		return err
-	}
-	tz := e.zoneName(id)
-	for _, i := range idx {
-		r := &readings[i]
-		e.dig.observe(*r, tz)
-		for _, rule := range ls.rules {
-			if err := e.evaluate(ctx, ls, rule, r, ev); err != nil {
-				return err
-			}
+func matchesAny(r *Rule, locs []weather.Location) bool {
+	for _, l := range locs {
+		if r.Matches(l.ID) {
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
-// refresh loads a location's alerts from the store: once for a private
-// store, every batch for a shared one (another engine may have moved them).
-// A cached alert at the stored version is kept: it may know newer readings.
-func (e *Engine) refresh(ctx context.Context, id string, ls *locState) error {
-	if ls.loaded && !e.shared {
-		return nil
-	}
-	stored, err := e.store.Load(ctx, id)
-	if err != nil {
-		return fmt.Errorf("load alert state of %s: %w", id, err)
-	}
-	for _, s := range stored {
-		if c := ls.alerts[s.Rule]; c != nil && c.Version == s.Version {
-			continue
-		}
-		e.setCached(ls, s)
-	}
-	ls.loaded = true
-	return nil
-}
-
-// setCached replaces the cached alert, keeping the outbox gauge right.
-func (e *Engine) setCached(ls *locState, a state.Alert) {
-	old := 0
-	if c := ls.alerts[a.Rule]; c != nil {
-		old = len(c.Outbox)
-	}
-	e.outboxLen.Add(int64(len(a.Outbox) - old))
-	ls.alerts[a.Rule] = &a
-}
-
-// outcome is a notification outcome to count once its write succeeded.
-type outcome struct{ channel, outcome string }
-
-func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weather.Reading, ev *evaluator) error {
-	id := r.Location.ID
-	for attempt := 0; ; attempt++ {
-		a := ls.alerts[rule.Name]
-		if a == nil {
-			a = &state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
-			ls.alerts[rule.Name] = a
-		}
-		if !r.ObservedAt.After(a.LastEval) {
-			return nil // a replay, or older than what was already judged
-		}
-		v, err := rule.judge(r.Values, ev)
-		if err != nil {
-			e.log.Warn("alert rule evaluation failed; reading skipped for it", "rule", rule.Name, "event_id", r.EventID, "err", err)
-			return nil
-		}
-		// A shallow copy is enough to decide: step changes scalar fields only.
-		decided := *a
-		decided.LastEval = r.ObservedAt
-		var kind string
-		if v != unknown {
-			kind = step(&decided, rule, v, r.ObservedAt)
-		}
-		if kind == "" {
-			// Nothing to record: the store keeps the last transition, and a
-			// replay from there reaches the same state. The cache owns a, and
-			// decided shares its outbox unchanged.
-			*a = decided
-			return nil
-		}
-		// A transition adds to the outbox: work on a deep copy, so the cached
-		// alert stays as it is until the store has the new one.
-		next := decided.Clone()
-		next.Seq++
-		outcomes := e.notifications(ls, rule, &next, kind, *r)
-		if grow := int64(len(next.Outbox) - len(a.Outbox)); grow > 0 && (e.outboxLen.Load()+grow > e.limit || len(next.Outbox) > maxEntriesPerAlert) {
-			e.full.Store(true)
-			e.m.outboxFull.Inc()
-			return fmt.Errorf("record %s %s at %s: %w (%d notifications waiting; see alerts.outbox.limit)", rule.Name, kind, id, ErrOutboxFull, e.outboxLen.Load())
-		}
-		err = e.store.Save(ctx, &next)
-		if errors.Is(err, state.ErrConflict) && attempt < 3 {
-			// Another engine recorded something: decide again on its state.
-			cur, ok, gerr := e.store.Get(ctx, id, rule.Name)
-			if gerr != nil {
-				return fmt.Errorf("reload alert %s at %s: %w", rule.Name, id, gerr)
-			}
-			if !ok {
-				cur = state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
-			}
-			e.setCached(ls, cur)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("record %s %s at %s: %w", rule.Name, kind, id, err)
-		}
-		e.setCached(ls, next)
-		if len(next.Outbox) > len(a.Outbox) {
-			e.wakeRun()
-		}
-		e.m.transitions.WithLabelValues(rule.Name, kind).Inc()
-		for _, o := range outcomes {
-			e.m.notifications.WithLabelValues(o.channel, o.outcome).Inc()
-		}
-		e.dig.transition(r.Location, e.zoneName(id), rule.Name, kind)
-		lvl := slog.LevelDebug
-		if kind == KindFiring || kind == KindResolved {
-			lvl = slog.LevelInfo
-		}
-		e.log.Log(ctx, lvl, "alert transition", "rule", rule.Name, "location", id, "state", kind,
-			"severity", rule.Severity, "observed_at", r.ObservedAt)
-		if kind == KindFiring && rule.Group != "" {
-			e.supersede(ctx, ls, rule)
-		}
-		return nil
-	}
+func randomID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

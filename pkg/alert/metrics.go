@@ -1,6 +1,8 @@
 package alert
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Notification outcomes, the outcome label of weatherd_notifications_total.
 const (

@@ -3,7 +3,6 @@ package alert
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/weatherd/weatherd/pkg/alert/state"
@@ -12,6 +11,9 @@ import (
 
 // This file routes a transition to its channels: severity floors, tiers,
 // delivery windows and the merging of held notifications.
+
+// outcome is a notification outcome to count once its write succeeded.
+type outcome struct{ channel, outcome string }
 
 // notifications adds the outbox entries a transition causes to next and
 // returns the outcomes to count.
@@ -121,6 +123,9 @@ func (e *Engine) supersede(ctx context.Context, ls *locState, rule *Rule) {
 	}
 }
 
+// maxHistory bounds the transitions one held summary lists.
+const maxHistory = 20
+
 // heldIndex finds a held (not yet due) entry for channel.
 func heldIndex(outbox []state.Entry, channel string, now time.Time) int {
 	for i, en := range outbox {
@@ -164,13 +169,4 @@ func usedValues(rule *Rule, vals weather.Values) map[string]float64 {
 	add(rule.fire)
 	add(rule.clear)
 	return out
-}
-
-func sortedRules(ls *locState) []string {
-	names := make([]string, 0, len(ls.alerts))
-	for n := range ls.alerts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
