@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/internal/emulator"
 )
 
@@ -223,9 +224,11 @@ func TestElector_FencedRenewStepsDown(t *testing.T) {
 	case <-time.After(3 * renewInterval):
 		t.Fatal("still leading after its renewal was refused")
 	}
-	if a.Leading() || a.transitions(eventLost) != 1 || a.gauge() != 0 {
-		t.Errorf("leading %v, lost %d, gauge %v", a.Leading(), a.transitions(eventLost), a.gauge())
-	}
+	// The term ends first; the loss is counted and the gauge set just after.
+	testkit.WaitFor(t, "the loss recorded", 5*time.Second, time.Millisecond, func() (bool, string) {
+		leading, lost, gauge := a.Leading(), a.transitions(eventLost), a.gauge()
+		return !leading && lost == 1 && gauge == 0, fmt.Sprintf("leading %v, lost %d, gauge %v", leading, lost, gauge)
+	})
 	if n := a.errorsOf(opRenew); n != 0 {
 		t.Errorf("a refused renewal counted as %d errors", n)
 	}
