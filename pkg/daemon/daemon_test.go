@@ -81,6 +81,13 @@ func (in *instance) stop(t *testing.T) {
 func start(t *testing.T, name string, cfg *config.Config) *instance {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("instance", name)
+	return startWith(t, name, cfg, log)
+}
+
+// startWith builds and runs a daemon logging to log; it is stopped when the
+// test ends.
+func startWith(t *testing.T, name string, cfg *config.Config, log *slog.Logger) *instance {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := New(ctx, cfg, log)
 	if err != nil {

@@ -69,16 +69,7 @@ func consumerOnly(t *testing.T, lakeDir string) *config.Config {
 func startLogged(t *testing.T, name string, cfg *config.Config, logs *testkit.SyncBuffer) *instance {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, warnOnly{os.Stderr}), nil)).With("instance", name)
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := New(ctx, cfg, log)
-	if err != nil {
-		cancel()
-		t.Fatalf("%s: %v", name, err)
-	}
-	in := &instance{name: name, base: "http://" + d.Addr(), cancel: cancel, done: make(chan error, 1)}
-	go func() { in.done <- d.Run(ctx) }()
-	t.Cleanup(func() { in.stop(t) })
-	return in
+	return startWith(t, name, cfg, log)
 }
 
 // warnOnly passes on the log lines at WARN and ERROR, for the test output.
