@@ -22,6 +22,7 @@ type channel struct {
 	tmpl     *templates
 	fallback *templates
 	minRank  int
+	units    notify.Units
 	health   lifecycle.Health // whether deliveries through the channel succeed
 }
 
@@ -32,6 +33,9 @@ func newChannel(name string, cc ChannelConfig, fallback *templates, deps Deps, l
 	ch := &channel{name: name, cfg: cc, fallback: fallback, minRank: max(severityRank(cc.MinSeverity), 0)}
 	if ch.tmpl, err = parseTemplates(cc.Templates); err != nil {
 		return nil, fmt.Errorf("alerts.channels.%s: %w", name, err)
+	}
+	if ch.units, err = notify.ParseUnits(cc.Units, cc.WindUnits); err != nil {
+		return nil, fmt.Errorf("alerts.channels.%s.units: %w", name, err)
 	}
 	if ch.window, err = newWindow(cc.Window); err != nil {
 		return nil, fmt.Errorf("alerts.channels.%s.window: %w", name, err)

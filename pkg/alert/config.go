@@ -42,6 +42,14 @@ type RuleConfig struct {
 	Tier      int      `mapstructure:"tier"`
 	Locations []string `mapstructure:"locations"`
 	Channels  []string `mapstructure:"channels"`
+	// Summary names the rule for people ("Strong wind"); default: the
+	// rule's name spelled out. Labels rename values in messages
+	// (windGust: "gusts"), over the built-in labels.
+	Summary string            `mapstructure:"summary"`
+	Labels  map[string]string `mapstructure:"labels"`
+	// Forecast, when set, makes the rule judge forecasts instead of
+	// readings (forecast.go).
+	Forecast ForecastConfig `mapstructure:"forecast"`
 }
 
 // ChannelConfig is one alerts.channels.<name> entry.
@@ -63,6 +71,10 @@ type ChannelConfig struct {
 	Window      WindowConfig   `mapstructure:"window"`
 	Digest      DigestConfig   `mapstructure:"digest"`
 	Templates   TemplateConfig `mapstructure:"templates"`
+	// Units (metric or imperial) and WindUnits (km/h, m/s, mph or kn) are
+	// how messages show values; default metric with km/h.
+	Units     string `mapstructure:"units"`
+	WindUnits string `mapstructure:"wind_units"`
 	// Subscriptions are created by `weatherd bootstrap` on the sns topic
 	// (for LocalStack and the emulators; production manages them in IaC).
 	Subscriptions []SubscriptionConfig `mapstructure:"subscriptions"`
@@ -228,6 +240,8 @@ func (c Config) Validate(key string, ps *check.Problems) {
 				ps.Add(check.Index(check.Key(rk, "channels"), j), "unknown channel %q", ch)
 			}
 		}
+		validateMessages(rk, r, ps)
+		validateForecast(rk, c.Rules, i, ps)
 	}
 }
 
@@ -288,6 +302,12 @@ func (ch ChannelConfig) validate(k string, ps *check.Problems) {
 	}
 	if ch.Type != "sns" && ch.Format != "" {
 		ps.Add(check.Key(k, "format"), "only for type sns")
+	}
+	if _, err := notify.ParseUnits(ch.Units, ""); err != nil {
+		ps.Add(check.Key(k, "units"), "%v", err)
+	}
+	if _, err := notify.ParseUnits("", ch.WindUnits); err != nil {
+		ps.Add(check.Key(k, "wind_units"), "%v", err)
 	}
 	if ch.MinSeverity != "" && severityRank(ch.MinSeverity) < 0 {
 		ps.Add(check.Key(k, "min_severity"), "got %q, want info, warning or critical", ch.MinSeverity)

@@ -215,6 +215,7 @@ func (e *Engine) queueDigest(ctx context.Context, d digestDue) {
 		return
 	}
 	now := e.now()
+	d.event.Digest.Expected = e.expected(ls, now)
 	entryID := fmt.Sprintf("%s/%s/%d/%s", id, digestRule, d.event.Digest.To.Unix(), d.channel)
 	for attempt := 0; attempt < 3; attempt++ {
 		cur := ls.alerts[digestRule]

@@ -214,6 +214,9 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 // by a conditional write; on a conflict the decision is made again on the
 // stored state). A reading no newer than the alert's last is ignored.
 func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weather.Reading, ev *evaluator) error {
+	if rule.isForecast() {
+		return nil // judges forecasts (ObserveForecast), not readings
+	}
 	id := r.Location.ID
 	for attempt := 0; ; attempt++ {
 		a := ls.alerts[rule.Name]
@@ -252,54 +255,77 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 		next.Seq++
 		outcomes := e.notifications(ls, rule, &next, kind, *r)
 		// 4. Outbox: record the alert with its entries, within the limits.
-		if grow := int64(len(next.Outbox) - len(a.Outbox)); grow > 0 && (e.outboxLen.Load()+grow > e.limit || len(next.Outbox) > maxEntriesPerAlert) {
-			e.full.Store(true)
-			e.m.outboxFull.Inc()
-			return fmt.Errorf("record %s %s at %s: %w (%d notifications waiting; see alerts.outbox.limit)", rule.Name, kind, id, ErrOutboxFull, e.outboxLen.Load())
-		}
-		err = e.store.Save(ctx, &next)
-		if errors.Is(err, state.ErrConflict) && attempt < 3 {
-			// Another engine recorded something: decide again on its state.
-			cur, ok, gerr := e.store.Get(ctx, id, rule.Name)
-			if gerr != nil {
-				return fmt.Errorf("reload alert %s at %s: %w", rule.Name, id, gerr)
-			}
-			if !ok {
-				cur = state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
-			}
-			e.setCached(ls, cur)
+		retry, err := e.commit(ctx, ls, rule, a, &next, kind, attempt)
+		if retry {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("record %s %s at %s: %w", rule.Name, kind, id, err)
+			return err
 		}
-		e.setCached(ls, next)
-		if len(next.Outbox) > len(a.Outbox) {
-			e.wakeRun()
-		}
-		e.recorded(ctx, ls, rule, r, kind, outcomes)
+		e.recorded(ctx, ls, rule, r.Location, r.ObservedAt, kind, outcomes)
 		return nil
 	}
+}
+
+// commit records next, a transition of the cached alert a with its new
+// outbox entries, by a conditional write within the outbox limits. retry is
+// true when another engine wrote first: the cache then holds the stored
+// alert, for the caller to decide again on.
+func (e *Engine) commit(ctx context.Context, ls *locState, rule *Rule, a, next *state.Alert, kind string, attempt int) (retry bool, err error) {
+	id := a.Location
+	if grow := int64(len(next.Outbox) - len(a.Outbox)); grow > 0 && (e.outboxLen.Load()+grow > e.limit || len(next.Outbox) > maxEntriesPerAlert) {
+		e.full.Store(true)
+		e.m.outboxFull.Inc()
+		return false, fmt.Errorf("record %s %s at %s: %w (%d notifications waiting; see alerts.outbox.limit)", rule.Name, kind, id, ErrOutboxFull, e.outboxLen.Load())
+	}
+	err = e.store.Save(ctx, next)
+	if errors.Is(err, state.ErrConflict) && attempt < 3 {
+		// Another engine recorded something: decide again on its state.
+		cur, ok, gerr := e.store.Get(ctx, id, rule.Name)
+		if gerr != nil {
+			return false, fmt.Errorf("reload alert %s at %s: %w", rule.Name, id, gerr)
+		}
+		if !ok {
+			cur = state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
+		}
+		e.setCached(ls, cur)
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record %s %s at %s: %w", rule.Name, kind, id, err)
+	}
+	e.setCached(ls, *next)
+	if len(next.Outbox) > len(a.Outbox) {
+		e.wakeRun()
+	}
+	return false, nil
 }
 
 // recorded follows a transition the store has: it counts the transition and
 // its notification outcomes, tells the digests, logs it, and, for a firing
 // tier of a group, drops the lower tiers' undelivered notifications.
-func (e *Engine) recorded(ctx context.Context, ls *locState, rule *Rule, r *weather.Reading, kind string, outcomes []outcome) {
-	id := r.Location.ID
+func (e *Engine) recorded(ctx context.Context, ls *locState, rule *Rule, loc weather.EventLocation, at time.Time, kind string, outcomes []outcome) {
+	id := loc.ID
 	e.m.transitions.WithLabelValues(rule.Name, kind).Inc()
 	for _, o := range outcomes {
 		e.m.notifications.WithLabelValues(o.channel, o.outcome).Inc()
 	}
-	e.dig.transition(r.Location, e.zoneName(id), rule.Name, kind)
+	e.dig.transition(loc, e.zoneName(id), rule.Name, kind)
 	lvl := slog.LevelDebug
-	if kind == KindFiring || kind == KindResolved {
+	if notifies(kind) && kind != KindRepeat {
 		lvl = slog.LevelInfo
 	}
+	timeKey := "observed_at"
+	if rule.isForecast() {
+		timeKey = "issued_at"
+	}
 	e.log.Log(ctx, lvl, "alert transition", "rule", rule.Name, "location", id, "state", kind,
-		"severity", rule.Severity, "observed_at", r.ObservedAt)
-	if kind == KindFiring && rule.Group != "" {
+		"severity", rule.Severity, timeKey, at)
+	if (kind == KindFiring || kind == KindPredicted || kind == KindUpdated) && rule.Group != "" {
 		e.supersede(ctx, ls, rule)
+	}
+	if kind == KindFiring {
+		e.handOver(ctx, ls, rule, at)
 	}
 }
 

@@ -165,8 +165,9 @@ type Rule struct {
 	RuleConfig
 	index int
 	fire  *condition
-	clear *condition // nil: not fire
-	idx   []int      // valueIndex of every value fire and clear read
+	clear *condition      // nil: not fire
+	idx   []int           // valueIndex of every value fire and clear read
+	low   map[string]bool // values whose lowest forecast matters (lowValues)
 }
 
 func compileRule(i int, rc RuleConfig) (*Rule, error) {
@@ -180,6 +181,7 @@ func compileRule(i int, rc RuleConfig) (*Rule, error) {
 			return nil, fmt.Errorf("rule %q clear: %w", rc.Name, err)
 		}
 	}
+	r.low = lowValues(r.fire)
 	r.idx = slices.Clone(r.fire.idx)
 	if r.clear != nil {
 		for _, i := range r.clear.idx {

@@ -18,9 +18,30 @@ type outcome struct{ channel, outcome string }
 // notifications adds the outbox entries a transition causes to next and
 // returns the outcomes to count.
 func (e *Engine) notifications(ls *locState, rule *Rule, next *state.Alert, kind string, r weather.Reading) []outcome {
-	if kind != KindFiring && kind != KindRepeat && kind != KindResolved {
+	if !notifies(kind) {
 		return nil
 	}
+	vals := usedValues(rule, r.Values)
+	ev := e.event(rule, r.Location, kind, r.ObservedAt, vals)
+	ev.Since = next.FiredAt
+	return e.route(ls, rule, next, kind, ev)
+}
+
+// event is the part of a notification's event every kind has.
+func (e *Engine) event(rule *Rule, loc weather.EventLocation, kind string, at time.Time, vals map[string]float64) state.Event {
+	name := loc.Name
+	if name == "" {
+		name = e.names[loc.ID]
+	}
+	return state.Event{
+		Kind: kind, Rule: rule.Name, Severity: rule.Severity, Group: rule.Group, Tier: rule.Tier,
+		Expr: rule.Expr, LocationID: loc.ID, LocationName: name, Timezone: e.zoneName(loc.ID),
+		ObservedAt: at, Values: vals, Summary: rule.summary(), Labels: rule.labels(vals),
+	}
+}
+
+// route adds ev's outbox entries, one per channel of the rule, to next.
+func (e *Engine) route(ls *locState, rule *Rule, next *state.Alert, kind string, ev state.Event) []outcome {
 	var outs []outcome
 	if e.outranked(ls, rule, kind) {
 		for _, ch := range rule.Channels {
@@ -28,16 +49,7 @@ func (e *Engine) notifications(ls *locState, rule *Rule, next *state.Alert, kind
 		}
 		return outs
 	}
-	id := r.Location.ID
-	name := r.Location.Name
-	if name == "" {
-		name = e.names[id]
-	}
-	ev := state.Event{
-		Kind: kind, Rule: rule.Name, Severity: rule.Severity, Group: rule.Group, Tier: rule.Tier,
-		Expr: rule.Expr, LocationID: id, LocationName: name, Timezone: e.zoneName(id),
-		ObservedAt: r.ObservedAt, Since: next.FiredAt, Values: usedValues(rule, r.Values),
-	}
+	id := ev.LocationID
 	now := e.now()
 	for _, chName := range rule.Channels {
 		ch := e.channels[chName]
@@ -81,7 +93,9 @@ func (e *Engine) holdUntil(ch *channel, severity, locID string, now time.Time) t
 
 // outranked reports whether another tier of the rule's group makes this
 // notification noise: a firing or repeat while a higher tier fires, or a
-// resolved while any other tier still fires.
+// resolved while any other tier still fires (for forecast rules: a
+// prediction or update while a higher tier is expected, or a cancellation
+// while another tier still is).
 func (e *Engine) outranked(ls *locState, rule *Rule, kind string) bool {
 	if rule.Group == "" {
 		return false
@@ -91,10 +105,10 @@ func (e *Engine) outranked(ls *locState, rule *Rule, kind string) bool {
 			continue
 		}
 		oa := ls.alerts[o.Name]
-		if oa == nil || oa.Phase != Firing {
+		if oa == nil || !active(oa.Phase) {
 			continue
 		}
-		if kind == KindResolved || o.Tier > rule.Tier {
+		if kind == KindResolved || kind == KindForecastCancelled || o.Tier > rule.Tier {
 			return true
 		}
 	}

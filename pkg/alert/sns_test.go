@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -86,7 +88,9 @@ func (s *subscriber) wait(tb testing.TB, n int) []snsEnvelope {
 	}
 }
 
-func TestEngine_SNSEmailAndSMS(t *testing.T) {
+// newTopic creates an SNS topic on the emulator with an http subscriber.
+func newTopic(t *testing.T) (*sns.Client, string, *subscriber) {
+	t.Helper()
 	ctx := context.Background()
 	client := emulator.SNS(t)
 	topic, err := client.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(emulator.Name(t, "alerts"))})
@@ -103,11 +107,77 @@ func TestEngine_SNSEmailAndSMS(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no SubscriptionConfirmation within 10s")
 	}
+	return client, arn, sub
+}
+
+// mustTemplates reads the templates of testdata/NAME-{subject,text,sms}.tmpl.
+func mustTemplates(tb testing.TB, name string) TemplateConfig {
+	tb.Helper()
+	read := func(part string) string {
+		b, err := os.ReadFile(filepath.Join("testdata", name+"-"+part+".tmpl"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return string(b)
+	}
+	return TemplateConfig{Subject: read("subject"), Text: read("text"), SMS: read("sms")}
+}
+
+// TestEngine_SNSEmailAndSMS: the default texts read as sentences, with
+// values in the channel's units; the email body keeps "São Paulo", the
+// subject and SMS are transliterated.
+func TestEngine_SNSEmailAndSMS(t *testing.T) {
+	got, arn := snsFiringAndResolved(t, ChannelConfig{})
+	wants := []snsWant{{
+		subject: "[WARNING] Strong wind in Sao Paulo",
+		text: `Strong wind in São Paulo at 09:40: gusts 66 km/h, wind 33 km/h.
+
+Rule:      strong-wind, severity warning
+Condition: windGust >= 17.2 || windSpeed >= 13.9
+Observed:  2026-11-26 12:40 UTC (09:40 local time)
+Since:     2026-11-26 12:40 UTC
+`,
+		sms:   "WARNING: Strong wind in Sao Paulo at 09:40: gusts 66 km/h, wind 33 km/h",
+		attrs: map[string]string{"severity": "warning", "rule": "strong-wind", "location": "sao-paulo", "state": "firing", "notification_id": "sao-paulo/strong-wind/1/phone"},
+	}, {
+		subject: "[RESOLVED] Strong wind over in Sao Paulo",
+		text: `Strong wind over in São Paulo at 10:10: gusts 30 km/h, wind 18 km/h.
+
+Rule:      strong-wind, severity warning
+Condition: windGust >= 17.2 || windSpeed >= 13.9
+Observed:  2026-11-26 13:10 UTC (10:10 local time)
+Since:     2026-11-26 12:40 UTC
+`,
+		sms:   "Strong wind over in Sao Paulo at 10:10: gusts 30 km/h, wind 18 km/h",
+		attrs: map[string]string{"severity": "warning", "rule": "strong-wind", "location": "sao-paulo", "state": "resolved", "notification_id": "sao-paulo/strong-wind/2/phone"},
+	}}
+	checkSNS(t, got, arn, wants)
+}
+
+// TestEngine_SNSOldCustomTemplates: a channel whose custom templates are
+// the defaults of earlier versions (testdata/v1-*.tmpl) renders exactly as
+// it did, whatever the channel's units: the old fields keep their meaning.
+func TestEngine_SNSOldCustomTemplates(t *testing.T) {
+	got, arn := snsFiringAndResolved(t, ChannelConfig{Templates: mustTemplates(t, "v1"), Units: "imperial", WindUnits: "kn"})
+	checkSNS(t, got, arn, v1Wants)
+}
+
+type snsWant struct {
+	subject, text, sms string
+	attrs              map[string]string
+}
+
+// snsFiringAndResolved fires and resolves strong-wind at São Paulo through
+// an sns channel configured as ch, and returns what the subscriber got.
+func snsFiringAndResolved(t *testing.T, ch ChannelConfig) ([]snsEnvelope, string) {
+	ctx := context.Background()
+	client, arn, sub := newTopic(t)
 	cfg := testConfig(RuleConfig{
 		Name: "strong-wind", Expr: "windGust >= 17.2 || windSpeed >= 13.9", Clear: "windGust < 14 && windSpeed < 11",
 		Severity: "warning", Locations: []string{"*"}, Channels: []string{"phone"},
 	})
-	cfg.Channels = map[string]ChannelConfig{"phone": {Type: "sns", TopicARN: arn, Format: "both"}}
+	ch.Type, ch.TopicARN, ch.Format = "sns", arn, "both"
+	cfg.Channels = map[string]ChannelConfig{"phone": ch}
 	h := &harness{clk: &clock{t: t0}}
 	e, err := New(cfg, testLocations, Deps{SNS: client, Now: h.clk.Now}, newRegistry(), nil)
 	if err != nil {
@@ -120,15 +190,12 @@ func TestEngine_SNSEmailAndSMS(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Tick(ctx)
-	got := sub.wait(t, 2)
+	return sub.wait(t, 2), arn
+}
 
-	type want struct {
-		subject, text, sms string
-		attrs              map[string]string
-	}
-	wants := []want{{
-		subject: "[WARNING] strong-wind firing at Sao Paulo",
-		text: `Alert strong-wind is firing at São Paulo (sao-paulo).
+var v1Wants = []snsWant{{
+	subject: "[WARNING] strong-wind firing at Sao Paulo",
+	text: `Alert strong-wind is firing at São Paulo (sao-paulo).
 
 Severity:  warning
 Condition: windGust >= 17.2 || windSpeed >= 13.9
@@ -139,11 +206,11 @@ Values:
   windGust: 18.4 m/s
   windSpeed: 9.1 m/s
 `,
-		sms:   "WARNING strong-wind Sao Paulo 09:40: windGust 18.4 m/s, windSpeed 9.1 m/s",
-		attrs: map[string]string{"severity": "warning", "rule": "strong-wind", "location": "sao-paulo", "state": "firing", "notification_id": "sao-paulo/strong-wind/1/phone"},
-	}, {
-		subject: "[RESOLVED] strong-wind at Sao Paulo",
-		text: `Alert strong-wind is resolved at São Paulo (sao-paulo).
+	sms:   "WARNING strong-wind Sao Paulo 09:40: windGust 18.4 m/s, windSpeed 9.1 m/s",
+	attrs: map[string]string{"severity": "warning", "rule": "strong-wind", "location": "sao-paulo", "state": "firing", "notification_id": "sao-paulo/strong-wind/1/phone"},
+}, {
+	subject: "[RESOLVED] strong-wind at Sao Paulo",
+	text: `Alert strong-wind is resolved at São Paulo (sao-paulo).
 
 Severity:  warning
 Condition: windGust >= 17.2 || windSpeed >= 13.9
@@ -154,9 +221,12 @@ Values:
   windGust: 8.2 m/s
   windSpeed: 5.0 m/s
 `,
-		sms:   "RESOLVED strong-wind Sao Paulo 10:10: windGust 8.2 m/s, windSpeed 5.0 m/s",
-		attrs: map[string]string{"severity": "warning", "rule": "strong-wind", "location": "sao-paulo", "state": "resolved", "notification_id": "sao-paulo/strong-wind/2/phone"},
-	}}
+	sms:   "RESOLVED strong-wind Sao Paulo 10:10: windGust 8.2 m/s, windSpeed 5.0 m/s",
+	attrs: map[string]string{"severity": "warning", "rule": "strong-wind", "location": "sao-paulo", "state": "resolved", "notification_id": "sao-paulo/strong-wind/2/phone"},
+}}
+
+func checkSNS(t *testing.T, got []snsEnvelope, arn string, wants []snsWant) {
+	t.Helper()
 	for i, w := range wants {
 		env := got[i]
 		if env.Subject != w.subject || env.TopicArn != arn {
@@ -183,7 +253,9 @@ Values:
 			t.Errorf("notification %d attributes %v, want %v", i, attrs, w.attrs)
 		}
 	}
-	if n := len(wants[0].sms); n > 160 || !isGSM(wants[0].sms) {
-		t.Errorf("sms is %d chars", n)
+	for _, w := range wants {
+		if n := len(w.sms); n > 160 || !isGSM(w.sms) {
+			t.Errorf("sms %q is %d chars or not GSM-7", w.sms, n)
+		}
 	}
 }

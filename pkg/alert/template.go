@@ -17,36 +17,35 @@ import (
 // override them with templates.subject, templates.text and templates.sms.
 const (
 	DefaultSubjectTemplate = `{{if eq .Kind "digest"}}Weather digest for {{.LocationName}}, {{date .Digest.To}}` +
-		`{{else if eq .State "resolved"}}[RESOLVED] {{.Rule}} at {{.LocationName}}` +
-		`{{else}}[{{upper .Severity}}] {{.Rule}} {{if eq .Kind "repeat"}}still firing{{else}}firing{{end}} at {{.LocationName}}{{end}}`
+		`{{else}}[{{if eq .State "resolved"}}RESOLVED{{else if eq .State "cancelled"}}CANCELLED{{else}}{{upper .Severity}}{{end}}] {{.Title}}{{end}}`
 
 	DefaultTextTemplate = `{{if eq .Kind "digest"}}{{template "digest" .}}{{else -}}
-Alert {{.Rule}} {{.Headline}} at {{.LocationName}} ({{.LocationID}}).
+{{.Message}}.
 
-Severity:  {{.Severity}}{{if .Group}} (group {{.Group}}, tier {{.Tier}}){{end}}
+Rule:      {{.Rule}}, severity {{.Severity}}{{if .Group}} (group {{.Group}}, tier {{.Tier}}){{end}}
 Condition: {{.Expr}}
+{{- with .Forecast}}
+Forecast:  issued {{utc .IssuedAt}}
+{{- if not .Onset.IsZero}}
+Onset:     {{utc .Onset}} ({{localtime .Onset}} local time){{end}}
+{{- else}}
 Observed:  {{utc .ObservedAt}} ({{local .ObservedAt}} local time)
 {{- if .Since.IsZero | not}}
-Since:     {{utc .Since}}{{end}}
+Since:     {{utc .Since}}{{end}}{{end}}
 {{- if .History}}
 
 While notifications were held:
 {{- range .History}}
   {{utc .At}}  {{.Kind}}{{end}}{{end}}
-{{- if .ValueList}}
-
-Values:
-{{- range .ValueList}}
-  {{.Name}}: {{.Text}}{{end}}{{end}}
 {{end}}`
 
 	DefaultSMSTemplate = `{{if eq .Kind "digest"}}{{.LocationName}} {{date .Digest.To}}: ` +
 		`{{with .Digest.MinTemperature}}{{num .}}{{else}}?{{end}}..{{with .Digest.MaxTemperature}}{{num .}}{{else}}?{{end}} C, ` +
 		`gust {{with .Digest.MaxGust}}{{num .}}{{else}}?{{end}} m/s, rain {{num .Digest.RainMM}} mm, ` +
-		`{{len .Digest.Alerts}} alert(s){{else -}}
-{{if eq .State "resolved"}}RESOLVED{{else}}{{upper .Severity}}{{end}} {{.Rule}} {{.LocationName}} {{local .ObservedAt}}
-{{- if .History}} ({{len .History}} changes held){{end}}
-{{- range $i, $v := .ValueList}}{{if $i}},{{else}}:{{end}} {{$v.Name}} {{$v.Text}}{{end}}{{end}}`
+		`{{len .Digest.Alerts}} alert(s)` +
+		`{{with .Digest.Expected}}; expected: {{range $i, $x := .}}{{if $i}}, {{end}}{{$x.Summary}} {{localtime $x.Onset}}{{end}}{{end}}` +
+		`{{else -}}
+{{if eq .State "resolved" "cancelled"}}{{else}}{{upper .Severity}}: {{end}}{{.Message}}{{end}}`
 
 	digestTemplate = `{{define "digest" -}}
 Weather digest for {{.LocationName}} ({{.LocationID}})
@@ -61,6 +60,11 @@ Alerts:
   {{.Rule}}: fired {{.Fired}}, resolved {{.Resolved}}{{end}}
 {{else}}
 No alerts fired or resolved.
+{{end}}
+{{- with .Digest.Expected}}
+Expected:
+{{- range .}}
+  {{localtime .Onset}}  {{.Summary}} ({{.Severity}}){{end}}
 {{end}}{{end}}`
 )
 
@@ -81,8 +85,9 @@ var templateFuncs = template.FuncMap{
 	"utc":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"num":   formatNum,
-	// local is replaced per message with the location's zone.
-	"local": func(t time.Time) string { return t.UTC().Format("15:04") },
+	// local and localtime are replaced per message with the location's zone.
+	"local":     func(t time.Time) string { return t.UTC().Format("15:04") },
+	"localtime": func(t time.Time) string { return t.UTC().Format("Mon 15:04") },
 }
 
 func formatNum(x any) string {
@@ -109,7 +114,10 @@ type templates struct {
 // zoned is a copy of the templates whose "local" function formats in one
 // time zone. It is made once per zone (the locations' zones, a fixed set)
 // and then only executed, which is safe from several goroutines.
-type zoned struct{ subject, text, sms *template.Template }
+type zoned struct {
+	subject, text, sms *template.Template
+	loc                *time.Location
+}
 
 // inZone returns the templates for zone name; an unknown name is UTC.
 func (t *templates) inZone(name string) (*zoned, error) {
@@ -124,8 +132,11 @@ func (t *templates) inZone(name string) (*zoned, error) {
 			loc = l
 		}
 	}
-	local := template.FuncMap{"local": func(t time.Time) string { return t.In(loc).Format("15:04") }}
-	var z zoned
+	local := template.FuncMap{
+		"local":     func(t time.Time) string { return t.In(loc).Format("15:04") },
+		"localtime": func(t time.Time) string { return t.In(loc).Format("Mon 15:04") },
+	}
+	z := zoned{loc: loc}
 	for _, p := range []struct{ dst, src **template.Template }{{&z.subject, &t.subject}, {&z.text, &t.text}, {&z.sms, &t.sms}} {
 		c, err := (*p.src).Clone()
 		if err != nil {
@@ -178,11 +189,21 @@ type messageData struct {
 	Headline  string
 	ValueList []valueView
 	Channel   string
+	// Title ("Strong wind expected in São Paulo at 15:00") and Message (the
+	// title with the lead time and values) read as sentences; Facts are
+	// the values with human labels in the channel's Units; OnsetLocal and
+	// Lead ("3 h") are set for forecast notices (message.go).
+	Title      string
+	Message    string
+	Facts      []valueView
+	OnsetLocal string
+	Lead       string
+	Units      notify.Units
 }
 
 type valueView struct{ Name, Text string }
 
-func newMessageData(ev state.Event, channel string) messageData {
+func newMessageData(ev state.Event, channel string, u notify.Units, loc *time.Location) messageData {
 	d := messageData{Event: ev, Channel: channel, State: stateOf(ev)}
 	switch ev.Kind {
 	case KindFiring:
@@ -197,12 +218,19 @@ func newMessageData(ev state.Event, channel string) messageData {
 			if h.Kind == KindRepeat {
 				continue
 			}
-			kinds = append(kinds, map[string]string{KindFiring: "fired", KindResolved: "resolved"}[h.Kind])
+			kinds = append(kinds, map[string]string{KindFiring: "fired", KindResolved: "resolved",
+				KindPredicted: "predicted", KindUpdated: "updated", KindForecastCancelled: "cancelled"}[h.Kind])
 		}
 		d.Headline = strings.Join(kinds, ", then ")
 		if d.State == KindFiring {
 			d.Headline += ", and is firing"
 		}
+	case KindPredicted:
+		d.Headline = "is expected"
+	case KindUpdated:
+		d.Headline = "is expected at a new time"
+	case KindForecastCancelled:
+		d.Headline = "is no longer expected"
 	}
 	names := make([]string, 0, len(ev.Values))
 	for n := range ev.Values {
@@ -216,31 +244,28 @@ func newMessageData(ev state.Event, channel string) messageData {
 		}
 		d.ValueList = append(d.ValueList, valueView{Name: n, Text: txt})
 	}
+	humanize(&d, u, loc)
 	return d
 }
 
-// stateOf is what the alert is after ev: firing, resolved or digest.
+// stateOf is what the alert is after ev: firing, resolved or digest; for
+// forecast rules predicted, updated or cancelled.
 func stateOf(ev state.Event) string {
-	switch ev.Kind {
-	case KindDigest:
-		return KindDigest
-	case KindResolved:
-		return KindResolved
-	case KindSummary:
-		if n := len(ev.History); n > 0 && ev.History[n-1].Kind == KindResolved {
-			return KindResolved
-		}
+	switch k := kindOf(ev); k {
+	case KindDigest, KindResolved, KindPredicted, KindUpdated, KindForecastCancelled:
+		return k
 	}
 	return KindFiring
 }
 
-// render turns an entry into the message a channel sends.
-func (t *templates) render(e state.Entry) (notify.Message, error) {
-	d := newMessageData(e.Event, e.Channel)
+// render turns an entry into the message a channel sends, showing values
+// in units u.
+func (t *templates) render(e state.Entry, u notify.Units) (notify.Message, error) {
 	z, err := t.inZone(e.Event.Timezone)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("render %s: %w", e.ID, err)
 	}
+	d := newMessageData(e.Event, e.Channel, u, z.loc)
 	exec := func(tm *template.Template) (string, error) {
 		var b strings.Builder
 		if err := tm.Execute(&b, d); err != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/alert/state"
 )
 
@@ -30,7 +31,7 @@ func TestTemplates_LocalTimePerZone(t *testing.T) {
 			Kind: KindFiring, Rule: "strong-wind", Severity: "warning", LocationID: "l", LocationName: "L",
 			Timezone: tc.zone, ObservedAt: at,
 		}}
-		m, err := tm.render(e)
+		m, err := tm.render(e, notify.Units{})
 		if err != nil {
 			t.Fatal(err)
 		}

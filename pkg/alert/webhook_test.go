@@ -75,7 +75,7 @@ func TestEngine_Webhook(t *testing.T) {
 	for k, want := range map[string]any{
 		"id": "toronto/gusty/1/hook", "kind": "firing", "state": "firing", "rule": "gusty", "severity": "warning",
 		"location_id": "toronto", "location_name": "Toronto", "observed_at": "2026-11-26T12:00:00Z",
-		"subject": "[WARNING] gusty firing at Toronto",
+		"subject": "[WARNING] Gusty in Toronto",
 	} {
 		if b[k] != want {
 			t.Errorf("body[%s] = %v, want %v", k, b[k], want)

@@ -80,15 +80,15 @@ func TestEngine_WindowHoldsAndSummarises(t *testing.T) {
 	h.clk.Set(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))
 	h.e.Tick(ctx)
 	got := sms.msgs[len(sms.msgs)-1]
-	if got.Subject != "[RESOLVED] gusty at Sao Paulo" {
+	if got.Subject != "[RESOLVED] Gusty over in Sao Paulo" {
 		t.Errorf("subject = %q", got.Subject)
 	}
-	if want := "RESOLVED gusty Sao Paulo 02:00 (2 changes held): windGust 5.0 m/s"; got.SMS != want {
+	if want := "Gusty over in Sao Paulo at 02:00 (fired, then resolved): gusts 18 km/h"; got.SMS != want {
 		t.Errorf("sms = %q, want %q", got.SMS, want)
 	}
-	wantText := `Alert gusty fired, then resolved at São Paulo (sao-paulo).
+	wantText := `Gusty over in São Paulo at 02:00 (fired, then resolved): gusts 18 km/h.
 
-Severity:  warning
+Rule:      gusty, severity warning
 Condition: windGust >= 20
 Observed:  2026-11-27 05:00 UTC (02:00 local time)
 Since:     2026-11-27 04:00 UTC
@@ -96,9 +96,6 @@ Since:     2026-11-27 04:00 UTC
 While notifications were held:
   2026-11-27 04:00 UTC  firing
   2026-11-27 05:00 UTC  resolved
-
-Values:
-  windGust: 5.0 m/s
 `
 	if got.Text != wantText {
 		t.Errorf("text:\n%s\nwant:\n%s", got.Text, wantText)

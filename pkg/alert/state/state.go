@@ -6,6 +6,7 @@ package state
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 )
@@ -29,6 +30,12 @@ type Alert struct {
 	LastEval time.Time `json:"last_eval,omitzero"`
 	// LastNotified is the observation time of the last firing or repeat notice.
 	LastNotified time.Time `json:"last_notified,omitzero"`
+	// Onset is a forecast alert's predicted onset as last announced.
+	Onset time.Time `json:"onset,omitzero"`
+	// Occurred is set when a forecast alert's onset came (or its linked
+	// realtime rule fired): forecasts showing the weather still going on
+	// are not a new prediction until one shows it gone.
+	Occurred bool `json:"occurred,omitempty"`
 	// Seq counts the transitions recorded; it makes notification ids unique.
 	Seq    int64   `json:"seq"`
 	Outbox []Entry `json:"outbox,omitempty"`
@@ -84,6 +91,39 @@ type Event struct {
 	// History lists the transitions a summary stands for, oldest first.
 	History []Change `json:"history,omitempty"`
 	Digest  *Digest  `json:"digest,omitempty"`
+	// Summary is the rule's human name ("Strong wind"); Labels the human
+	// names of Values ("windGust": "gusts").
+	Summary string            `json:"summary,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	// Forecast is set for the notices of forecast rules.
+	Forecast *Forecast `json:"forecast,omitempty"`
+}
+
+// Forecast is what a forecast notice says: when the weather is expected
+// and how strong, according to the forecast issued at IssuedAt.
+type Forecast struct {
+	IssuedAt time.Time `json:"issued_at"`
+	Onset    time.Time `json:"onset,omitzero"` // zero in a cancellation
+	// PreviousOnset is the onset announced before (updates, cancellations).
+	PreviousOnset time.Time `json:"previous_onset,omitzero"`
+	// Extremes are, for each value the rule reads, its extreme over the
+	// expected event, in the order the rule uses them.
+	Extremes []Extreme `json:"extremes,omitempty"`
+}
+
+// Extreme is the highest (or, for Low, lowest) forecast value of one name.
+type Extreme struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Low   bool    `json:"low,omitempty"`
+}
+
+// Expected is one forecast alert a digest lists.
+type Expected struct {
+	Rule     string    `json:"rule"`
+	Summary  string    `json:"summary,omitempty"`
+	Severity string    `json:"severity"`
+	Onset    time.Time `json:"onset"`
 }
 
 // Clone returns a deep copy.
@@ -99,7 +139,16 @@ func (e Event) Clone() Event {
 	if e.Digest != nil {
 		d := *e.Digest
 		d.Alerts = slices.Clone(d.Alerts)
+		d.Expected = slices.Clone(d.Expected)
 		e.Digest = &d
+	}
+	if e.Labels != nil {
+		e.Labels = maps.Clone(e.Labels)
+	}
+	if e.Forecast != nil {
+		f := *e.Forecast
+		f.Extremes = slices.Clone(f.Extremes)
+		e.Forecast = &f
 	}
 	return e
 }
@@ -123,6 +172,8 @@ type Digest struct {
 	MaxRain        *float64 `json:"max_rain_intensity,omitempty"`
 	// RainMM is rain intensity integrated over time (gaps over an hour skipped).
 	RainMM float64 `json:"rain_mm"`
+	// Expected lists the forecast alerts active when the digest was made.
+	Expected []Expected `json:"expected,omitempty"`
 }
 
 // DigestAlert counts one rule's transitions in a digest period.
