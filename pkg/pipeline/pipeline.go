@@ -29,6 +29,14 @@ type Observer interface {
 	Observe(ctx context.Context, readings []weather.Reading) error
 }
 
+// ForecastObserver evaluates forecast rules. When ObserveForecast returns
+// nil every notification the forecast caused is published or durably
+// queued. A batch that fails is retried whole, so it may see the same
+// forecast (same event_id) again, as Observe may see a reading again.
+type ForecastObserver interface {
+	ObserveForecast(ctx context.Context, f weather.Forecast) error
+}
+
 // ShardSink buffers one shard's records for the lake and checkpoints after
 // writing them.
 type ShardSink interface {
@@ -62,11 +70,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Factory makes the processors of one stream.
 type Factory struct {
-	Stream  string
-	Alerts  Observer
-	Lake    func(stream, shard string) ShardSink
-	Metrics *Metrics
-	Log     *slog.Logger
+	Stream string
+	Alerts Observer
+	// Forecasts sees every forecast event, in stream order with the
+	// readings around it. Nil means Alerts when it is a ForecastObserver
+	// too, else forecasts only reach the lake.
+	Forecasts ForecastObserver
+	Lake      func(stream, shard string) ShardSink
+	Metrics   *Metrics
+	Log       *slog.Logger
 	// MaxClockSkew is how far a reading's observed_at may be ahead of its
 	// record's arrival time (consumer.max_clock_skew); 0 means
 	// weather.DefaultMaxClockSkew.

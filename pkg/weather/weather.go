@@ -150,9 +150,17 @@ type InvalidError struct {
 	// metric label.
 	Code   string
 	Reason string
+	// Event is the kind of event the record was taken for: "" (a reading)
+	// or "forecast".
+	Event string
 }
 
-func (e *InvalidError) Error() string { return "invalid reading event: " + e.Reason }
+func (e *InvalidError) Error() string {
+	if e.Event != "" {
+		return "invalid " + e.Event + " event: " + e.Reason
+	}
+	return "invalid reading event: " + e.Reason
+}
 
 // Is makes errors.Is(err, ErrInvalid) true.
 func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
