@@ -98,6 +98,39 @@ func TestConfig_Validate(t *testing.T) {
 			c.State = alert.StateConfig{Driver: "dynamodb", Table: "t"}
 			c.Outbox.SendTimeout = 2 * time.Minute
 		}, []string{`alerts.outbox.send_timeout: got 2m0s, want at most 1m0s with alerts.state.driver dynamodb`}},
+		{"ForecastRule", func(c *alert.Config) {
+			c.Rules = append(c.Rules, alert.RuleConfig{
+				Name: "wind-ahead", Expr: "windGust >= 17.2", Severity: "warning", Locations: []string{"*"}, Channels: []string{"log"},
+				Summary: "Strong wind", Labels: map[string]string{"windGust": "gusts"},
+				Forecast: alert.ForecastConfig{Within: 12 * time.Hour, UpdateShift: 2 * time.Hour, Realtime: "strong-wind"},
+			})
+		}, nil},
+		{"ForecastRuleProblems", func(c *alert.Config) {
+			c.Rules[0].Group = "wind"
+			c.Rules = append(c.Rules,
+				alert.RuleConfig{Name: "a", Expr: "windGust > 1", Clear: "windGust < 1", For: time.Minute, Severity: "info",
+					Locations: []string{"*"}, Channels: []string{"log"}, Group: "wind", Tier: 2,
+					Forecast: alert.ForecastConfig{UpdateShift: -time.Hour, Realtime: "nope"}},
+				alert.RuleConfig{Name: "b", Expr: "windGust > 1", Severity: "info", Locations: []string{"*"}, Channels: []string{"log"},
+					Forecast: alert.ForecastConfig{Within: time.Hour, Realtime: "a"}})
+		}, []string{
+			`alerts.rules[1].group: group "wind" mixes forecast and realtime rules (see rules[0]); use one group for each`,
+			`alerts.rules[1].forecast.within: got 0s, want how far ahead to look, from 1m to 384h0m0s (e.g. 12h)`,
+			`alerts.rules[1].forecast.update_shift: got -1h0m0s, want a duration >= 0 (0: default 1h0m0s)`,
+			`alerts.rules[1].forecast.realtime: unknown rule "nope"`,
+			`alerts.rules[1].for: not used by forecast rules (the forecast's steps decide); remove it`,
+			`alerts.rules[1].clear: not used by forecast rules (the forecast's steps decide); remove it`,
+			`alerts.rules[2].forecast.realtime: rule "a" is a forecast rule; want a realtime rule`,
+		}},
+		{"MessagesAndUnits", func(c *alert.Config) {
+			c.Rules[0].Labels = map[string]string{"gust": "gusts", "windSpeed": " "}
+			c.Channels["log"] = alert.ChannelConfig{Type: "log", Units: "si", WindUnits: "knots"}
+		}, []string{
+			`alerts.channels.log.units: got "si", want metric or imperial`,
+			`alerts.channels.log.wind_units: got "knots", want km/h, m/s, mph or kn`,
+			`alerts.rules[0].labels.gust: unknown value "gust" (want one of the reading values, e.g. windGust)`,
+			`alerts.rules[0].labels.windSpeed: got " ", want 1-40 characters`,
+		}},
 		{"StateDriver", func(c *alert.Config) { c.State = alert.StateConfig{Driver: "dynamodb"} },
 			[]string{`alerts.state.table: required when alerts.state.driver is dynamodb`}},
 	}
@@ -184,5 +217,42 @@ func sortStrings(s []string) {
 				s[i], s[j] = s[j], s[i]
 			}
 		}
+	}
+}
+
+// TestConfig_LoadForecastRule reads a forecast rule, labels and channel
+// units through the real (strict) loader.
+func TestConfig_LoadForecastRule(t *testing.T) {
+	noEnv := func(string) (string, bool) { return "", false }
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(file, []byte(`alerts:
+  rules:
+    - name: frost-tonight
+      summary: Frost
+      expr: temperature <= 0
+      labels: {temperature: low}
+      forecast: {within: 18h, update_shift: 2h}
+      severity: warning
+      locations: ["*"]
+      channels: [log]
+  channels:
+    log: {type: log, units: imperial, wind_units: kn}
+`), 0o600)
+	cfg, err := config.Load(config.Source{Path: file, Explicit: true, Env: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r alert.RuleConfig
+	for _, x := range cfg.Alerts.Rules {
+		if x.Name == "frost-tonight" {
+			r = x
+		}
+	}
+	want := alert.ForecastConfig{Within: 18 * time.Hour, UpdateShift: 2 * time.Hour}
+	if r.Forecast != want || r.Summary != "Frost" || r.Labels["temperature"] != "low" {
+		t.Errorf("rule = %+v", r)
+	}
+	if ch := cfg.Alerts.Channels["log"]; ch.Units != "imperial" || ch.WindUnits != "kn" {
+		t.Errorf("channel = %+v", ch)
 	}
 }
