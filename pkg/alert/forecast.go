@@ -317,6 +317,9 @@ func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *Rule,
 		if err != nil {
 			return err
 		}
+		if ended != "" && ended != kind {
+			e.m.transitions.WithLabelValues(rule.Name, ended).Inc()
+		}
 		if kind != "" {
 			e.recorded(ctx, ls, rule, f.Location, f.IssuedAt, kind, outcomes)
 		}
