@@ -438,3 +438,27 @@ func (e *Engine) expected(ls *locState, now time.Time) []state.Expected {
 	slices.SortFunc(out, func(x, y state.Expected) int { return x.Onset.Compare(y.Onset) })
 	return out
 }
+
+// unannounced reports whether a held entry is a forecast prediction the
+// channel has not sent yet.
+func unannounced(held state.Entry) bool {
+	return held.Event.Kind == KindPredicted
+}
+
+// foldUnannounced folds a forecast notice into the held, unsent prediction
+// outbox[i]: people who never heard of the first onset get one prediction
+// with the latest one, and nothing at all when it is cancelled before the
+// channel's window opens.
+func foldUnannounced(outbox []state.Entry, i int, nu state.Entry) []state.Entry {
+	if nu.Event.Kind == KindForecastCancelled {
+		return slices.Delete(outbox, i, i+1)
+	}
+	nu.Event.Kind = KindPredicted
+	if nu.Event.Forecast != nil {
+		nu.Event.Forecast.PreviousOnset = time.Time{}
+	}
+	nu.NotBefore = outbox[i].NotBefore
+	nu.ID = outbox[i].ID
+	outbox[i] = nu
+	return outbox
+}

@@ -348,3 +348,29 @@ func TestEngine_ForecastState(t *testing.T) {
 		t.Errorf("messages %q, want %q", got, want)
 	}
 }
+
+// TestEngine_ForecastHeldPredictionFolds: while a prediction waits for the
+// channel's window, an update replaces it (people get one notice, with the
+// latest onset) and a cancellation removes it (they get none).
+func TestEngine_ForecastHeldPredictionFolds(t *testing.T) {
+	cfg := testConfig(fcRule("frost", "temperature <= 0", 24*time.Hour, summary("Frost")))
+	cfg.Channels["rec"] = ChannelConfig{Type: "log", Window: WindowConfig{Start: "0 10 * * *", Duration: 2 * time.Hour}}
+	h := newHarness(t, cfg, Deps{})
+	h.forecast(t,
+		fcast("sao-paulo", 0, "temperature", 8, 6, 4, 2, 0, -1, 1),                 // 13:00 local
+		fcast("sao-paulo", 10*time.Minute, "temperature", 8, 6, 4, 2, 1, 1, 1, -3), // 17:00 local: an update
+		fcast("toronto", 0, "temperature", 3, 2, -1, 1),                            // 09:00 local
+		fcast("toronto", 10*time.Minute, "temperature", 3, 2, 1, 1),                // cancelled
+	)
+	if got := h.transitions("frost", KindUpdated) + h.transitions("frost", KindForecastCancelled); got != 2 {
+		t.Fatalf("%d updates and cancellations recorded, want 2", got)
+	}
+	h.clk.Set(t0.Add(3 * time.Hour)) // both windows open (10:00 in Toronto)
+	h.e.Tick(context.Background())
+	if got, want := h.rec["rec"].sms(), []string{"WARNING: Frost expected in Sao Paulo at 17:00 (in 7 h 50 min): temperature down to -3 C"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("messages %q, want %q", got, want)
+	}
+	if n := h.e.outboxLen.Load(); n != 0 {
+		t.Errorf("outbox = %d, want 0", n)
+	}
+}

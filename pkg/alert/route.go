@@ -66,7 +66,10 @@ func (e *Engine) route(ls *locState, rule *Rule, next *state.Alert, kind string,
 		}
 		entry.NotBefore = e.holdUntil(ch, rule.Severity, id, now)
 		if i := heldIndex(next.Outbox, chName, now); i >= 0 {
-			if kind != KindRepeat {
+			switch {
+			case unannounced(next.Outbox[i]):
+				next.Outbox = foldUnannounced(next.Outbox, i, entry)
+			case kind != KindRepeat:
 				next.Outbox[i] = mergeHeld(next.Outbox[i], entry)
 			}
 			outs = append(outs, outcome{chName, OutcomeSummarized})
