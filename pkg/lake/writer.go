@@ -20,14 +20,16 @@ import (
 )
 
 // Item is one stream record handed to the lake with the result of decoding
-// it: a reading, or Err when the record is not a usable reading (a poison
-// record, written to errors/). The lake keeps Record.Data until it is
-// flushed (the caller must not reuse it); it copies what it needs of the
-// reading before Add returns, so the caller may reuse the reading's values.
+// it: a reading, a forecast (Forecast set), or Err when the record is not a
+// usable event (a poison record, written to errors/). The lake keeps
+// Record.Data until it is flushed (the caller must not reuse it); it copies
+// what it needs of the reading or forecast before Add returns, so the
+// caller may reuse the reading's values.
 type Item struct {
-	Record  stream.Record
-	Reading weather.Reading
-	Err     error
+	Record   stream.Record
+	Reading  weather.Reading
+	Forecast *weather.Forecast
+	Err      error
 }
 
 // Writer owns what all shards share: the store, the Parquet encoder, the
@@ -180,14 +182,15 @@ type ShardWriter struct {
 type buffer struct {
 	gold    map[int64]*goldPart // by partition hour (unix seconds)
 	errs    map[int64]*errPart
-	last    string // sequence number of the last record in the buffer
+	fcast   map[int64]*forecastPart // by issued_at hour
+	last    string                  // sequence number of the last record in the buffer
 	records int
 	bytes   int64
 	since   time.Time // when the oldest record was added
 }
 
 func newBuffer() buffer {
-	return buffer{gold: map[int64]*goldPart{}, errs: map[int64]*errPart{}}
+	return buffer{gold: map[int64]*goldPart{}, errs: map[int64]*errPart{}, fcast: map[int64]*forecastPart{}}
 }
 
 // prepend puts a, a buffer whose flush failed, in front of b, which holds
@@ -208,6 +211,13 @@ func (b *buffer) prepend(a buffer) {
 			pa.recs = append(pa.recs, pb.recs...)
 		}
 		b.errs[h] = pa
+	}
+	for h, pa := range a.fcast {
+		if pb := b.fcast[h]; pb != nil {
+			pa.bodies = append(pa.bodies, pb.bodies...)
+			pa.rows = append(pa.rows, pb.rows...)
+		}
+		b.fcast[h] = pa
 	}
 	if b.records == 0 {
 		b.last = a.last
@@ -378,7 +388,9 @@ func (s *ShardWriter) Discard() {
 func (s *ShardWriter) append(it *Item, n int64) {
 	seq := it.Record.SequenceNumber
 	b := &s.buf
-	if it.Err == nil && !it.Reading.ObservedAt.IsZero() {
+	if it.Err == nil && it.Forecast != nil {
+		b.addForecast(it.Record, it.Forecast)
+	} else if it.Err == nil && !it.Reading.ObservedAt.IsZero() {
 		hour := it.Reading.ObservedAt.UTC().Truncate(time.Hour)
 		p := b.gold[hour.Unix()]
 		if p == nil {
@@ -420,7 +432,9 @@ func (s *ShardWriter) append(it *Item, n int64) {
 // rounded up to 512 bytes, the allocation overhead included.
 func itemSize(it *Item) int64 {
 	n := int64(len(it.Record.Data)) + 512
-	if it.Err == nil {
+	if it.Err == nil && it.Forecast != nil {
+		n += int64(len(it.Forecast.Steps)) * forecastRowSize
+	} else if it.Err == nil {
 		r := &it.Reading
 		n += int64(len(r.EventID) + len(r.Location.ID) + len(r.Location.Name) + len(r.Provider))
 	} else {
@@ -587,6 +601,7 @@ func (s *ShardWriter) write(ctx context.Context, b *buffer) error {
 			return s.put(ctx, KindGold, ObjectKey(KindGold, p.hour, name), data)
 		})
 	}
+	s.writeForecasts(ctx, &g, b)
 	for _, p := range b.errs {
 		key := ObjectKey(KindErrors, p.hour, ObjectName(s.stream, s.shard, p.firstSeq))
 		g.Go(func() error {

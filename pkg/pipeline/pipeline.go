@@ -195,17 +195,35 @@ func (p *processor) prepare(ctx context.Context, records []stream.Record, b *bat
 	items, readings := b.sized(len(records))
 	decodeAll(records, items, b)
 	kept := items[:0]
+	// forecasts holds each kept forecast with the number of readings kept
+	// before it, so the alert engine sees events in stream order.
+	var forecasts []forecastAt
 	for i := range items {
 		it := &items[i]
 		if it.Err == nil {
-			// A reading from the future would silence its location's later
+			// An event from the future would silence its location's later
 			// ones (duplicates, stale for alerts) until the clock caught up.
-			it.Err = weather.CheckObservedAt(it.Reading.ObservedAt, it.Record.ArrivedAt, p.f.maxSkew())
+			if it.Forecast != nil {
+				it.Err = weather.CheckIssuedAt(it.Forecast.IssuedAt, it.Record.ArrivedAt, p.f.maxSkew())
+			} else {
+				it.Err = weather.CheckObservedAt(it.Reading.ObservedAt, it.Record.ArrivedAt, p.f.maxSkew())
+			}
 		}
 		if err := it.Err; err != nil {
 			rec := &records[i]
 			p.log.Warn("invalid record sent to the lake's errors/", "sequence", rec.SequenceNumber, "partition_key", rec.PartitionKey, "err", err)
+			it.Forecast = nil
 			kept = append(kept, *it)
+			continue
+		}
+		if f := it.Forecast; f != nil {
+			if p.dedup.duplicate(forecastDedupeKey(f.Location.ID), f.IssuedAt.Unix(), it.Record.SequenceNumber) {
+				p.f.Metrics.duplicates.Inc()
+				p.log.Debug("duplicate forecast dropped", "event_id", f.EventID, "sequence", it.Record.SequenceNumber)
+				continue
+			}
+			kept = append(kept, *it)
+			forecasts = append(forecasts, forecastAt{f, len(readings)})
 			continue
 		}
 		if r := &it.Reading; !r.ObservedAt.IsZero() && p.dedup.duplicate(r.Location.ID, r.ObservedAt.Unix(), it.Record.SequenceNumber) {
@@ -218,12 +236,48 @@ func (p *processor) prepare(ctx context.Context, records []stream.Record, b *bat
 	}
 	items = kept
 	b.readings = readings
-	if len(readings) > 0 {
-		if err := p.f.Alerts.Observe(ctx, readings); err != nil {
-			return nil, fmt.Errorf("evaluate alerts: %w", err)
-		}
+	if err := p.observe(ctx, readings, forecasts); err != nil {
+		return nil, err
 	}
 	return items, nil
+}
+
+// observe lets the alert engine see the readings and forecasts of a slice
+// in stream order: the readings before each forecast as one batch, then the
+// forecast.
+func (p *processor) observe(ctx context.Context, readings []weather.Reading, forecasts []forecastAt) error {
+	done := 0
+	batch := func(upTo int) error {
+		if upTo > done {
+			if err := p.f.Alerts.Observe(ctx, readings[done:upTo]); err != nil {
+				return fmt.Errorf("evaluate alerts: %w", err)
+			}
+			done = upTo
+		}
+		return nil
+	}
+	fo := p.f.forecastObserver()
+	for _, fa := range forecasts {
+		if fo == nil {
+			break
+		}
+		if err := batch(fa.readings); err != nil {
+			return err
+		}
+		if err := fo.ObserveForecast(ctx, *fa.f); err != nil {
+			return fmt.Errorf("evaluate forecast alerts: %w", err)
+		}
+	}
+	return batch(len(readings))
+}
+
+// forecastObserver is Forecasts, or Alerts when it observes forecasts too.
+func (f *Factory) forecastObserver() ForecastObserver {
+	if f.Forecasts != nil {
+		return f.Forecasts
+	}
+	fo, _ := f.Alerts.(ForecastObserver)
+	return fo
 }
 
 func (f *Factory) maxSkew() time.Duration {
@@ -248,6 +302,12 @@ func decodeAll(records []stream.Record, items []lake.Item, b *batchBuf) {
 			it.Reading, it.Err = weather.DecodeReuse(records[i].Data, b.vals[i], nums)
 			if it.Reading.Values != nil {
 				b.vals[i] = it.Reading.Values
+			}
+			it.Forecast = nil
+			if it.Err != nil && weather.IsForecast(records[i].Data) {
+				// Forecasts are rare (one per location per forecast run):
+				// a reading is tried first, so readings pay nothing.
+				it.Forecast, it.Err = decodeForecast(records[i].Data)
 			}
 		}
 	}
