@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 			// Among replicas, the poller's leader also compacts the lake.
 			writer.CompactOnlyWhileLeading(elector)
 		}
-		p, err := poller.New(cfg.Poller, cfg.Locations, prov, out, poller.NewMetrics(reg), log, opts...)
+		p, err := poller.New(cfg.Poller.Config, cfg.Locations, prov, out, poller.NewMetrics(reg), log, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -210,13 +210,8 @@ func newElector(cfg *config.Config, sdk aws.Config, workerID string, reg prometh
 		workerID = id
 	}
 	lc := cfg.Poller.Leader
-	e, err := leader.New(leader.Config{
-		Table:         lc.Table,
-		Name:          lc.Name,
-		LeaseDuration: lc.LeaseDuration,
-		RenewInterval: lc.RenewInterval,
-		ID:            workerID,
-	}, awsconf.NewDynamoDB(sdk, cfg.AWS), leader.NewMetrics(reg), log)
+	lc.ID = workerID
+	e, err := leader.New(lc, awsconf.NewDynamoDB(sdk, cfg.AWS), leader.NewMetrics(reg), log)
 	if err != nil {
 		return nil, err
 	}
