@@ -90,7 +90,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 	var outCheck func() error // the producer's readiness check
 	var consumer lifecycle.Component
 	workerID := cfg.Consumer.WorkerID
-	delivered := func() bool { return true } // whether the producer has sent everything
 	switch cfg.Stream.Driver {
 	case stream.DriverMemory:
 		factory.Stream = "memory"
@@ -113,7 +112,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 			opts = append(opts, producer.WithSpool(sp, recovered))
 		}
 		prod := producer.New(cfg.Stream.Kinesis, kin, reg, log, opts...)
-		out, outCheck, delivered = prod, prod.Health, func() bool { return prod.Buffered() == 0 }
+		out, outCheck = prod, prod.Health
 		w, err := kcl.New(cfg.Consumer, cfg.Stream.Kinesis.Name, kin, awsconf.NewDynamoDB(sdk, cfg.AWS), factory.New, reg, log)
 		if err != nil {
 			return nil, fmt.Errorf("consumer: %w", err)
@@ -138,7 +137,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 			}
 			// The leader keeps its last observations on the lease item, so
 			// the next leader does not emit them again.
-			opts = append(opts, poller.WithStateStore(elector, delivered))
+			opts = append(opts, poller.WithStateStore(elector))
 			// Among replicas, the poller's leader also compacts the lake.
 			writer.CompactOnlyWhileLeading(elector)
 		}

@@ -72,7 +72,7 @@ func (s *journalSink) cp(cp stream.Checkpointer) stream.Checkpointer {
 	})
 }
 
-func (s *journalSink) Add(ctx context.Context, items []lake.Item, cp stream.Checkpointer) error {
+func (s *journalSink) Add(ctx context.Context, items []stream.Item, cp stream.Checkpointer) error {
 	err := s.ShardWriter.Add(ctx, items, s.cp(cp))
 	if err == nil && len(items) > 0 {
 		s.j.add(s.worker, s.shard, "add", items[len(items)-1].Record.SequenceNumber, len(items))

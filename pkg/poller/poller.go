@@ -34,8 +34,7 @@ type Poller struct {
 	now       func() time.Time
 	wait      func(ctx context.Context, d time.Duration) error
 
-	store     StateStore  // optional: remembers last across restarts
-	delivered func() bool // whether the producer has delivered everything
+	store StateStore // optional: remembers last across restarts
 
 	mu   sync.Mutex
 	last map[string]time.Time // newest observation time emitted per location
