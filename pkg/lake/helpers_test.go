@@ -283,3 +283,13 @@ func testCounterVec(tb testing.TB, reg *prometheus.Registry, name, label, value 
 	tb.Fatalf("metric %s{%s=%q} not found", name, label, value)
 	return 0
 }
+
+// mustLocation parses a lake.url.
+func mustLocation(tb testing.TB, raw string) Location {
+	tb.Helper()
+	loc, err := ParseURL(raw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return loc
+}

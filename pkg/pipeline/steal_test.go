@@ -155,7 +155,11 @@ func TestPipeline_GracefulStealWithDataInFlight(t *testing.T) {
 	start := func(id string) *stealWorker {
 		t.Helper()
 		reg := prometheus.NewRegistry()
-		store, err := lake.OpenStore(ctx, cfg.Lake, nil)
+		loc, err := lake.ParseURL(cfg.Lake.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store, err := lake.OpenStore(ctx, loc, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
