@@ -19,7 +19,7 @@ import (
 
 // forecastItem is f encoded as the stream record with sequence number
 // seqNo(i), decoded the way the pipeline decodes forecasts.
-func forecastItem(tb testing.TB, i int, f weather.Forecast) Item {
+func forecastItem(tb testing.TB, i int, f weather.Forecast) stream.Item {
 	tb.Helper()
 	data, err := f.Encode()
 	if err != nil {
@@ -29,7 +29,7 @@ func forecastItem(tb testing.TB, i int, f weather.Forecast) Item {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return Item{Record: stream.Record{Data: data, PartitionKey: f.PartitionKey(), SequenceNumber: seqNo(i),
+	return stream.Item{Record: stream.Record{Data: data, PartitionKey: f.PartitionKey(), SequenceNumber: seqNo(i),
 		ArrivedAt: f.IssuedAt.Add(time.Second)}, Forecast: &got}
 }
 
@@ -92,7 +92,7 @@ func TestShardWriter_Forecasts(t *testing.T) {
 		v.Set("temperature", -2)
 		return v
 	})
-	in := []Item{item(t, 0, testReading(0, 0)), forecastItem(t, 1, sp), item(t, 2, testReading(2, 0)), forecastItem(t, 3, to)}
+	in := []stream.Item{item(t, 0, testReading(0, 0)), forecastItem(t, 1, sp), item(t, 2, testReading(2, 0)), forecastItem(t, 3, to)}
 	if err := sw.Add(ctx, in, cp); err != nil {
 		t.Fatal(err)
 	}
@@ -214,9 +214,9 @@ func TestForecastAccuracyQuery(t *testing.T) {
 
 	a := weather.Location{ID: "a", Name: "A"}
 	b := weather.Location{ID: "b", Name: "B"}
-	var in []Item
+	var in []stream.Item
 	seq := 0
-	add := func(it Item) { in = append(in, it); seq++ }
+	add := func(it stream.Item) { in = append(in, it); seq++ }
 	// Readings 20:00 .. 02:00 every 10 minutes. At a the temperature
 	// alternates 9 and 11 (any hour's window averages 10), the gust is 5;
 	// at b they are 20 and 10.

@@ -65,13 +65,3 @@ func safe(s string) string {
 		return r
 	}, s)
 }
-
-// SeqLess reports whether sequence number a comes before b. Kinesis (and the
-// memory stream) sequence numbers are decimal strings of up to 56 digits:
-// shorter is smaller, equal lengths compare lexically.
-func SeqLess(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
-}

@@ -19,19 +19,6 @@ import (
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
-// Item is one stream record handed to the lake with the result of decoding
-// it: a reading, a forecast (Forecast set), or Err when the record is not a
-// usable event (a poison record, written to errors/). The lake keeps
-// Record.Data until it is flushed (the caller must not reuse it); it copies
-// what it needs of the reading or forecast before Add returns, so the
-// caller may reuse the reading's values.
-type Item struct {
-	Record   stream.Record
-	Reading  weather.Reading
-	Forecast *weather.Forecast
-	Err      error
-}
-
 // Writer owns what all shards share: the store, the Parquet encoder, the
 // metrics and the bound on buffered bytes. Each shard writes through its own
 // ShardWriter.
@@ -295,14 +282,14 @@ type errPart struct {
 // finishes or makes its own shard's flush, then blocks until budget is freed
 // or ctx ends. An error may be a background flush's: the next Add, Tick or
 // Flush retries it (see join).
-func (s *ShardWriter) Add(ctx context.Context, items []Item, cp stream.Checkpointer) error {
+func (s *ShardWriter) Add(ctx context.Context, items []stream.Item, cp stream.Checkpointer) error {
 	for i := range items {
 		it := &items[i]
 		seq := it.Record.SequenceNumber
 		if seq == "" {
 			return fmt.Errorf("lake shard %s: record without a sequence number", s.shard)
 		}
-		if s.lastSeq != "" && !SeqLess(s.lastSeq, seq) {
+		if s.lastSeq != "" && !stream.SeqLess(s.lastSeq, seq) {
 			continue
 		}
 		n := itemSize(it)
@@ -385,7 +372,7 @@ func (s *ShardWriter) Discard() {
 	s.lastSeq = ""
 }
 
-func (s *ShardWriter) append(it *Item, n int64) {
+func (s *ShardWriter) append(it *stream.Item, n int64) {
 	seq := it.Record.SequenceNumber
 	b := &s.buf
 	if it.Err == nil && it.Forecast != nil {
@@ -430,7 +417,7 @@ func (s *ShardWriter) append(it *Item, n int64) {
 // keeps beside them — the gold row (bufRow, its values inline) with its
 // strings for a reading, the error record and its reason for a poison one —
 // rounded up to 512 bytes, the allocation overhead included.
-func itemSize(it *Item) int64 {
+func itemSize(it *stream.Item) int64 {
 	n := int64(len(it.Record.Data)) + 512
 	if it.Err == nil && it.Forecast != nil {
 		n += int64(len(it.Forecast.Steps)) * forecastRowSize
@@ -447,7 +434,7 @@ func itemSize(it *Item) int64 {
 // still carry a parsable one that is not too far ahead, else by the
 // stream's arrival time. Both come from the record itself, so a replay puts
 // it in the same partition.
-func (s *ShardWriter) errorHour(it *Item) time.Time {
+func (s *ShardWriter) errorHour(it *stream.Item) time.Time {
 	if weather.InvalidCode(it.Err) == weather.InvalidFuture && !it.Record.ArrivedAt.IsZero() {
 		// Its observed_at is the lie: file it with what arrived then.
 		return it.Record.ArrivedAt.UTC().Truncate(time.Hour)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/weatherd/weatherd/pkg/lake"
 	"github.com/weatherd/weatherd/pkg/stream"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
@@ -139,7 +138,7 @@ func TestProcessor_InvalidForecasts(t *testing.T) {
 	r := newDedupeRig()
 	o := &bothObserver{}
 	r.factory.Alerts = o
-	var got []lake.Item
+	var got []stream.Item
 	r.factory.Lake = func(string, string) ShardSink { return itemSink{&got} }
 	p := r.start(t, stream.Position{})
 	bad := forecastRecord(t, 1, "a", 0)
@@ -170,9 +169,9 @@ func TestProcessor_InvalidForecasts(t *testing.T) {
 }
 
 // itemSink keeps copies of the items it is given.
-type itemSink struct{ items *[]lake.Item }
+type itemSink struct{ items *[]stream.Item }
 
-func (s itemSink) Add(_ context.Context, items []lake.Item, _ stream.Checkpointer) error {
+func (s itemSink) Add(_ context.Context, items []stream.Item, _ stream.Checkpointer) error {
 	*s.items = append(*s.items, items...)
 	return nil
 }

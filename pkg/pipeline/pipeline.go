@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/weatherd/weatherd/pkg/lake"
 	"github.com/weatherd/weatherd/pkg/stream"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
@@ -40,7 +39,7 @@ type ForecastObserver interface {
 // ShardSink buffers one shard's records for the lake and checkpoints after
 // writing them.
 type ShardSink interface {
-	Add(ctx context.Context, items []lake.Item, cp stream.Checkpointer) error
+	Add(ctx context.Context, items []stream.Item, cp stream.Checkpointer) error
 	Tick(ctx context.Context, cp stream.Checkpointer) error
 	Flush(ctx context.Context, cp stream.Checkpointer) error
 	Discard()
@@ -107,7 +106,7 @@ type processor struct {
 // the alert engine nor the lake keeps a reading's values map (they copy
 // what they keep), so once a slice is done its maps are free for the next.
 type batchBuf struct {
-	items    []lake.Item
+	items    []stream.Item
 	readings []weather.Reading
 	vals     []weather.Values
 	nums     []float64 // numsPerItem per item
@@ -191,7 +190,7 @@ func (p *processor) ProcessRecords(ctx context.Context, records []stream.Record,
 
 // prepare decodes records into b and lets the alert engine see the
 // readings; it returns the items for the lake.
-func (p *processor) prepare(ctx context.Context, records []stream.Record, b *batchBuf) ([]lake.Item, error) {
+func (p *processor) prepare(ctx context.Context, records []stream.Record, b *batchBuf) ([]stream.Item, error) {
 	items, readings := b.sized(len(records))
 	decodeAll(records, items, b)
 	kept := items[:0]
@@ -293,7 +292,7 @@ const decodeChunk = 1024
 // decodeAll decodes records into items (Record and Reading or Err). A large
 // batch is decoded by up to GOMAXPROCS goroutines, so decoding also uses a
 // core another shard leaves idle while it waits on a flush.
-func decodeAll(records []stream.Record, items []lake.Item, b *batchBuf) {
+func decodeAll(records []stream.Record, items []stream.Item, b *batchBuf) {
 	decode := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			it := &items[i]
@@ -335,9 +334,9 @@ func decodeAll(records []stream.Record, items []lake.Item, b *batchBuf) {
 }
 
 // sized returns b's buffers sized for n records.
-func (b *batchBuf) sized(n int) ([]lake.Item, []weather.Reading) {
+func (b *batchBuf) sized(n int) ([]stream.Item, []weather.Reading) {
 	if cap(b.items) < n {
-		b.items = make([]lake.Item, n)
+		b.items = make([]stream.Item, n)
 		b.readings = make([]weather.Reading, 0, n)
 		b.vals = make([]weather.Values, n)
 		b.nums = make([]float64, n*numsPerItem)
