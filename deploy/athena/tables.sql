@@ -150,3 +150,99 @@ TBLPROPERTIES (
   'projection.hour.digits'    = '2',
   'storage.location.template' = 's3://YOUR-BUCKET/weatherd/errors/year=${year}/month=${month}/day=${day}/hour=${hour}/'
 );
+
+-- forecast/gold/: typed Parquet, one row per forecast step, i.e. per
+-- (location, issued_at, valid_at). Partitioned by the hour of issued_at.
+-- lead_hours is valid_at - issued_at in hours (fractional when the poller's
+-- forecast schedule is not on the hour); the value columns are the
+-- readings' (same names, types and metric units).
+CREATE EXTERNAL TABLE IF NOT EXISTS weatherd.forecasts (
+  event_id                  string,
+  location_id               string,
+  location_name             string,
+  lat                       double,
+  lon                       double,
+  issued_at                 timestamp,
+  valid_at                  timestamp,
+  lead_hours                double,
+  ingested_at               timestamp,
+  provider                  string,
+  temperature               double,
+  temperature_apparent      double,
+  dew_point                 double,
+  humidity                  double,
+  wind_speed                double,
+  wind_gust                 double,
+  wind_direction            double,
+  pressure_surface_level    double,
+  pressure_sea_level        double,
+  weather_code              int,
+  precipitation_intensity   double,
+  precipitation_probability double,
+  precipitation_type        int,
+  rain_intensity            double,
+  freezing_rain_intensity   double,
+  snow_intensity            double,
+  sleet_intensity           double,
+  rain_accumulation         double,
+  snow_accumulation         double,
+  sleet_accumulation        double,
+  ice_accumulation          double,
+  visibility                double,
+  cloud_cover               double,
+  cloud_base                double,
+  cloud_ceiling             double,
+  uv_index                  double,
+  uv_health_concern         int,
+  evapotranspiration        double
+)
+PARTITIONED BY (year int, month int, day int, hour int)
+STORED AS PARQUET
+LOCATION 's3://YOUR-BUCKET/weatherd/forecast/gold/'
+TBLPROPERTIES (
+  'projection.enabled'        = 'true',
+  'projection.year.type'      = 'integer',
+  'projection.year.range'     = '2024,2040',
+  'projection.month.type'     = 'integer',
+  'projection.month.range'    = '1,12',
+  'projection.month.digits'   = '2',
+  'projection.day.type'       = 'integer',
+  'projection.day.range'      = '1,31',
+  'projection.day.digits'     = '2',
+  'projection.hour.type'      = 'integer',
+  'projection.hour.range'     = '0,23',
+  'projection.hour.digits'    = '2',
+  'storage.location.template' = 's3://YOUR-BUCKET/weatherd/forecast/gold/year=${year}/month=${month}/day=${day}/hour=${hour}/'
+);
+
+-- forecast/raw/: the forecast events exactly as they travelled on the
+-- stream (gzip NDJSON), partitioned by the hour of issued_at.
+CREATE EXTERNAL TABLE IF NOT EXISTS weatherd.forecasts_raw (
+  `schema`     string,
+  event_id     string,
+  location     struct<id:string, name:string, lat:double, lon:double>,
+  issued_at    string,
+  ingested_at  string,
+  provider     string,
+  units        string,
+  steps        array<struct<valid_at:string, `values`:map<string, double>>>
+)
+PARTITIONED BY (year int, month int, day int, hour int)
+ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
+WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')
+LOCATION 's3://YOUR-BUCKET/weatherd/forecast/raw/'
+TBLPROPERTIES (
+  'projection.enabled'        = 'true',
+  'projection.year.type'      = 'integer',
+  'projection.year.range'     = '2024,2040',
+  'projection.month.type'     = 'integer',
+  'projection.month.range'    = '1,12',
+  'projection.month.digits'   = '2',
+  'projection.day.type'       = 'integer',
+  'projection.day.range'      = '1,31',
+  'projection.day.digits'     = '2',
+  'projection.hour.type'      = 'integer',
+  'projection.hour.range'     = '0,23',
+  'projection.hour.digits'    = '2',
+  'storage.location.template' = 's3://YOUR-BUCKET/weatherd/forecast/raw/year=${year}/month=${month}/day=${day}/hour=${hour}/'
+);

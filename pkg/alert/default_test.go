@@ -25,7 +25,10 @@ func TestDefaultConfig_SimulatedWeather(t *testing.T) {
 		t.Fatal(err)
 	}
 	epoch := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
-	sim := simulated.New(simulated.Config{Seed: cfg.Poller.Simulated.Seed}, epoch, cfg.Locations, nil)
+	sim, err := simulated.New(cfg.Poller.Simulated, epoch, cfg.Locations, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	reg := prometheus.NewRegistry()

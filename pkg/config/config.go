@@ -14,7 +14,6 @@ import (
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/kcl"
 	"github.com/weatherd/weatherd/pkg/lake"
-	"github.com/weatherd/weatherd/pkg/poller"
 	"github.com/weatherd/weatherd/pkg/stream"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
@@ -26,7 +25,7 @@ type Config struct {
 	ShutdownTimeout time.Duration      `mapstructure:"shutdown_timeout"`
 	AWS             awsconf.Config     `mapstructure:"aws"`
 	Locations       []weather.Location `mapstructure:"locations"`
-	Poller          poller.Config      `mapstructure:"poller"`
+	Poller          PollerConfig       `mapstructure:"poller"`
 	Stream          stream.Config      `mapstructure:"stream"`
 	Consumer        kcl.Config         `mapstructure:"consumer"`
 	Alerts          alert.Config       `mapstructure:"alerts"`

@@ -55,7 +55,12 @@ func envKeys(t reflect.Type, settings map[string]any, prefix string, keys map[st
 	}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if f.Anonymous && name == "" && opts == "squash" {
+			// The embedded section's keys are the enclosing section's.
+			envKeys(f.Type, settings, prefix, keys, sections)
+			continue
+		}
 		if !f.IsExported() || name == "-" || name == "" {
 			continue
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/weatherd/weatherd/pkg/internal/emulator"
 	"github.com/weatherd/weatherd/pkg/lake"
 	"github.com/weatherd/weatherd/pkg/pipeline"
+	"github.com/weatherd/weatherd/pkg/stream"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
@@ -167,7 +168,7 @@ func errorRecords(t *testing.T, dir string) []lake.ErrorRecord {
 			out = append(out, rec)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return lake.SeqLess(out[i].SequenceNumber, out[j].SequenceNumber) })
+	sort.Slice(out, func(i, j int) bool { return stream.SeqLess(out[i].SequenceNumber, out[j].SequenceNumber) })
 	return out
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weatherd/weatherd/pkg/config"
-	"github.com/weatherd/weatherd/pkg/poller"
 	"github.com/weatherd/weatherd/pkg/provider"
 	"github.com/weatherd/weatherd/pkg/provider/openmeteo"
 	"github.com/weatherd/weatherd/pkg/provider/simulated"
@@ -28,15 +27,11 @@ func newProvider(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger
 func newSource(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (provider.Provider, error) {
 	p := cfg.Poller
 	switch p.Provider {
-	case poller.ProviderSimulated:
-		return simulated.New(simulated.Config{
-			Seed:          p.Simulated.Seed,
-			FrontEvery:    p.Simulated.FrontEvery,
-			FrontDuration: p.Simulated.FrontDuration,
-		}, time.Now(), cfg.Locations, nil), nil
-	case poller.ProviderTomorrowIO:
+	case simulated.Name:
+		return simulated.New(p.Simulated, time.Now(), cfg.Locations, time.Now)
+	case tomorrowio.Name:
 		return tomorrowio.New(p.TomorrowIO, p.Timeout, reg, log)
-	case poller.ProviderOpenMeteo:
+	case openmeteo.Name:
 		return openmeteo.New(p.OpenMeteo, p.Timeout, reg, log)
 	}
 	return nil, fmt.Errorf("unknown provider %q", p.Provider)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -23,6 +24,14 @@ type API interface {
 }
 
 var _ API = (*dynamodb.Client)(nil)
+
+// NameRule says what a DynamoDB table name may be, for config errors.
+const NameRule = "a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ . -"
+
+var tableName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
+
+// ValidName reports whether name is a DynamoDB table name (NameRule).
+func ValidName(name string) bool { return tableName.MatchString(name) }
 
 // ErrSchema is returned for an existing table whose key is not the one asked for.
 var ErrSchema = errors.New("wrong key schema")

@@ -1,10 +1,10 @@
 package kcl
 
 import (
-	"regexp"
 	"time"
 
 	"github.com/weatherd/weatherd/pkg/check"
+	"github.com/weatherd/weatherd/pkg/ddbtable"
 )
 
 // Initial positions.
@@ -73,15 +73,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// DynamoDB table names: 3 to 255 of these characters.
-var tableName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
-
 // Validate reports every problem in the section at key.
 func (c Config) Validate(key string, ps *check.Problems) {
 	if c.ApplicationName == "" {
 		ps.Add(check.Key(key, "application_name"), "required")
-	} else if !tableName.MatchString(c.ApplicationName) {
-		ps.Add(check.Key(key, "application_name"), "got %q, want a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ . -", c.ApplicationName)
+	} else if !ddbtable.ValidName(c.ApplicationName) {
+		ps.Add(check.Key(key, "application_name"), "got %q, want %s", c.ApplicationName, ddbtable.NameRule)
 	}
 	switch c.InitialPosition {
 	case TrimHorizon, Latest:

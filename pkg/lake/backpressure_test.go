@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/weatherd/weatherd/internal/testkit"
+	"github.com/weatherd/weatherd/pkg/stream"
 )
 
 // waitUntil polls cond every millisecond for up to 30s.
@@ -25,7 +26,7 @@ func (w *Writer) waiters() int {
 func TestShardWriter_Backpressure(t *testing.T) {
 	ctx := context.Background()
 	in := items(t, 12, func(int) int { return 0 })
-	size := func(its []Item) (n int64) {
+	size := func(its []stream.Item) (n int64) {
 		for _, it := range its {
 			n += itemSize(&it)
 		}

@@ -112,10 +112,10 @@ func runLake(b *testing.B, recs []stream.Record, decode func([]byte) (weather.Re
 			defer wg.Done()
 			sw := w.Shard("bench", fmt.Sprintf("shard-%d", s))
 			cp := &recCP{}
-			batch := make([]Item, 0, 500)
+			batch := make([]stream.Item, 0, 500)
 			lo, hi := s*len(recs)/shards, (s+1)*len(recs)/shards
 			for i := lo; i < hi; i++ {
-				var it Item
+				var it stream.Item
 				it.Record = recs[i]
 				if decode != nil {
 					it.Reading, it.Err = decode(recs[i].Data)

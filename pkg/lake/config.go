@@ -3,6 +3,7 @@ package lake
 import (
 	"fmt"
 	"net/url"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -59,6 +60,17 @@ type Location struct {
 	// Bucket and Prefix are set for s3 URLs; Prefix has no leading or trailing slash.
 	Bucket, Prefix string
 }
+
+// String is the location as a lake.url.
+func (l Location) String() string {
+	if l.Scheme == "s3" {
+		return "s3://" + path.Join(l.Bucket, l.Prefix)
+	}
+	return l.Scheme + "://" + l.Dir
+}
+
+// S3 reports whether the lake is in S3.
+func (l Location) S3() bool { return l.Scheme == "s3" }
 
 // ParseURL parses file:///abs/dir, file://./rel/dir or s3://bucket/prefix.
 func ParseURL(raw string) (Location, error) {

@@ -72,11 +72,11 @@ lake.compaction.max_input_bytes: got 0, want a positive size in bytes`
 
 func TestOpenStore(t *testing.T) {
 	ctx := t.Context()
-	if _, err := OpenStore(ctx, Config{URL: "s3://b/p"}, nil); err == nil || err.Error() != `lake.url "s3://b/p" is an s3 URL but no S3 client was given` {
+	if _, err := OpenStore(ctx, mustLocation(t, "s3://b/p"), nil); err == nil || err.Error() != `lake.url "s3://b/p" is an s3 URL but no S3 client was given` {
 		t.Fatalf("s3 without client: %v", err)
 	}
 	dir := t.TempDir() + "/lake"
-	s, err := OpenStore(ctx, Config{URL: "file://" + dir}, nil)
+	s, err := OpenStore(ctx, mustLocation(t, "file://"+dir), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

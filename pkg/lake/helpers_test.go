@@ -115,7 +115,7 @@ func testReading(i, hour int) weather.Reading {
 
 // item encodes r as a stream record with sequence number seqNo(i) and
 // decodes it the way the pipeline does.
-func item(tb testing.TB, i int, r weather.Reading) Item {
+func item(tb testing.TB, i int, r weather.Reading) stream.Item {
 	tb.Helper()
 	data, err := r.Encode()
 	if err != nil {
@@ -124,16 +124,16 @@ func item(tb testing.TB, i int, r weather.Reading) Item {
 	return decodeItem(i, data)
 }
 
-func decodeItem(i int, data []byte) Item {
+func decodeItem(i int, data []byte) stream.Item {
 	rec := stream.Record{Data: data, PartitionKey: "p", SequenceNumber: seqNo(i),
 		ArrivedAt: baseHour.Add(10*time.Hour + time.Duration(i)*time.Millisecond)}
 	rd, err := weather.Decode(data)
-	return Item{Record: rec, Reading: rd, Err: err}
+	return stream.Item{Record: rec, Reading: rd, Err: err}
 }
 
 // items returns n readings spread over hours by hourOf(i).
-func items(tb testing.TB, n int, hourOf func(i int) int) []Item {
-	out := make([]Item, n)
+func items(tb testing.TB, n int, hourOf func(i int) int) []stream.Item {
+	out := make([]stream.Item, n)
 	for i := range out {
 		out[i] = item(tb, i, testReading(i, hourOf(i)))
 	}
@@ -282,4 +282,14 @@ func testCounterVec(tb testing.TB, reg *prometheus.Registry, name, label, value 
 	}
 	tb.Fatalf("metric %s{%s=%q} not found", name, label, value)
 	return 0
+}
+
+// mustLocation parses a lake.url.
+func mustLocation(tb testing.TB, raw string) Location {
+	tb.Helper()
+	loc, err := ParseURL(raw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return loc
 }

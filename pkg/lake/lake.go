@@ -17,6 +17,11 @@ const (
 	KindGold      = "gold"
 	KindErrors    = "errors"
 	KindCompacted = "compacted"
+	// KindForecastRaw and KindForecastGold are the forecast events as
+	// received and the gold forecast table, both under forecast/ (see
+	// ObjectKey).
+	KindForecastRaw  = "forecast_raw"
+	KindForecastGold = "forecast_gold"
 )
 
 // PartitionPath is the Hive-style partition directory of hour (UTC), e.g.
@@ -36,14 +41,20 @@ func ObjectName(streamName, shardID, firstSeq string) string {
 	return safe(streamName) + "-" + safe(shardID) + "-" + safe(firstSeq)
 }
 
-// ObjectKey is the key of an object of kind (raw, gold or errors) under the
-// lake root.
+// ObjectKey is the key of an object of kind (raw, gold, errors or a
+// forecast kind) under the lake root. Forecasts have their own tree,
+// forecast/raw/ and forecast/gold/, so the readings' tables never see them.
 func ObjectKey(kind string, hour time.Time, name string) string {
-	ext := ".json.gz"
-	if kind == KindGold {
+	prefix, ext := kind, ".json.gz"
+	switch kind {
+	case KindGold:
 		ext = ".parquet"
+	case KindForecastRaw:
+		prefix = "forecast/raw"
+	case KindForecastGold:
+		prefix, ext = "forecast/gold", ".parquet"
 	}
-	return kind + "/" + PartitionPath(hour) + "/" + name + ext
+	return prefix + "/" + PartitionPath(hour) + "/" + name + ext
 }
 
 func safe(s string) string {
@@ -53,14 +64,4 @@ func safe(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// SeqLess reports whether sequence number a comes before b. Kinesis (and the
-// memory stream) sequence numbers are decimal strings of up to 56 digits:
-// shorter is smaller, equal lengths compare lexically.
-func SeqLess(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
 }

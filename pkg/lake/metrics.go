@@ -23,11 +23,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		objects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_lake_objects_written_total",
-			Help: "Lake objects written, by kind (raw, gold, errors, compacted).",
+			Help: "Lake objects written, by kind (raw, gold, errors, compacted, forecast_raw, forecast_gold).",
 		}, []string{"kind"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_lake_bytes_written_total",
-			Help: "Bytes of lake objects written, by kind (raw, gold, errors, compacted).",
+			Help: "Bytes of lake objects written, by kind (raw, gold, errors, compacted, forecast_raw, forecast_gold).",
 		}, []string{"kind"}),
 		flushDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "weatherd_lake_flush_duration_seconds",
@@ -69,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, err
 		}
 	}
-	for _, k := range []string{KindRaw, KindGold, KindErrors, KindCompacted} {
+	for _, k := range []string{KindRaw, KindGold, KindErrors, KindCompacted, KindForecastRaw, KindForecastGold} {
 		m.objects.WithLabelValues(k)
 		m.bytes.WithLabelValues(k)
 	}

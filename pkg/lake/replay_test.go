@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weatherd/weatherd/internal/testkit"
+	"github.com/weatherd/weatherd/pkg/stream"
 )
 
 var errCrash = errors.New("simulated crash")
@@ -55,7 +56,7 @@ func seqIndex(t testing.TB, seq string) int {
 
 // assertExactlyOnce checks with DuckDB that gold and raw hold exactly the
 // event ids of in, once each.
-func assertExactlyOnce(t *testing.T, dir string, in []Item) {
+func assertExactlyOnce(t *testing.T, dir string, in []stream.Item) {
 	t.Helper()
 	db := duck(t)
 	want := fmt.Sprintf("%d|%d", len(in), len(in))

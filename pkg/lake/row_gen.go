@@ -45,6 +45,49 @@ type Row struct {
 	Evapotranspiration       *float64  `parquet:"evapotranspiration,optional"`
 }
 
+// ForecastRow is one row of the gold forecast table: one step of a
+// forecast event, its fixed fields, then the same value columns as Row.
+type ForecastRow struct {
+	EventID                  string    `parquet:"event_id"`
+	LocationID               string    `parquet:"location_id,dict"`
+	LocationName             string    `parquet:"location_name,dict"`
+	Lat                      float64   `parquet:"lat"`
+	Lon                      float64   `parquet:"lon"`
+	IssuedAt                 time.Time `parquet:"issued_at,timestamp(millisecond:utc)"`
+	ValidAt                  time.Time `parquet:"valid_at,timestamp(millisecond:utc)"`
+	LeadHours                float64   `parquet:"lead_hours"`
+	IngestedAt               time.Time `parquet:"ingested_at,timestamp(millisecond:utc)"`
+	Provider                 string    `parquet:"provider,dict"`
+	Temperature              *float64  `parquet:"temperature,optional"`
+	TemperatureApparent      *float64  `parquet:"temperature_apparent,optional"`
+	DewPoint                 *float64  `parquet:"dew_point,optional"`
+	Humidity                 *float64  `parquet:"humidity,optional"`
+	WindSpeed                *float64  `parquet:"wind_speed,optional"`
+	WindGust                 *float64  `parquet:"wind_gust,optional"`
+	WindDirection            *float64  `parquet:"wind_direction,optional"`
+	PressureSurfaceLevel     *float64  `parquet:"pressure_surface_level,optional"`
+	PressureSeaLevel         *float64  `parquet:"pressure_sea_level,optional"`
+	WeatherCode              *int32    `parquet:"weather_code,optional"`
+	PrecipitationIntensity   *float64  `parquet:"precipitation_intensity,optional"`
+	PrecipitationProbability *float64  `parquet:"precipitation_probability,optional"`
+	PrecipitationType        *int32    `parquet:"precipitation_type,optional"`
+	RainIntensity            *float64  `parquet:"rain_intensity,optional"`
+	FreezingRainIntensity    *float64  `parquet:"freezing_rain_intensity,optional"`
+	SnowIntensity            *float64  `parquet:"snow_intensity,optional"`
+	SleetIntensity           *float64  `parquet:"sleet_intensity,optional"`
+	RainAccumulation         *float64  `parquet:"rain_accumulation,optional"`
+	SnowAccumulation         *float64  `parquet:"snow_accumulation,optional"`
+	SleetAccumulation        *float64  `parquet:"sleet_accumulation,optional"`
+	IceAccumulation          *float64  `parquet:"ice_accumulation,optional"`
+	Visibility               *float64  `parquet:"visibility,optional"`
+	CloudCover               *float64  `parquet:"cloud_cover,optional"`
+	CloudBase                *float64  `parquet:"cloud_base,optional"`
+	CloudCeiling             *float64  `parquet:"cloud_ceiling,optional"`
+	UvIndex                  *float64  `parquet:"uv_index,optional"`
+	UvHealthConcern          *int32    `parquet:"uv_health_concern,optional"`
+	Evapotranspiration       *float64  `parquet:"evapotranspiration,optional"`
+}
+
 // columnOf returns the index in weather.Columns of the column of value name.
 func columnOf(name string) (int, bool) {
 	switch name {
@@ -110,6 +153,68 @@ func columnOf(name string) (int, bool) {
 
 // setColumn stores v in the column of weather.Columns[i].
 func (r *Row) setColumn(i int, v *float64, ints *int32Slab) {
+	switch i {
+	case 0:
+		r.Temperature = v
+	case 1:
+		r.TemperatureApparent = v
+	case 2:
+		r.DewPoint = v
+	case 3:
+		r.Humidity = v
+	case 4:
+		r.WindSpeed = v
+	case 5:
+		r.WindGust = v
+	case 6:
+		r.WindDirection = v
+	case 7:
+		r.PressureSurfaceLevel = v
+	case 8:
+		r.PressureSeaLevel = v
+	case 9:
+		r.WeatherCode = toInt32(v, ints)
+	case 10:
+		r.PrecipitationIntensity = v
+	case 11:
+		r.PrecipitationProbability = v
+	case 12:
+		r.PrecipitationType = toInt32(v, ints)
+	case 13:
+		r.RainIntensity = v
+	case 14:
+		r.FreezingRainIntensity = v
+	case 15:
+		r.SnowIntensity = v
+	case 16:
+		r.SleetIntensity = v
+	case 17:
+		r.RainAccumulation = v
+	case 18:
+		r.SnowAccumulation = v
+	case 19:
+		r.SleetAccumulation = v
+	case 20:
+		r.IceAccumulation = v
+	case 21:
+		r.Visibility = v
+	case 22:
+		r.CloudCover = v
+	case 23:
+		r.CloudBase = v
+	case 24:
+		r.CloudCeiling = v
+	case 25:
+		r.UvIndex = v
+	case 26:
+		r.UvHealthConcern = toInt32(v, ints)
+	case 27:
+		r.Evapotranspiration = v
+	}
+}
+
+// setColumn stores v in the column of weather.Columns[i].
+func (r *ForecastRow) setColumn(i int, v *float64, ints *int32Slab) {
 	switch i {
 	case 0:
 		r.Temperature = v

@@ -208,7 +208,7 @@ func TestShardWriter_S3Outage(t *testing.T) {
 	s3c, proxy := proxiedS3(t)
 	cfg := testConfig("")
 	cfg.URL = "s3://" + bucket + "/lake/"
-	store, err := OpenStore(ctx, cfg, s3c)
+	store, err := OpenStore(ctx, mustLocation(t, cfg.URL), s3c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestWriter_S3OutageBackpressure(t *testing.T) {
 	cfg := testConfig("")
 	cfg.URL = "s3://" + bucket + "/lake/"
 	cfg.MaxBufferedBytes, cfg.Flush.MaxBytes = budget, budget
-	store, err := OpenStore(ctx, cfg, s3c)
+	store, err := OpenStore(ctx, mustLocation(t, cfg.URL), s3c)
 	if err != nil {
 		t.Fatal(err)
 	}

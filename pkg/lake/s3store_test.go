@@ -64,7 +64,7 @@ func TestS3Store_Writer(t *testing.T) {
 	cfg := testConfig("")
 	cfg.URL = "s3://" + bucket + "/weatherd/lake/"
 	cfg.Flush.MaxRecords = 50
-	store, err := OpenStore(ctx, cfg, client)
+	store, err := OpenStore(ctx, mustLocation(t, cfg.URL), client)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,24 +39,20 @@ type ObjectInfo struct {
 	Modified time.Time
 }
 
-// OpenStore returns the store cfg.URL names: a directory for file:// URLs
+// OpenStore returns the store loc (a parsed lake.url) names: a directory for file:// URLs
 // (s3 may be nil) or a bucket and prefix for s3:// URLs, whose bucket it
 // checks is reachable.
-func OpenStore(ctx context.Context, cfg Config, s3 S3API) (Store, error) {
-	loc, err := ParseURL(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("lake.url: %w", err)
-	}
+func OpenStore(ctx context.Context, loc Location, s3 S3API) (Store, error) {
 	switch loc.Scheme {
 	case "file":
 		return OpenFileStore(loc.Dir)
 	case "s3":
 		if s3 == nil {
-			return nil, fmt.Errorf("lake.url %q is an s3 URL but no S3 client was given", cfg.URL)
+			return nil, fmt.Errorf("lake.url %q is an s3 URL but no S3 client was given", loc)
 		}
 		return OpenS3Store(ctx, s3, loc.Bucket, loc.Prefix)
 	}
-	return nil, fmt.Errorf("lake.url %q: unsupported scheme %q", cfg.URL, loc.Scheme)
+	return nil, fmt.Errorf("lake.url %q: unsupported scheme %q", loc, loc.Scheme)
 }
 
 // FileStore keeps objects as files under a directory. Put writes a temporary

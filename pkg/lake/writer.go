@@ -19,17 +19,6 @@ import (
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
-// Item is one stream record handed to the lake with the result of decoding
-// it: a reading, or Err when the record is not a usable reading (a poison
-// record, written to errors/). The lake keeps Record.Data until it is
-// flushed (the caller must not reuse it); it copies what it needs of the
-// reading before Add returns, so the caller may reuse the reading's values.
-type Item struct {
-	Record  stream.Record
-	Reading weather.Reading
-	Err     error
-}
-
 // Writer owns what all shards share: the store, the Parquet encoder, the
 // metrics and the bound on buffered bytes. Each shard writes through its own
 // ShardWriter.
@@ -180,14 +169,15 @@ type ShardWriter struct {
 type buffer struct {
 	gold    map[int64]*goldPart // by partition hour (unix seconds)
 	errs    map[int64]*errPart
-	last    string // sequence number of the last record in the buffer
+	fcast   map[int64]*forecastPart // by issued_at hour
+	last    string                  // sequence number of the last record in the buffer
 	records int
 	bytes   int64
 	since   time.Time // when the oldest record was added
 }
 
 func newBuffer() buffer {
-	return buffer{gold: map[int64]*goldPart{}, errs: map[int64]*errPart{}}
+	return buffer{gold: map[int64]*goldPart{}, errs: map[int64]*errPart{}, fcast: map[int64]*forecastPart{}}
 }
 
 // prepend puts a, a buffer whose flush failed, in front of b, which holds
@@ -208,6 +198,13 @@ func (b *buffer) prepend(a buffer) {
 			pa.recs = append(pa.recs, pb.recs...)
 		}
 		b.errs[h] = pa
+	}
+	for h, pa := range a.fcast {
+		if pb := b.fcast[h]; pb != nil {
+			pa.bodies = append(pa.bodies, pb.bodies...)
+			pa.rows = append(pa.rows, pb.rows...)
+		}
+		b.fcast[h] = pa
 	}
 	if b.records == 0 {
 		b.last = a.last
@@ -285,14 +282,14 @@ type errPart struct {
 // finishes or makes its own shard's flush, then blocks until budget is freed
 // or ctx ends. An error may be a background flush's: the next Add, Tick or
 // Flush retries it (see join).
-func (s *ShardWriter) Add(ctx context.Context, items []Item, cp stream.Checkpointer) error {
+func (s *ShardWriter) Add(ctx context.Context, items []stream.Item, cp stream.Checkpointer) error {
 	for i := range items {
 		it := &items[i]
 		seq := it.Record.SequenceNumber
 		if seq == "" {
 			return fmt.Errorf("lake shard %s: record without a sequence number", s.shard)
 		}
-		if s.lastSeq != "" && !SeqLess(s.lastSeq, seq) {
+		if s.lastSeq != "" && !stream.SeqLess(s.lastSeq, seq) {
 			continue
 		}
 		n := itemSize(it)
@@ -375,10 +372,12 @@ func (s *ShardWriter) Discard() {
 	s.lastSeq = ""
 }
 
-func (s *ShardWriter) append(it *Item, n int64) {
+func (s *ShardWriter) append(it *stream.Item, n int64) {
 	seq := it.Record.SequenceNumber
 	b := &s.buf
-	if it.Err == nil && !it.Reading.ObservedAt.IsZero() {
+	if it.Err == nil && it.Forecast != nil {
+		b.addForecast(it.Record, it.Forecast)
+	} else if it.Err == nil && !it.Reading.ObservedAt.IsZero() {
 		hour := it.Reading.ObservedAt.UTC().Truncate(time.Hour)
 		p := b.gold[hour.Unix()]
 		if p == nil {
@@ -418,9 +417,11 @@ func (s *ShardWriter) append(it *Item, n int64) {
 // keeps beside them — the gold row (bufRow, its values inline) with its
 // strings for a reading, the error record and its reason for a poison one —
 // rounded up to 512 bytes, the allocation overhead included.
-func itemSize(it *Item) int64 {
+func itemSize(it *stream.Item) int64 {
 	n := int64(len(it.Record.Data)) + 512
-	if it.Err == nil {
+	if it.Err == nil && it.Forecast != nil {
+		n += int64(len(it.Forecast.Steps)) * forecastRowSize
+	} else if it.Err == nil {
 		r := &it.Reading
 		n += int64(len(r.EventID) + len(r.Location.ID) + len(r.Location.Name) + len(r.Provider))
 	} else {
@@ -433,7 +434,7 @@ func itemSize(it *Item) int64 {
 // still carry a parsable one that is not too far ahead, else by the
 // stream's arrival time. Both come from the record itself, so a replay puts
 // it in the same partition.
-func (s *ShardWriter) errorHour(it *Item) time.Time {
+func (s *ShardWriter) errorHour(it *stream.Item) time.Time {
 	if weather.InvalidCode(it.Err) == weather.InvalidFuture && !it.Record.ArrivedAt.IsZero() {
 		// Its observed_at is the lie: file it with what arrived then.
 		return it.Record.ArrivedAt.UTC().Truncate(time.Hour)
@@ -587,6 +588,7 @@ func (s *ShardWriter) write(ctx context.Context, b *buffer) error {
 			return s.put(ctx, KindGold, ObjectKey(KindGold, p.hour, name), data)
 		})
 	}
+	s.writeForecasts(ctx, &g, b)
 	for _, p := range b.errs {
 		key := ObjectKey(KindErrors, p.hour, ObjectName(s.stream, s.shard, p.firstSeq))
 		g.Go(func() error {

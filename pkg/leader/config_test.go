@@ -8,43 +8,43 @@ import (
 
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/config"
-	"github.com/weatherd/weatherd/pkg/poller"
+	"github.com/weatherd/weatherd/pkg/leader"
 )
 
-// The poller.leader section is validated by the poller's config; these cases
+// The poller.leader section is validated by leader.Config; these cases
 // pin its key paths and messages, and the embedded defaults.
 func TestLeaderConfig_Validate(t *testing.T) {
 	def, err := config.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantDefault := poller.LeaderConfig{Enabled: false, Table: "weatherd-leader", Name: "poller", LeaseDuration: 10 * time.Second, RenewInterval: 3 * time.Second}
+	wantDefault := leader.Config{Enabled: false, Table: "weatherd-leader", Name: "poller", LeaseDuration: 10 * time.Second, RenewInterval: 3 * time.Second}
 	if def.Poller.Leader != wantDefault {
 		t.Errorf("config.yaml poller.leader = %+v, want %+v", def.Poller.Leader, wantDefault)
 	}
-	good := poller.LeaderConfig{Enabled: true, Table: "weatherd-leader", Name: "poller", LeaseDuration: 10 * time.Second, RenewInterval: 3 * time.Second}
+	good := leader.Config{Enabled: true, Table: "weatherd-leader", Name: "poller", LeaseDuration: 10 * time.Second, RenewInterval: 3 * time.Second}
 	for _, tc := range []struct {
 		name string
-		edit func(*poller.LeaderConfig)
+		edit func(*leader.Config)
 		want []string
 	}{
-		{"Good", func(*poller.LeaderConfig) {}, nil},
-		{"DisabledIsNotChecked", func(c *poller.LeaderConfig) { *c = poller.LeaderConfig{} }, nil},
-		{"Missing", func(c *poller.LeaderConfig) { c.Table, c.Name = "", "" }, []string{
+		{"Good", func(*leader.Config) {}, nil},
+		{"DisabledIsNotChecked", func(c *leader.Config) { *c = leader.Config{} }, nil},
+		{"Missing", func(c *leader.Config) { c.Table, c.Name = "", "" }, []string{
 			"poller.leader.table: required when poller.leader.enabled is true",
 			"poller.leader.name: required when poller.leader.enabled is true",
 		}},
-		{"BadTable", func(c *poller.LeaderConfig) { c.Table = "my leader" }, []string{
+		{"BadTable", func(c *leader.Config) { c.Table = "my leader" }, []string{
 			`poller.leader.table: got "my leader", want a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ . -`,
 		}},
-		{"LongName", func(c *poller.LeaderConfig) { c.Name = strings.Repeat("x", 1025) }, []string{
+		{"LongName", func(c *leader.Config) { c.Name = strings.Repeat("x", 1025) }, []string{
 			"poller.leader.name: got 1025 bytes, want at most 1024",
 		}},
-		{"Durations", func(c *poller.LeaderConfig) { c.LeaseDuration, c.RenewInterval = 500*time.Millisecond, 0 }, []string{
+		{"Durations", func(c *leader.Config) { c.LeaseDuration, c.RenewInterval = 500*time.Millisecond, 0 }, []string{
 			"poller.leader.lease_duration: got 500ms, want at least 1s",
 			"poller.leader.renew_interval: got 0s, want more than 0 and less than half of poller.leader.lease_duration (250ms)",
 		}},
-		{"RenewAtHalf", func(c *poller.LeaderConfig) { c.RenewInterval = 5 * time.Second }, []string{
+		{"RenewAtHalf", func(c *leader.Config) { c.RenewInterval = 5 * time.Second }, []string{
 			"poller.leader.renew_interval: got 5s, want more than 0 and less than half of poller.leader.lease_duration (5s)",
 		}},
 	} {

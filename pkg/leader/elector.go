@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weatherd/weatherd/pkg/check"
+	"github.com/weatherd/weatherd/pkg/ddbtable"
 	"github.com/weatherd/weatherd/pkg/lease"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 )
@@ -29,38 +31,60 @@ var ErrStopped = errors.New("leader election stopped")
 // releaseTimeout bounds the release write on a graceful stop.
 const releaseTimeout = 2 * time.Second
 
-// Config configures an Elector.
+// Config is the poller.leader section, and configures an Elector.
 type Config struct {
-	// Table is the DynamoDB table holding the leadership items.
-	Table string
+	// Enabled makes replicas sharing Table and Name elect one leader; the
+	// daemon polls (and compacts the lake) only while leading.
+	Enabled bool `mapstructure:"enabled"`
+	// Table is the DynamoDB table holding the leadership items (created
+	// when missing).
+	Table string `mapstructure:"table"`
 	// Name is the leadership's item key: instances contending for the same
 	// Name in the same Table elect one leader.
-	Name string
+	Name string `mapstructure:"name"`
 	// LeaseDuration is how long a lease may go unrenewed, timed on a
 	// follower's own clock, before the follower may take it.
-	LeaseDuration time.Duration
+	LeaseDuration time.Duration `mapstructure:"lease_duration"`
 	// RenewInterval is how often the leader renews and a follower looks;
 	// less than half of LeaseDuration.
-	RenewInterval time.Duration
-	// ID identifies this instance in the table (the consumer's worker id).
-	ID string
+	RenewInterval time.Duration `mapstructure:"renew_interval"`
+	// ID identifies this instance in the table (the consumer's worker id);
+	// set by the daemon, not by the configuration.
+	ID string `mapstructure:"-"`
 }
 
-func (c Config) check() error {
+// Validate reports every problem of the section at key; a disabled
+// election is not checked.
+func (c Config) Validate(key string, ps *check.Problems) {
+	if c.Enabled {
+		c.validate(key, ps)
+	}
+}
+
+func (c Config) validate(key string, ps *check.Problems) {
+	enabled := check.Key(key, "enabled")
 	switch {
 	case c.Table == "":
-		return errors.New("table is empty")
-	case c.Name == "":
-		return errors.New("name is empty")
-	case c.ID == "":
-		return errors.New("id is empty")
-	case c.LeaseDuration <= 0:
-		return fmt.Errorf("lease duration %s is not positive", c.LeaseDuration)
-	case c.RenewInterval <= 0 || 2*c.RenewInterval >= c.LeaseDuration:
-		return fmt.Errorf("renew interval %s is not between 0 and half of the lease duration %s", c.RenewInterval, c.LeaseDuration)
+		ps.Add(check.Key(key, "table"), "required when %s is true", enabled)
+	case !ddbtable.ValidName(c.Table):
+		ps.Add(check.Key(key, "table"), "got %q, want %s", c.Table, ddbtable.NameRule)
 	}
-	return nil
+	switch {
+	case c.Name == "":
+		ps.Add(check.Key(key, "name"), "required when %s is true", enabled)
+	case len(c.Name) > maxNameBytes:
+		ps.Add(check.Key(key, "name"), "got %d bytes, want at most %d", len(c.Name), maxNameBytes)
+	}
+	if c.LeaseDuration < time.Second {
+		ps.Add(check.Key(key, "lease_duration"), "got %s, want at least 1s", c.LeaseDuration)
+	}
+	if c.RenewInterval <= 0 || 2*c.RenewInterval >= c.LeaseDuration {
+		ps.Add(check.Key(key, "renew_interval"), "got %s, want more than 0 and less than half of %s (%s)", c.RenewInterval, check.Key(key, "lease_duration"), c.LeaseDuration/2)
+	}
 }
+
+// maxNameBytes is DynamoDB's limit on a hash key's size.
+const maxNameBytes = 1024
 
 // Elector takes part in one leadership election. Run drives it; Await and
 // Leading tell whether this instance leads.
@@ -95,7 +119,12 @@ type Elector struct {
 
 // New returns an elector for cfg over ddb. Nothing runs until Run.
 func New(cfg Config, ddb DynamoDBAPI, m *Metrics, log *slog.Logger) (*Elector, error) {
-	if err := cfg.check(); err != nil {
+	var ps check.Problems
+	cfg.validate("poller.leader", &ps)
+	if cfg.ID == "" {
+		ps.Add("id", "required")
+	}
+	if err := ps.Err(); err != nil {
 		return nil, fmt.Errorf("new leader elector: %w", err)
 	}
 	if ddb == nil || m == nil || log == nil {

@@ -411,11 +411,11 @@ func TestNew_BadConfig(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{"NoTable", func(c *Config) { c.Table = "" }, "new leader elector: table is empty"},
-		{"NoName", func(c *Config) { c.Name = "" }, "new leader elector: name is empty"},
-		{"NoID", func(c *Config) { c.ID = "" }, "new leader elector: id is empty"},
-		{"NoLease", func(c *Config) { c.LeaseDuration = 0 }, "new leader elector: lease duration 0s is not positive"},
-		{"SlowRenew", func(c *Config) { c.RenewInterval = 5 * time.Second }, "new leader elector: renew interval 5s is not between 0 and half of the lease duration 10s"},
+		{"NoTable", func(c *Config) { c.Table = "" }, "new leader elector: poller.leader.table: required when poller.leader.enabled is true"},
+		{"NoName", func(c *Config) { c.Name = "" }, "new leader elector: poller.leader.name: required when poller.leader.enabled is true"},
+		{"NoID", func(c *Config) { c.ID = "" }, "new leader elector: id: required"},
+		{"NoLease", func(c *Config) { c.LeaseDuration = 0 }, "new leader elector: poller.leader.lease_duration: got 0s, want at least 1s\npoller.leader.renew_interval: got 3s, want more than 0 and less than half of poller.leader.lease_duration (0s)"},
+		{"SlowRenew", func(c *Config) { c.RenewInterval = 5 * time.Second }, "new leader elector: poller.leader.renew_interval: got 5s, want more than 0 and less than half of poller.leader.lease_duration (5s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/weatherd/weatherd/pkg/lake"
+	"github.com/weatherd/weatherd/pkg/stream"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
@@ -133,7 +133,7 @@ func decodeState(state []byte) (map[string][]int64, error) {
 // kept before (a retried batch) is kept again without being counted twice.
 func (d *dedupe) duplicate(loc string, at int64, seq string) bool {
 	h := d.hist[loc]
-	i := sort.Search(len(h), func(i int) bool { return !lake.SeqLess(h[i].seq, seq) })
+	i := sort.Search(len(h), func(i int) bool { return !stream.SeqLess(h[i].seq, seq) })
 	if i < len(h) && h[i].seq == seq {
 		return false
 	}
@@ -174,7 +174,7 @@ func (d *dedupe) at(seq string) map[string][]int64 {
 		out[loc] = b
 	}
 	for loc, h := range d.hist {
-		n := sort.Search(len(h), func(i int) bool { return lake.SeqLess(seq, h[i].seq) })
+		n := sort.Search(len(h), func(i int) bool { return stream.SeqLess(seq, h[i].seq) })
 		if n == 0 {
 			continue
 		}
@@ -255,7 +255,7 @@ func encodeState(recent map[string][]int64) ([]byte, error) {
 func (d *dedupe) commit(seq string, recent map[string][]int64) {
 	d.base = recent
 	for loc, h := range d.hist {
-		n := sort.Search(len(h), func(i int) bool { return lake.SeqLess(seq, h[i].seq) })
+		n := sort.Search(len(h), func(i int) bool { return stream.SeqLess(seq, h[i].seq) })
 		if n == len(h) {
 			delete(d.hist, loc)
 			continue

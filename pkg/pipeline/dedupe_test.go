@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/weatherd/weatherd/pkg/lake"
 	"github.com/weatherd/weatherd/pkg/stream"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
@@ -26,14 +25,14 @@ type fakeSink struct {
 	failAdd int // Add fails this many times
 }
 
-func (s *fakeSink) Add(_ context.Context, items []lake.Item, cp stream.Checkpointer) error {
+func (s *fakeSink) Add(_ context.Context, items []stream.Item, cp stream.Checkpointer) error {
 	s.cp = cp
 	if s.failAdd > 0 {
 		s.failAdd--
 		return errors.New("store down")
 	}
 	for _, it := range items {
-		if n := len(s.seqs); n > 0 && !lake.SeqLess(s.seqs[n-1], it.Record.SequenceNumber) {
+		if n := len(s.seqs); n > 0 && !stream.SeqLess(s.seqs[n-1], it.Record.SequenceNumber) {
 			continue // held already (a retried batch), like the lake
 		}
 		s.seqs = append(s.seqs, it.Record.SequenceNumber)

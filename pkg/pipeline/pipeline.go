@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/weatherd/weatherd/pkg/lake"
 	"github.com/weatherd/weatherd/pkg/stream"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
@@ -40,7 +39,7 @@ type ForecastObserver interface {
 // ShardSink buffers one shard's records for the lake and checkpoints after
 // writing them.
 type ShardSink interface {
-	Add(ctx context.Context, items []lake.Item, cp stream.Checkpointer) error
+	Add(ctx context.Context, items []stream.Item, cp stream.Checkpointer) error
 	Tick(ctx context.Context, cp stream.Checkpointer) error
 	Flush(ctx context.Context, cp stream.Checkpointer) error
 	Discard()
@@ -107,7 +106,7 @@ type processor struct {
 // the alert engine nor the lake keeps a reading's values map (they copy
 // what they keep), so once a slice is done its maps are free for the next.
 type batchBuf struct {
-	items    []lake.Item
+	items    []stream.Item
 	readings []weather.Reading
 	vals     []weather.Values
 	nums     []float64 // numsPerItem per item
@@ -191,21 +190,39 @@ func (p *processor) ProcessRecords(ctx context.Context, records []stream.Record,
 
 // prepare decodes records into b and lets the alert engine see the
 // readings; it returns the items for the lake.
-func (p *processor) prepare(ctx context.Context, records []stream.Record, b *batchBuf) ([]lake.Item, error) {
+func (p *processor) prepare(ctx context.Context, records []stream.Record, b *batchBuf) ([]stream.Item, error) {
 	items, readings := b.sized(len(records))
 	decodeAll(records, items, b)
 	kept := items[:0]
+	// forecasts holds each kept forecast with the number of readings kept
+	// before it, so the alert engine sees events in stream order.
+	var forecasts []forecastAt
 	for i := range items {
 		it := &items[i]
 		if it.Err == nil {
-			// A reading from the future would silence its location's later
+			// An event from the future would silence its location's later
 			// ones (duplicates, stale for alerts) until the clock caught up.
-			it.Err = weather.CheckObservedAt(it.Reading.ObservedAt, it.Record.ArrivedAt, p.f.maxSkew())
+			if it.Forecast != nil {
+				it.Err = weather.CheckIssuedAt(it.Forecast.IssuedAt, it.Record.ArrivedAt, p.f.maxSkew())
+			} else {
+				it.Err = weather.CheckObservedAt(it.Reading.ObservedAt, it.Record.ArrivedAt, p.f.maxSkew())
+			}
 		}
 		if err := it.Err; err != nil {
 			rec := &records[i]
 			p.log.Warn("invalid record sent to the lake's errors/", "sequence", rec.SequenceNumber, "partition_key", rec.PartitionKey, "err", err)
+			it.Forecast = nil
 			kept = append(kept, *it)
+			continue
+		}
+		if f := it.Forecast; f != nil {
+			if p.dedup.duplicate(forecastDedupeKey(f.Location.ID), f.IssuedAt.Unix(), it.Record.SequenceNumber) {
+				p.f.Metrics.duplicates.Inc()
+				p.log.Debug("duplicate forecast dropped", "event_id", f.EventID, "sequence", it.Record.SequenceNumber)
+				continue
+			}
+			kept = append(kept, *it)
+			forecasts = append(forecasts, forecastAt{f, len(readings)})
 			continue
 		}
 		if r := &it.Reading; !r.ObservedAt.IsZero() && p.dedup.duplicate(r.Location.ID, r.ObservedAt.Unix(), it.Record.SequenceNumber) {
@@ -218,12 +235,48 @@ func (p *processor) prepare(ctx context.Context, records []stream.Record, b *bat
 	}
 	items = kept
 	b.readings = readings
-	if len(readings) > 0 {
-		if err := p.f.Alerts.Observe(ctx, readings); err != nil {
-			return nil, fmt.Errorf("evaluate alerts: %w", err)
-		}
+	if err := p.observe(ctx, readings, forecasts); err != nil {
+		return nil, err
 	}
 	return items, nil
+}
+
+// observe lets the alert engine see the readings and forecasts of a slice
+// in stream order: the readings before each forecast as one batch, then the
+// forecast.
+func (p *processor) observe(ctx context.Context, readings []weather.Reading, forecasts []forecastAt) error {
+	done := 0
+	batch := func(upTo int) error {
+		if upTo > done {
+			if err := p.f.Alerts.Observe(ctx, readings[done:upTo]); err != nil {
+				return fmt.Errorf("evaluate alerts: %w", err)
+			}
+			done = upTo
+		}
+		return nil
+	}
+	fo := p.f.forecastObserver()
+	for _, fa := range forecasts {
+		if fo == nil {
+			break
+		}
+		if err := batch(fa.readings); err != nil {
+			return err
+		}
+		if err := fo.ObserveForecast(ctx, *fa.f); err != nil {
+			return fmt.Errorf("evaluate forecast alerts: %w", err)
+		}
+	}
+	return batch(len(readings))
+}
+
+// forecastObserver is Forecasts, or Alerts when it observes forecasts too.
+func (f *Factory) forecastObserver() ForecastObserver {
+	if f.Forecasts != nil {
+		return f.Forecasts
+	}
+	fo, _ := f.Alerts.(ForecastObserver)
+	return fo
 }
 
 func (f *Factory) maxSkew() time.Duration {
@@ -239,7 +292,7 @@ const decodeChunk = 1024
 // decodeAll decodes records into items (Record and Reading or Err). A large
 // batch is decoded by up to GOMAXPROCS goroutines, so decoding also uses a
 // core another shard leaves idle while it waits on a flush.
-func decodeAll(records []stream.Record, items []lake.Item, b *batchBuf) {
+func decodeAll(records []stream.Record, items []stream.Item, b *batchBuf) {
 	decode := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			it := &items[i]
@@ -248,6 +301,12 @@ func decodeAll(records []stream.Record, items []lake.Item, b *batchBuf) {
 			it.Reading, it.Err = weather.DecodeReuse(records[i].Data, b.vals[i], nums)
 			if it.Reading.Values != nil {
 				b.vals[i] = it.Reading.Values
+			}
+			it.Forecast = nil
+			if it.Err != nil && weather.IsForecast(records[i].Data) {
+				// Forecasts are rare (one per location per forecast run):
+				// a reading is tried first, so readings pay nothing.
+				it.Forecast, it.Err = decodeForecast(records[i].Data)
 			}
 		}
 	}
@@ -275,9 +334,9 @@ func decodeAll(records []stream.Record, items []lake.Item, b *batchBuf) {
 }
 
 // sized returns b's buffers sized for n records.
-func (b *batchBuf) sized(n int) ([]lake.Item, []weather.Reading) {
+func (b *batchBuf) sized(n int) ([]stream.Item, []weather.Reading) {
 	if cap(b.items) < n {
-		b.items = make([]lake.Item, n)
+		b.items = make([]stream.Item, n)
 		b.readings = make([]weather.Reading, 0, n)
 		b.vals = make([]weather.Values, n)
 		b.nums = make([]float64, n*numsPerItem)

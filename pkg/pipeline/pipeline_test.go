@@ -68,7 +68,11 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := lake.OpenStore(context.Background(), cfg.Lake, nil)
+	loc, err := lake.ParseURL(cfg.Lake.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := lake.OpenStore(context.Background(), loc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

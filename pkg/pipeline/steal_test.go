@@ -72,7 +72,7 @@ func (s *journalSink) cp(cp stream.Checkpointer) stream.Checkpointer {
 	})
 }
 
-func (s *journalSink) Add(ctx context.Context, items []lake.Item, cp stream.Checkpointer) error {
+func (s *journalSink) Add(ctx context.Context, items []stream.Item, cp stream.Checkpointer) error {
 	err := s.ShardWriter.Add(ctx, items, s.cp(cp))
 	if err == nil && len(items) > 0 {
 		s.j.add(s.worker, s.shard, "add", items[len(items)-1].Record.SequenceNumber, len(items))
@@ -155,7 +155,11 @@ func TestPipeline_GracefulStealWithDataInFlight(t *testing.T) {
 	start := func(id string) *stealWorker {
 		t.Helper()
 		reg := prometheus.NewRegistry()
-		store, err := lake.OpenStore(ctx, cfg.Lake, nil)
+		loc, err := lake.ParseURL(cfg.Lake.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store, err := lake.OpenStore(ctx, loc, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -77,7 +77,7 @@ func TestPoller_TomorrowIOIntoKinesis(t *testing.T) {
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
-	client, err := tomorrowio.New(poller.TomorrowIOConfig{
+	client, err := tomorrowio.New(tomorrowio.Config{
 		APIKey: secret.String("test-key-123"), BaseURL: srv.URL + "/v4", Units: "metric",
 		MaxBodyBytes: 1 << 20, Attempts: 3,
 	}, 5*time.Second, reg, log)

@@ -18,12 +18,11 @@ type StateStore interface {
 }
 
 // WithStateStore makes the poller load its memory from store when it starts
-// and save it once everything a tick produced has been delivered (delivered
-// reports whether the producer has nothing left to send). Saving only
-// delivered observations means a crash can repeat an observation but never
-// skip one.
-func WithStateStore(store StateStore, delivered func() bool) Option {
-	return func(p *Poller) { p.store, p.delivered = store, delivered }
+// and save it once everything a tick produced has been delivered (the
+// producer has nothing buffered). Saving only delivered observations means a
+// crash can repeat an observation but never skip one.
+func WithStateStore(store StateStore) Option {
+	return func(p *Poller) { p.store = store }
 }
 
 // memoryVersion tags the saved blob so a future format can be told apart.
@@ -77,7 +76,7 @@ func (p *Poller) saveMemory(ctx context.Context, pending map[string]time.Time) b
 	if p.store == nil || pending == nil {
 		return true
 	}
-	if p.delivered != nil && !p.delivered() {
+	if p.out.Buffered() > 0 {
 		return false
 	}
 	blob, err := json.Marshal(savedMemory{Version: memoryVersion, Last: pending})

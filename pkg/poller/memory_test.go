@@ -83,14 +83,14 @@ func TestPoller_MemorySurvivesALeaderChange(t *testing.T) {
 	store := &blobStore{}
 	out := &recorder{}
 	first, _, _ := newPoller(t, testConfig("@every 1s"), locs(3), &scripted{fetch: fetch}, out)
-	WithStateStore(store, func() bool { return true })(first)
+	WithStateStore(store)(first)
 	runUntil(t, first, func() bool { return out.count() == 3 && store.saveCount() > 0 })
 	if blob := store.saved(); !strings.Contains(string(blob), `"loc-02":"2026-11-27T10:00:00Z"`) {
 		t.Fatalf("saved state = %s", blob)
 	}
 
 	second, _, secondLogs := newPoller(t, testConfig("@every 1s"), locs(3), &scripted{fetch: fetch}, out)
-	WithStateStore(store, func() bool { return true })(second)
+	WithStateStore(store)(second)
 	prov := second.prov.(*scripted)
 	runUntil(t, second, func() bool {
 		return len(prov.callsFor("loc-00")) >= 1 && strings.Contains(secondLogs.String(), "msg=poll ")
@@ -110,10 +110,9 @@ func TestPoller_MemorySurvivesALeaderChange(t *testing.T) {
 func TestPoller_MemoryWaitsForDelivery(t *testing.T) {
 	store := &blobStore{}
 	out := &recorder{}
-	var delivered atomic.Bool
-	var asked atomic.Int32 // how often the poller asked whether the producer has delivered
+	out.held.Store(true)
 	p, _, _ := newPoller(t, testConfig("@every 1s"), locs(2), &scripted{fetch: everyObservation(time.Now())}, out)
-	WithStateStore(store, func() bool { asked.Add(1); return delivered.Load() })(p)
+	WithStateStore(store)(p)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -121,12 +120,12 @@ func TestPoller_MemoryWaitsForDelivery(t *testing.T) {
 	// Asked twice after the readings went out: the poller came to the save
 	// point, was told "not delivered", and came back without saving.
 	testkit.WaitFor(t, "the poller to ask twice whether its tick was delivered", 10*time.Second, 10*time.Millisecond, func() (bool, string) {
-		return out.count() >= 2 && asked.Load() >= 2, fmt.Sprintf("produced %d, asked %d times", out.count(), asked.Load())
+		return out.count() >= 2 && out.asked.Load() >= 2, fmt.Sprintf("produced %d, asked %d times", out.count(), out.asked.Load())
 	})
 	if saves := store.saveCount(); saves != 0 {
 		t.Fatalf("saved %d times before delivery", saves)
 	}
-	delivered.Store(true)
+	out.held.Store(false)
 	testkit.WaitFor(t, "a save once the tick is delivered", 10*time.Second, 10*time.Millisecond, func() (bool, string) {
 		return store.saveCount() > 0, fmt.Sprintf("%d saves", store.saveCount())
 	})
@@ -143,7 +142,7 @@ func (failingStore) SaveState(context.Context, []byte) error { return errors.New
 func TestPoller_MemoryStoreDownStillPolls(t *testing.T) {
 	out := &recorder{}
 	p, _, logs := newPoller(t, testConfig("@every 1s"), locs(2), &scripted{fetch: everyObservation(time.Now())}, out)
-	WithStateStore(failingStore{}, func() bool { return true })(p)
+	WithStateStore(failingStore{})(p)
 	runUntil(t, p, func() bool { return out.count() >= 2 })
 	if !strings.Contains(logs.String(), "could not load the last observations") {
 		t.Errorf("load failure not logged:\n%s", logs)

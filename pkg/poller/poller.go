@@ -13,6 +13,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/provider"
 	"github.com/weatherd/weatherd/pkg/stream"
@@ -33,8 +34,7 @@ type Poller struct {
 	now       func() time.Time
 	wait      func(ctx context.Context, d time.Duration) error
 
-	store     StateStore  // optional: remembers last across restarts
-	delivered func() bool // whether the producer has delivered everything
+	store StateStore // optional: remembers last across restarts
 
 	mu   sync.Mutex
 	last map[string]time.Time // newest observation time emitted per location
@@ -48,14 +48,17 @@ func WithClock(now func() time.Time, wait func(ctx context.Context, d time.Durat
 	return func(p *Poller) { p.now, p.wait = now, wait }
 }
 
-// New returns a poller of locations through prov into out.
+// New returns a poller of locations through prov into out, for cfg, which
+// Validate accepted.
 func New(cfg Config, locations []weather.Location, prov provider.Provider, out stream.Producer, m *Metrics, log *slog.Logger, opts ...Option) (*Poller, error) {
+	var ps check.Problems
+	cfg.Validate("poller", &ps)
+	if err := ps.Err(); err != nil {
+		return nil, err
+	}
 	sched, err := ParseSchedule(cfg.Schedule)
 	if err != nil {
 		return nil, fmt.Errorf("poller.schedule: %w", err)
-	}
-	if cfg.Concurrency < 1 {
-		cfg.Concurrency = 1
 	}
 	p := &Poller{
 		cfg:       cfg,

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,11 +68,15 @@ func (s *scripted) callsFor(id string) []time.Time {
 }
 
 // recorder is a producer that keeps what it is given, or refuses when full.
+// It delivers at once unless held is set.
 type recorder struct {
 	mu   sync.Mutex
 	keys []string
 	data [][]byte
 	full bool
+
+	held  atomic.Bool  // readings stay buffered while set
+	asked atomic.Int32 // calls of Buffered
 }
 
 func (r *recorder) Put(_ context.Context, key string, data []byte) error {
@@ -86,6 +91,14 @@ func (r *recorder) Put(_ context.Context, key string, data []byte) error {
 }
 
 func (r *recorder) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+
+func (r *recorder) Buffered() int {
+	r.asked.Add(1)
+	if r.held.Load() {
+		return r.count()
+	}
+	return 0
+}
 
 func (r *recorder) count() int {
 	r.mu.Lock()

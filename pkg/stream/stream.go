@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/weatherd/weatherd/pkg/weather"
 )
 
 // Record is one record read from a shard.
@@ -21,12 +23,38 @@ type Record struct {
 // caller counts and logs the overflow instead of growing memory.
 var ErrBufferFull = errors.New("producer buffer full")
 
+// Item is one record handed on by the consumer with the result of decoding
+// it: a reading, a forecast (Forecast set), or Err when the record is not a
+// usable event (a poison record, which the lake writes to errors/). The lake
+// keeps Record.Data until it is flushed (the caller must not reuse it); it
+// copies what it needs of the reading or forecast before Add returns, so the
+// caller may reuse the reading's values.
+type Item struct {
+	Record   Record
+	Reading  weather.Reading
+	Forecast *weather.Forecast
+	Err      error
+}
+
+// SeqLess reports whether sequence number a comes before b. Kinesis (and the
+// memory stream) sequence numbers are decimal strings of up to 56 digits:
+// shorter is smaller, equal lengths compare lexically.
+func SeqLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
 // Producer accepts records for the stream. Put only enqueues into a bounded
 // buffer (returning ErrBufferFull when it is full); Run delivers them until its
 // context ends, then tries to deliver what is left within its own budget.
 type Producer interface {
 	Put(ctx context.Context, partitionKey string, data []byte) error
 	Run(ctx context.Context) error
+	// Buffered is the number of records put but not delivered yet; the
+	// poller saves its memory of what it emitted only when it is 0.
+	Buffered() int
 }
 
 // ShardEnd is the checkpoint value that marks a shard read to its end.

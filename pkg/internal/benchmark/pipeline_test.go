@@ -166,7 +166,11 @@ func runPipeline(b *testing.B, ds *Dataset, shards [][]stream.Record, dir string
 		b.Fatal(err)
 	}
 	cfg.Lake.URL = "file://" + dir
-	store, err := lake.OpenStore(context.Background(), cfg.Lake, nil)
+	loc, err := lake.ParseURL(cfg.Lake.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := lake.OpenStore(context.Background(), loc, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

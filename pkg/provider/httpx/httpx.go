@@ -18,18 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weatherd/weatherd/pkg/backoff"
+	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
-	"github.com/weatherd/weatherd/pkg/poller"
 	"github.com/weatherd/weatherd/pkg/provider"
 	"github.com/weatherd/weatherd/pkg/secret"
 )
 
 // Defaults.
 const (
-	// DefaultMaxBodyBytes caps a response body.
-	DefaultMaxBodyBytes = 1 << 20
-	// DefaultAttempts bounds the tries of one request on 5xx and timeouts.
-	DefaultAttempts = 3
 	// BaseBackoff is the first retry delay; it doubles per retry (jittered
 	// between half and all of it) up to MaxBackoff.
 	BaseBackoff = 500 * time.Millisecond
@@ -50,10 +46,13 @@ type Config struct {
 	// Provider is the value of the provider metric label.
 	Provider string
 	// Timeout bounds one attempt, reading the body included.
-	Timeout      time.Duration
+	Timeout time.Duration
+	// MaxBodyBytes caps a response body (at least MinBodyBytes).
 	MaxBodyBytes int64
-	Attempts     int
-	Limits       poller.Limits
+	// Attempts bounds the tries of one request on 5xx and timeouts (1 to
+	// MaxAttempts).
+	Attempts int
+	Limits   Limits
 	// Secrets are replaced by <secret> in every error text built from a
 	// response (an API may echo the key back).
 	Secrets []string
@@ -99,14 +98,11 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger, opts ...Option
 	if cfg.Timeout <= 0 {
 		return nil, fmt.Errorf("httpx: timeout %s, want a positive duration", cfg.Timeout)
 	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if cfg.Attempts <= 0 {
-		cfg.Attempts = DefaultAttempts
-	}
-	if cfg.Limits.MaxRetryAfter <= 0 {
-		cfg.Limits.MaxRetryAfter = poller.DefaultMaxRetryAfter
+	var ps check.Problems
+	ValidateRequests("", cfg.MaxBodyBytes, cfg.Attempts, &ps)
+	cfg.Limits.Validate("limits", &ps)
+	if err := ps.Err(); err != nil {
+		return nil, fmt.Errorf("httpx: %w", err)
 	}
 	m, err := NewMetrics(reg)
 	if err != nil {
@@ -235,7 +231,7 @@ func (c *Client) once(ctx context.Context, what, url string, header http.Header)
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return nil, false, fmt.Errorf("%w: %s: HTTP %d: %s (check the API key)", provider.ErrUnauthorized, what, code, c.message(body))
 	case code == http.StatusTooManyRequests:
-		until, ok := backoff.RetryAfter(resp.Header.Get("Retry-After"), now, c.cfg.Limits.MaxRetryAfter)
+		until, ok := backoff.RetryAfter(resp.Header.Get("Retry-After"), now, c.cfg.Limits.retryAfterCap())
 		source := "Retry-After"
 		if !ok {
 			until, source = c.lim.rejectedUntil(now, RateLimitFloor), "window reset"

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"testing"
 	"time"
-
-	"github.com/weatherd/weatherd/pkg/poller"
 )
 
 type countingReader struct {
@@ -49,7 +47,7 @@ func TestReadCapped(t *testing.T) {
 func TestLimiter_take(t *testing.T) {
 	at := func(h, m, s int) time.Time { return time.Date(2026, 11, 26, h, m, s, 0, time.UTC) }
 	t.Run("WindowsResetOnTheHourAndAtMidnightUTC", func(t *testing.T) {
-		l := newLimiter(poller.Limits{PerHour: 2, PerDay: 3})
+		l := newLimiter(Limits{PerHour: 2, PerDay: 3})
 		for _, now := range []time.Time{at(22, 58, 0), at(22, 59, 0)} {
 			if r, why := l.take(now); !r.IsZero() {
 				t.Fatalf("%v: refused: %s", now, why)
@@ -69,7 +67,7 @@ func TestLimiter_take(t *testing.T) {
 		}
 	})
 	t.Run("RemoteCountsCorrectLocal", func(t *testing.T) {
-		l := newLimiter(poller.Limits{PerHour: 25})
+		l := newLimiter(Limits{PerHour: 25})
 		h := http.Header{}
 		h.Set("X-RateLimit-Remaining-Hour", "1")
 		l.observe(h, at(10, 0, 0))
@@ -87,7 +85,7 @@ func TestLimiter_take(t *testing.T) {
 		}
 	})
 	t.Run("Unlimited", func(t *testing.T) {
-		l := newLimiter(poller.Limits{})
+		l := newLimiter(Limits{})
 		for i := 0; i < 10000; i++ {
 			if r, _ := l.take(at(10, 0, 0)); !r.IsZero() {
 				t.Fatal("refused")

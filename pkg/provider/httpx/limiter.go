@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/weatherd/weatherd/pkg/poller"
 )
 
 // Windows, the values of the window metric label and of the
@@ -78,7 +76,7 @@ type limiter struct {
 	blockReason  string
 }
 
-func newLimiter(l poller.Limits) *limiter {
+func newLimiter(l Limits) *limiter {
 	limits := map[string]int{WindowSecond: l.PerSecond, WindowMinute: l.PerMinute, WindowHour: l.PerHour, WindowDay: l.PerDay}
 	lm := &limiter{}
 	for _, name := range windowNames {

@@ -24,14 +24,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/weatherd/weatherd/pkg/poller"
+	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/provider"
 	"github.com/weatherd/weatherd/pkg/provider/httpx"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
 // Name is the provider's name in readings and metric labels.
-const Name = poller.ProviderOpenMeteo
+const Name = "openmeteo"
 
 // DefaultInterval is assumed when a response has no current.interval.
 const DefaultInterval = 900
@@ -80,9 +80,14 @@ type Client struct {
 
 var _ provider.Provider = (*Client)(nil)
 
-// New returns a client for cfg; timeout bounds each HTTP attempt. opts are
-// for tests.
-func New(cfg poller.OpenMeteoConfig, timeout time.Duration, reg prometheus.Registerer, log *slog.Logger, opts ...httpx.Option) (*Client, error) {
+// New returns a client for cfg, which Validate accepted; timeout bounds each
+// HTTP attempt. opts are for tests.
+func New(cfg Config, timeout time.Duration, reg prometheus.Registerer, log *slog.Logger, opts ...httpx.Option) (*Client, error) {
+	var ps check.Problems
+	cfg.Validate("poller.openmeteo", &ps)
+	if err := ps.Err(); err != nil {
+		return nil, fmt.Errorf("openmeteo: %w", err)
+	}
 	log = log.With("component", "provider", "provider", Name)
 	hc, err := httpx.New(httpx.Config{
 		Provider:     Name,

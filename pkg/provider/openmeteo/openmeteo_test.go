@@ -17,7 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/weatherd/weatherd/pkg/poller"
 	"github.com/weatherd/weatherd/pkg/provider"
 	"github.com/weatherd/weatherd/pkg/provider/httpx"
 	"github.com/weatherd/weatherd/pkg/provider/openmeteo"
@@ -136,9 +135,9 @@ func TestClient_Fetch(t *testing.T) {
 	}))
 	defer srv.Close()
 	now := time.Date(2026, 11, 26, 23, 47, 3, 0, time.UTC)
-	c, err := openmeteo.New(poller.OpenMeteoConfig{
+	c, err := openmeteo.New(openmeteo.Config{
 		BaseURL: srv.URL + "/v1", MaxBodyBytes: 1 << 20, Attempts: 3,
-		Limits: poller.Limits{PerMinute: 600, PerHour: 5000, PerDay: 10000},
+		Limits: httpx.Limits{PerMinute: 600, PerHour: 5000, PerDay: 10000},
 	}, time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler),
 		httpx.WithClock(func() time.Time { return now }),
 		httpx.WithSleep(func(ctx context.Context, d time.Duration) error { return ctx.Err() }))

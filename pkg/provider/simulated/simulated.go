@@ -6,24 +6,39 @@ package simulated
 
 import (
 	"context"
+	"fmt"
 	"hash/fnv"
 	"math"
 	"time"
 
+	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
 // Name is the provider name in readings and metrics.
 const Name = "simulated"
 
-// Config shapes the simulated weather.
+// Config is the poller.simulated section: the shape of the simulated weather.
 type Config struct {
 	// Seed makes the series reproducible: same seed, same weather.
-	Seed int64
+	Seed int64 `mapstructure:"seed"`
 	// FrontEvery is the time between two fronts at one location.
-	FrontEvery time.Duration
+	FrontEvery time.Duration `mapstructure:"front_every"`
 	// FrontDuration is how long a front takes to pass.
-	FrontDuration time.Duration
+	FrontDuration time.Duration `mapstructure:"front_duration"`
+}
+
+// Validate reports the problems of the section at key.
+func (c Config) Validate(key string, ps *check.Problems) {
+	if c.FrontEvery <= 0 {
+		ps.Add(check.Key(key, "front_every"), "got %s, want a positive duration", c.FrontEvery)
+	}
+	switch {
+	case c.FrontDuration <= 0:
+		ps.Add(check.Key(key, "front_duration"), "got %s, want a positive duration", c.FrontDuration)
+	case c.FrontDuration > c.FrontEvery:
+		ps.Add(check.Key(key, "front_duration"), "got %s, want at most simulated.front_every (%s)", c.FrontDuration, c.FrontEvery)
+	}
 }
 
 // Provider simulates weather. Fronts are scheduled from an epoch (the
@@ -37,23 +52,20 @@ type Provider struct {
 	n     int
 }
 
-// New returns a provider whose fronts are timed from epoch. locations sets the
-// stagger order; a location not in it gets a stagger from its id.
-func New(cfg Config, epoch time.Time, locations []weather.Location, now func() time.Time) *Provider {
-	if now == nil {
-		now = time.Now
-	}
-	if cfg.FrontEvery <= 0 {
-		cfg.FrontEvery = 4 * time.Minute
-	}
-	if cfg.FrontDuration <= 0 || cfg.FrontDuration > cfg.FrontEvery {
-		cfg.FrontDuration = cfg.FrontEvery / 2
+// New returns a provider for cfg, which Validate accepted, whose fronts are
+// timed from epoch. locations sets the stagger order; a location not in it
+// gets a stagger from its id. now is the clock.
+func New(cfg Config, epoch time.Time, locations []weather.Location, now func() time.Time) (*Provider, error) {
+	var ps check.Problems
+	cfg.Validate("poller.simulated", &ps)
+	if err := ps.Err(); err != nil {
+		return nil, fmt.Errorf("simulated: %w", err)
 	}
 	idx := make(map[string]int, len(locations))
 	for i, l := range locations {
 		idx[l.ID] = i
 	}
-	return &Provider{cfg: cfg, epoch: epoch, now: now, index: idx, n: max(len(locations), 1)}
+	return &Provider{cfg: cfg, epoch: epoch, now: now, index: idx, n: max(len(locations), 1)}, nil
 }
 
 // Name implements provider.Provider.

@@ -20,7 +20,15 @@ var locations = []weather.Location{
 var epoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 func defaultProvider(seed int64) *Provider {
-	return New(Config{Seed: seed, FrontEvery: 4 * time.Minute, FrontDuration: 100 * time.Second}, epoch, locations, nil)
+	return mustNew(Config{Seed: seed, FrontEvery: 4 * time.Minute, FrontDuration: 100 * time.Second}, time.Now)
+}
+
+func mustNew(cfg Config, now func() time.Time) *Provider {
+	p, err := New(cfg, epoch, locations, now)
+	if err != nil {
+		panic(err)
+	}
+	return p
 }
 
 func TestProvider_Deterministic(t *testing.T) {
@@ -36,7 +44,7 @@ func TestProvider_Deterministic(t *testing.T) {
 
 func TestProvider_Fetch(t *testing.T) {
 	now := epoch.Add(90*time.Second + 400*time.Millisecond)
-	p := New(Config{Seed: 42}, epoch, locations, func() time.Time { return now })
+	p := mustNew(Config{Seed: 42, FrontEvery: 4 * time.Minute, FrontDuration: 2 * time.Minute}, func() time.Time { return now })
 	r, err := p.Fetch(context.Background(), locations[3])
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/weatherd/weatherd/pkg/poller"
+	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/provider"
 	"github.com/weatherd/weatherd/pkg/provider/httpx"
 	"github.com/weatherd/weatherd/pkg/secret"
@@ -26,7 +26,7 @@ import (
 )
 
 // Name is the provider's name in readings and metric labels.
-const Name = poller.ProviderTomorrowIO
+const Name = "tomorrowio"
 
 // Client fetches realtime observations from Tomorrow.io.
 type Client struct {
@@ -39,9 +39,10 @@ type Client struct {
 
 var _ provider.Provider = (*Client)(nil)
 
-// New returns a client for cfg. The key comes from cfg.APIKey or is read from
-// cfg.APIKeyFile; timeout bounds each HTTP attempt. opts are for tests.
-func New(cfg poller.TomorrowIOConfig, timeout time.Duration, reg prometheus.Registerer, log *slog.Logger, opts ...httpx.Option) (*Client, error) {
+// New returns a client for cfg, which Validate accepted. The key comes from
+// cfg.APIKey or is read from cfg.APIKeyFile; timeout bounds each HTTP
+// attempt. opts are for tests.
+func New(cfg Config, timeout time.Duration, reg prometheus.Registerer, log *slog.Logger, opts ...httpx.Option) (*Client, error) {
 	key := cfg.APIKey
 	if cfg.APIKeyFile != "" {
 		var err error
@@ -56,12 +57,10 @@ func New(cfg poller.TomorrowIOConfig, timeout time.Duration, reg prometheus.Regi
 	if key.IsZero() {
 		return nil, errors.New("tomorrowio: no API key (set poller.tomorrowio.api_key or api_key_file)")
 	}
-	units := cfg.Units
-	if units == "" {
-		units = poller.UnitsMetric
-	}
-	if units != poller.UnitsMetric && units != poller.UnitsImperial {
-		return nil, fmt.Errorf("tomorrowio: units %q, want metric or imperial", units)
+	var ps check.Problems
+	cfg.Validate("poller.tomorrowio", &ps)
+	if err := ps.Err(); err != nil {
+		return nil, fmt.Errorf("tomorrowio: %w", err)
 	}
 	log = log.With("component", "provider", "provider", Name)
 	hc, err := httpx.New(httpx.Config{
@@ -78,7 +77,7 @@ func New(cfg poller.TomorrowIOConfig, timeout time.Duration, reg prometheus.Regi
 	}
 	c := &Client{
 		base:  strings.TrimRight(cfg.BaseURL, "/"),
-		units: units,
+		units: cfg.Units,
 		key:   key,
 		http:  hc,
 		log:   log,
@@ -107,7 +106,7 @@ func (c *Client) Fetch(ctx context.Context, loc weather.Location) (weather.Readi
 	if len(obs.Warnings) > 0 {
 		c.log.Debug("API warnings", "location", loc.ID, "warnings", secret.NewRedactor(c.key.Reveal()).Redact(string(obs.Warnings)))
 	}
-	if c.units == poller.UnitsImperial {
+	if c.units == UnitsImperial {
 		ToMetric(obs.Values)
 	}
 	return weather.NewReading(loc, Name, obs.Time, c.http.Now(), obs.Values), nil

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/weatherd/weatherd/pkg/poller"
 	"github.com/weatherd/weatherd/pkg/provider"
 	"github.com/weatherd/weatherd/pkg/provider/httpx"
 	"github.com/weatherd/weatherd/pkg/provider/tomorrowio"
@@ -236,18 +235,18 @@ type harness struct {
 	c     *tomorrowio.Client
 }
 
-func defaultConfig(base string) poller.TomorrowIOConfig {
-	return poller.TomorrowIOConfig{
+func defaultConfig(base string) tomorrowio.Config {
+	return tomorrowio.Config{
 		APIKey:       apiKey,
 		BaseURL:      base,
 		Units:        "metric",
 		MaxBodyBytes: 1 << 20,
 		Attempts:     3,
-		Limits:       poller.Limits{PerSecond: 3, PerHour: 25, PerDay: 500},
+		Limits:       httpx.Limits{PerSecond: 3, PerHour: 25, PerDay: 500},
 	}
 }
 
-func newHarness(t *testing.T, edit func(*poller.TomorrowIOConfig)) *harness {
+func newHarness(t *testing.T, edit func(*tomorrowio.Config)) *harness {
 	t.Helper()
 	h := &harness{api: newFakeAPI(t), reg: prometheus.NewRegistry(), logs: &bytes.Buffer{},
 		clock: &clock{t: time.Date(2026, 11, 26, 23, 41, 2, 123e6, time.UTC)}}
@@ -299,7 +298,7 @@ func TestClient_Fetch(t *testing.T) {
 		}
 	})
 	t.Run("Imperial", func(t *testing.T) {
-		h := newHarness(t, func(c *poller.TomorrowIOConfig) { c.Units = "imperial" })
+		h := newHarness(t, func(c *tomorrowio.Config) { c.Units = "imperial" })
 		h.api.set(reply(200, fixture(t, "realtime_imperial.json")))
 		r, err := h.fetch(t)
 		if err != nil {
@@ -362,7 +361,7 @@ func TestClient_Fetch(t *testing.T) {
 		}
 	})
 	t.Run("HugeBody", func(t *testing.T) {
-		h := newHarness(t, func(c *poller.TomorrowIOConfig) { c.MaxBodyBytes = 4096 })
+		h := newHarness(t, func(c *tomorrowio.Config) { c.MaxBodyBytes = 4096 })
 		huge := append([]byte(`{"data":{"time":"2026-11-26T23:40:00Z","values":{"temperature":1,"pad":"`), bytes.Repeat([]byte("x"), 1<<20)...)
 		h.api.set(reply(200, append(huge, `"}}}`...)))
 		_, err := h.fetch(t)
@@ -545,7 +544,7 @@ func TestClient_RateLimits(t *testing.T) {
 		for _, tc := range []struct {
 			max, want time.Duration
 		}{{0, time.Hour}, {10 * time.Minute, 10 * time.Minute}} {
-			h := newHarness(t, func(c *poller.TomorrowIOConfig) { c.Limits.MaxRetryAfter = tc.max })
+			h := newHarness(t, func(c *tomorrowio.Config) { c.Limits.MaxRetryAfter = tc.max })
 			h.api.set(reply(429, fixture(t, "error_429.json"), "Retry-After", "864000"))
 			_, err := h.fetch(t)
 			var rl *provider.RateLimitedError
@@ -569,7 +568,7 @@ func TestClient_RateLimits(t *testing.T) {
 		}
 	})
 	t.Run("429NoPlanUsesFloor", func(t *testing.T) {
-		h := newHarness(t, func(c *poller.TomorrowIOConfig) { c.Limits = poller.Limits{} })
+		h := newHarness(t, func(c *tomorrowio.Config) { c.Limits = httpx.Limits{} })
 		h.api.set(reply(429, fixture(t, "error_429.json")))
 		_, err := h.fetch(t)
 		var rl *provider.RateLimitedError
@@ -578,7 +577,7 @@ func TestClient_RateLimits(t *testing.T) {
 		}
 	})
 	t.Run("LocalHourBudget", func(t *testing.T) {
-		h := newHarness(t, func(c *poller.TomorrowIOConfig) { c.Limits = poller.Limits{PerHour: 25, PerDay: 500} })
+		h := newHarness(t, func(c *tomorrowio.Config) { c.Limits = httpx.Limits{PerHour: 25, PerDay: 500} })
 		h.api.set(reply(200, fixture(t, "realtime.json")))
 		for i := 0; i < 25; i++ {
 			if _, err := h.fetch(t); err != nil {

@@ -127,6 +127,9 @@ func (p producer) Put(ctx context.Context, key string, data []byte) error {
 	return p.s.Put(ctx, key, data)
 }
 
+// Buffered is 0: a record is in the stream once Put returns.
+func (p producer) Buffered() int { return 0 }
+
 // Run has nothing to deliver: Put is already in the stream.
 func (p producer) Run(ctx context.Context) error {
 	<-ctx.Done()

@@ -27,8 +27,9 @@ func main() {
 	}
 }
 
-// rowSource returns row_gen.go: the Row type with one field per column,
-// and the switches that find and set a column by index without
+// rowSource returns row_gen.go: the Row type (the readings' gold table) and
+// the ForecastRow type (the forecasts' gold table), each with one field per
+// column, and the switches that find and set a column by index without
 // reflection (they run for every value the lake buffers and writes).
 func rowSource(cols []weather.Column) ([]byte, error) {
 	var b bytes.Buffer
@@ -50,13 +51,27 @@ type Row struct {
 	IngestedAt   time.Time ` + "`" + `parquet:"ingested_at,timestamp(millisecond:utc)"` + "`" + `
 	Provider     string    ` + "`" + `parquet:"provider,dict"` + "`" + `
 `)
-	goType := map[weather.Kind]string{weather.Double: "*float64", weather.Int32: "*int32"}
-	for _, c := range cols {
-		typ, ok := goType[c.Kind]
-		if !ok {
-			return nil, fmt.Errorf("column %s: unknown kind %d", c.Name, c.Kind)
-		}
-		fmt.Fprintf(&b, "\t%s %s `parquet:\"%s,optional\"`\n", field(c), typ, c.Column)
+	if err := valueFields(&b, cols); err != nil {
+		return nil, err
+	}
+	b.WriteString(`}
+
+// ForecastRow is one row of the gold forecast table: one step of a
+// forecast event, its fixed fields, then the same value columns as Row.
+type ForecastRow struct {
+	EventID      string    ` + "`" + `parquet:"event_id"` + "`" + `
+	LocationID   string    ` + "`" + `parquet:"location_id,dict"` + "`" + `
+	LocationName string    ` + "`" + `parquet:"location_name,dict"` + "`" + `
+	Lat          float64   ` + "`" + `parquet:"lat"` + "`" + `
+	Lon          float64   ` + "`" + `parquet:"lon"` + "`" + `
+	IssuedAt     time.Time ` + "`" + `parquet:"issued_at,timestamp(millisecond:utc)"` + "`" + `
+	ValidAt      time.Time ` + "`" + `parquet:"valid_at,timestamp(millisecond:utc)"` + "`" + `
+	LeadHours    float64   ` + "`" + `parquet:"lead_hours"` + "`" + `
+	IngestedAt   time.Time ` + "`" + `parquet:"ingested_at,timestamp(millisecond:utc)"` + "`" + `
+	Provider     string    ` + "`" + `parquet:"provider,dict"` + "`" + `
+`)
+	if err := valueFields(&b, cols); err != nil {
+		return nil, err
 	}
 	b.WriteString(`}
 
@@ -70,20 +85,40 @@ func columnOf(name string) (int, bool) {
 	b.WriteString(`	}
 	return 0, false
 }
-
-// setColumn stores v in the column of weather.Columns[i].
-func (r *Row) setColumn(i int, v *float64, ints *int32Slab) {
-	switch i {
 `)
+	setColumn(&b, "Row", cols)
+	setColumn(&b, "ForecastRow", cols)
+	return format.Source(b.Bytes())
+}
+
+// valueFields writes one OPTIONAL field per column.
+func valueFields(b *bytes.Buffer, cols []weather.Column) error {
+	goType := map[weather.Kind]string{weather.Double: "*float64", weather.Int32: "*int32"}
+	for _, c := range cols {
+		typ, ok := goType[c.Kind]
+		if !ok {
+			return fmt.Errorf("column %s: unknown kind %d", c.Name, c.Kind)
+		}
+		fmt.Fprintf(b, "\t%s %s `parquet:\"%s,optional\"`\n", field(c), typ, c.Column)
+	}
+	return nil
+}
+
+// setColumn writes the setColumn method of typ.
+func setColumn(b *bytes.Buffer, typ string, cols []weather.Column) {
+	fmt.Fprintf(b, `
+// setColumn stores v in the column of weather.Columns[i].
+func (r *%s) setColumn(i int, v *float64, ints *int32Slab) {
+	switch i {
+`, typ)
 	for i, c := range cols {
 		val := "v"
 		if c.Kind == weather.Int32 {
 			val = "toInt32(v, ints)"
 		}
-		fmt.Fprintf(&b, "\tcase %d:\n\t\tr.%s = %s\n", i, field(c), val)
+		fmt.Fprintf(b, "\tcase %d:\n\t\tr.%s = %s\n", i, field(c), val)
 	}
 	b.WriteString("\t}\n}\n")
-	return format.Source(b.Bytes())
 }
 
 // field is the Row field of column c: its value name, exported.
