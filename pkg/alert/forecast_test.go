@@ -2,8 +2,10 @@ package alert
 
 import (
 	"context"
+	"log/slog"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -373,4 +375,52 @@ func TestEngine_ForecastHeldPredictionFolds(t *testing.T) {
 	if n := h.e.outboxLen.Load(); n != 0 {
 		t.Errorf("outbox = %d, want 0", n)
 	}
+}
+
+// TestEngine_ForecastLogLine: the log channel's line for a forecast notice
+// carries the location and the rule, like other notifications.
+func TestEngine_ForecastLogLine(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	clk := &clock{t: t0}
+	e, err := New(testConfig(fcRule("wind-ahead", "windGust >= 20", 12*time.Hour, summary("Strong wind"))), testLocations, Deps{Now: clk.Now}, newRegistry(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ObserveForecast(context.Background(), fcast("toronto", 0, "windGust", 5, 5, 25)); err != nil {
+		t.Fatal(err)
+	}
+	e.Tick(context.Background())
+	var lines []string
+	for _, l := range strings.Split(buf.String(), "\n") {
+		if strings.Contains(l, `msg="alert notification"`) {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 {
+		t.Fatalf("notification lines:\n%s", buf.String())
+	}
+	for _, want := range []string{"state=predicted", "rule=wind-ahead", "location=toronto",
+		`text="WARNING: Strong wind expected in Toronto at 09:00 (in 2 h): gusts up to 90 km/h"`} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("line %q lacks %q", lines[0], want)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
