@@ -302,8 +302,10 @@ func (e *Engine) commit(ctx context.Context, ls *locState, rule *Rule, a, next *
 }
 
 // recorded follows a transition the store has: it counts the transition and
-// its notification outcomes, tells the digests, logs it, and, for a firing
-// tier of a group, drops the lower tiers' undelivered notifications.
+// its notification outcomes, tells the digests, logs it, for a firing or
+// predicted tier of a group drops the lower tiers' undelivered
+// notifications, and for a firing ends the forecast alerts linked to the
+// rule (handOver).
 func (e *Engine) recorded(ctx context.Context, ls *locState, rule *Rule, loc weather.EventLocation, at time.Time, kind string, outcomes []outcome) {
 	id := loc.ID
 	e.m.transitions.WithLabelValues(rule.Name, kind).Inc()

@@ -424,3 +424,25 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// BenchmarkEngine_ObserveForecast measures one 24-step forecast judged by
+// one forecast rule with the memory store, in the steady case (the same
+// prediction again: no transition, no write).
+func BenchmarkEngine_ObserveForecast(b *testing.B) {
+	h := newHarness(b, testConfig(fcRule("wind-ahead", "windGust >= 17.2 || windSpeed >= 13.9", 24*time.Hour)), Deps{})
+	vals := make([]any, 24)
+	for i := range vals {
+		vals[i] = 5.0
+	}
+	vals[6] = 25.0
+	f := fcast("toronto", 0, "windGust", vals...)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		f.IssuedAt = t0.Add(time.Duration(i+1) * time.Nanosecond)
+		if err := h.e.ObserveForecast(ctx, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
