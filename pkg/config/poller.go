@@ -59,8 +59,9 @@ func (c PollerConfig) limits() (httpx.Limits, bool) {
 	return httpx.Limits{}, false
 }
 
-// BudgetWarnings checks the configured provider's plan against the schedule
-// and the number of locations (see poller.BudgetWarnings). It returns
+// BudgetWarnings checks the configured provider's plan against the
+// realtime and forecast schedules, which share it, and the number of
+// locations (see poller.SharedBudgetWarnings). It returns
 // nothing for a disabled poller, the simulated provider or a bad schedule
 // (Validate reports that one).
 func (c PollerConfig) BudgetWarnings(locations int, now time.Time) []string {
@@ -68,7 +69,11 @@ func (c PollerConfig) BudgetWarnings(locations int, now time.Time) []string {
 	if !c.Enabled || !ok {
 		return nil
 	}
-	ws, err := poller.BudgetWarnings(c.Schedule, locations, c.Provider, poller.Plan{PerHour: l.PerHour, PerDay: l.PerDay}, now)
+	forecast := ""
+	if c.Forecast.Enabled {
+		forecast = c.Forecast.Schedule
+	}
+	ws, err := poller.SharedBudgetWarnings(c.Schedule, forecast, locations, c.Provider, poller.Plan{PerHour: l.PerHour, PerDay: l.PerDay}, now)
 	if err != nil {
 		return nil
 	}

@@ -218,7 +218,7 @@ func newPoller(dp deps, st *streamParts, writer *lake.Writer) (*lifecycle.Compon
 		}
 		return nil, nil
 	}
-	prov, err := newProvider(cfg, dp.reg, dp.log)
+	prov, forecaster, err := newProvider(cfg, dp.reg, dp.log)
 	if err != nil {
 		return nil, err
 	}
@@ -234,16 +234,22 @@ func newPoller(dp deps, st *streamParts, writer *lake.Writer) (*lifecycle.Compon
 		// Among replicas, the poller's leader also compacts the lake.
 		writer.CompactOnlyWhileLeading(elector)
 	}
-	p, err := poller.New(cfg.Poller.Config, cfg.Locations, prov, st.producer, poller.NewMetrics(dp.reg), dp.log, opts...)
+	pm := poller.NewMetrics(dp.reg)
+	p, err := poller.New(cfg.Poller.Config, cfg.Locations, prov, st.producer, pm, dp.log, opts...)
+	if err != nil {
+		return nil, err
+	}
+	run, err := withForecasts(dp, p.Run, forecaster, st.producer, pm)
 	if err != nil {
 		return nil, err
 	}
 	if elector == nil {
-		return &lifecycle.Component{Name: "poller", Run: p.Run}, nil
+		return &lifecycle.Component{Name: "poller", Run: run}, nil
 	}
 	// Leading is not a readiness condition (a follower that does not poll
-	// is ready); reaching the lease table is.
-	return &lifecycle.Component{Name: "poller", Run: leader.NewGate(elector, p.Run).Run, Check: elector.Health}, nil
+	// is ready); reaching the lease table is. Only the leader fetches
+	// forecasts too.
+	return &lifecycle.Component{Name: "poller", Run: leader.NewGate(elector, run).Run, Check: elector.Health}, nil
 }
 
 // Addr is the HTTP address the daemon listens on.

@@ -36,7 +36,7 @@ func TestNewProvider_ChecksTheReadingContract(t *testing.T) {
 	}
 	cfg.Poller.Provider = "openmeteo"
 	cfg.Poller.OpenMeteo.BaseURL = srv.URL
-	prov, err := newProvider(cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	prov, _, err := newProvider(cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,40 @@ func CountBudget(schedule string, locations int, from time.Time) (Budget, error)
 // UTC clock hour and per UTC day, 0 for unlimited.
 type Plan struct{ PerHour, PerDay int }
 
+// SharedBudgetWarnings is BudgetWarnings for the realtime schedule and the
+// forecast schedule (empty: forecasts disabled) together, which share one
+// rate-limit budget per provider, e.g.
+//
+//	poller: 5 locations × (288 realtime + 24 forecast ticks/day) = 1560 calls/day exceeds the tomorrowio plan's 500/day (poller.tomorrowio.limits.per_day); calls beyond it are skipped until 00:00 UTC
+func SharedBudgetWarnings(realtime, forecast string, locations int, provider string, l Plan, from time.Time) ([]string, error) {
+	if forecast == "" {
+		return BudgetWarnings(realtime, locations, provider, l, from)
+	}
+	if l.PerDay == 0 && l.PerHour == 0 {
+		return nil, nil
+	}
+	rb, err := CountBudget(realtime, locations, from)
+	if err != nil {
+		return nil, err
+	}
+	fb, err := CountBudget(forecast, locations, from)
+	if err != nil {
+		return nil, err
+	}
+	// The busiest day (hour) of each schedule, added: an upper bound that
+	// is exact for the usual schedules, the same every day and hour.
+	var ws []string
+	if perDay := rb.CallsPerDay() + fb.CallsPerDay(); l.PerDay > 0 && perDay > l.PerDay {
+		ws = append(ws, fmt.Sprintf("poller: %d locations × (%d realtime + %d forecast ticks/day) = %d calls/day exceeds the %s plan's %d/day (poller.%s.limits.per_day); calls beyond it are skipped until 00:00 UTC",
+			locations, rb.TicksPerDay, fb.TicksPerDay, perDay, provider, l.PerDay, provider))
+	}
+	if perHour := rb.CallsPerHour() + fb.CallsPerHour(); l.PerHour > 0 && perHour > l.PerHour {
+		ws = append(ws, fmt.Sprintf("poller: %d locations × (%d realtime + %d forecast ticks/hour) = %d calls/hour exceeds the %s plan's %d/hour (poller.%s.limits.per_hour); calls beyond it are skipped until the next hour",
+			locations, rb.TicksPerHour, fb.TicksPerHour, perHour, provider, l.PerHour, provider))
+	}
+	return ws, nil
+}
+
 // BudgetWarnings returns one warning per plan window (day, hour) that the
 // schedule × locations cannot fit, with the numbers, e.g.
 //

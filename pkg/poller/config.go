@@ -19,6 +19,8 @@ type Config struct {
 	// Spread is the longest a tick's fetches are spread over (jitter); the
 	// spread is also kept under half the time to the next tick.
 	Spread time.Duration `mapstructure:"spread"`
+	// Forecast is when and how far ahead to fetch forecasts.
+	Forecast ForecastConfig `mapstructure:"forecast"`
 }
 
 // Validate reports every problem of the poller's keys at key (the provider
@@ -36,4 +38,5 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	if c.Spread < 0 {
 		ps.Add(check.Key(key, "spread"), "got %s, want a duration of 0 or more", c.Spread)
 	}
+	c.Forecast.Validate(check.Key(key, "forecast"), ps)
 }

@@ -10,6 +10,8 @@ type Metrics struct {
 	duration     *prometheus.HistogramVec
 	ticks        prometheus.Counter
 	ticksSkipped prometheus.Counter
+	forecasts    *prometheus.CounterVec
+	fSkipped     prometheus.Counter
 }
 
 // NewMetrics registers the poller's series on reg.
@@ -32,9 +34,29 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "weatherd_poll_ticks_skipped_total",
 			Help: "Schedule ticks skipped because the previous tick was still running.",
 		}),
+		forecasts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weatherd_forecast_requests_total",
+			Help: "Weather API forecast fetches by provider and outcome (ok, buffer_full, unauthorized, rate_limited, bad_response, unavailable, timeout, error); they share the provider's rate-limit budget with the realtime fetches.",
+		}, []string{"provider", "outcome"}),
+		fSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weatherd_forecast_ticks_skipped_total",
+			Help: "Forecast schedule ticks skipped because the previous forecast tick was still running.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.ticks, m.ticksSkipped)
+	reg.MustRegister(m.requests, m.duration, m.ticks, m.ticksSkipped, m.forecasts, m.fSkipped)
 	return m
+}
+
+type forecastMetrics struct {
+	requests     *prometheus.CounterVec // curried with the provider
+	ticksSkipped prometheus.Counter
+}
+
+func (m *Metrics) forForecasts(name string) *forecastMetrics {
+	return &forecastMetrics{
+		requests:     m.forecasts.MustCurryWith(prometheus.Labels{"provider": name}),
+		ticksSkipped: m.fSkipped,
+	}
 }
 
 type metrics struct {

@@ -154,8 +154,19 @@ func Parse(body []byte) (Observation, error) {
 	if err != nil {
 		return Observation{}, fmt.Errorf("%w: realtime data.time %q is not an RFC 3339 time", provider.ErrBadResponse, r.Data.Time)
 	}
-	vals := make(weather.Values, len(r.Data.Values))
-	for name, raw := range r.Data.Values {
+	vals := parseValues(r.Data.Values)
+	if len(r.Warnings) > 0 && (bytes.Equal(bytes.TrimSpace(r.Warnings), null) || string(bytes.TrimSpace(r.Warnings)) == "[]") {
+		r.Warnings = nil
+	}
+	return Observation{Time: t.UTC(), Values: vals, Warnings: r.Warnings}, nil
+}
+
+// parseValues keeps null values as nulls and any numeric value (also ones
+// this version does not know); names that are not value names and
+// non-numeric values are skipped.
+func parseValues(raws map[string]json.RawMessage) weather.Values {
+	vals := make(weather.Values, len(raws))
+	for name, raw := range raws {
 		if !valueName.MatchString(name) {
 			continue
 		}
@@ -173,10 +184,7 @@ func Parse(body []byte) (Observation, error) {
 		}
 		vals.Set(name, x)
 	}
-	if len(r.Warnings) > 0 && (bytes.Equal(bytes.TrimSpace(r.Warnings), null) || string(bytes.TrimSpace(r.Warnings)) == "[]") {
-		r.Warnings = nil
-	}
-	return Observation{Time: t.UTC(), Values: vals, Warnings: r.Warnings}, nil
+	return vals
 }
 
 // apiError is Tomorrow.io's error body.
