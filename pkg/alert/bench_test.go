@@ -19,6 +19,11 @@ func DefaultRules() []RuleConfig {
 			Repeat: 3 * time.Hour, Severity: "warning", Locations: []string{"*"}, Channels: []string{"log"},
 		},
 		{
+			Name: "strong-wind-ahead", Summary: "Strong wind", Expr: "windGust >= 17.2 || windSpeed >= 13.9",
+			Forecast: ForecastConfig{Within: 12 * time.Hour, UpdateShift: time.Hour, Realtime: "strong-wind"},
+			Severity: "warning", Locations: []string{"*"}, Channels: []string{"log"},
+		},
+		{
 			Name: "heavy-rain", Expr: "rainIntensity >= 7.6", Clear: "rainIntensity < 2.5",
 			Repeat: 3 * time.Hour, Severity: "warning", Locations: []string{"*"}, Channels: []string{"log"},
 		},

@@ -446,3 +446,14 @@ func BenchmarkEngine_ObserveForecast(b *testing.B) {
 		}
 	}
 }
+
+func TestLeadText(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		20 * time.Second: "under 1 min", 50 * time.Second: "1 min", 45 * time.Minute: "45 min",
+		3 * time.Hour: "3 h", 150 * time.Minute: "2 h 30 min", 30 * time.Hour: "30 h",
+	} {
+		if got := leadText(d); got != want {
+			t.Errorf("leadText(%s) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -137,10 +137,13 @@ func onsetText(onset, issued time.Time, loc *time.Location) string {
 	return o.Format("Mon 15:04")
 }
 
-// leadText is a lead time as people say it: "45 min", "3 h", "2 h 30 min".
+// leadText is a lead time as people say it: "under 1 min", "45 min",
+// "3 h", "2 h 30 min".
 func leadText(d time.Duration) string {
 	m := int(d.Round(time.Minute) / time.Minute)
 	switch {
+	case m < 1:
+		return "under 1 min"
 	case m < 60:
 		return fmt.Sprintf("%d min", max(m, 0))
 	case m%60 == 0:
