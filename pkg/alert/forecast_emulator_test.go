@@ -143,6 +143,7 @@ func TestEngine_SNSForecastNoticeAndCancellation(t *testing.T) {
 		subject: "[WARNING] Strong wind expected in Toronto at 09:00",
 		text: `Strong wind expected in Toronto at 09:00 (in 2 h): gusts up to 81 km/h.
 
+Location:  Toronto (toronto)
 Rule:      wind-ahead, severity warning
 Condition: windGust >= 17.2
 Forecast:  issued 2026-11-26 12:00 UTC
@@ -161,6 +162,7 @@ Onset:     2026-11-26 14:00 UTC (Thu 09:00 local time)
 		subject: "[CANCELLED] Strong wind no longer expected in Toronto",
 		text: `Strong wind no longer expected in Toronto (was forecast for 09:00).
 
+Location:  Toronto (toronto)
 Rule:      wind-ahead, severity warning
 Condition: windGust >= 17.2
 Forecast:  issued 2026-11-26 13:00 UTC

@@ -282,6 +282,7 @@ func TestEngine_ForecastFrost(t *testing.T) {
 	}
 	wantText := `Frost expected in São Paulo at Fri 03:00 (in 9 h): temperature down to -2.6 °C.
 
+Location:  São Paulo (sao-paulo)
 Rule:      frost, severity warning
 Condition: temperature <= 0
 Forecast:  issued 2026-11-26 21:00 UTC

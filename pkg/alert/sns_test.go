@@ -132,6 +132,7 @@ func TestEngine_SNSEmailAndSMS(t *testing.T) {
 		subject: "[WARNING] Strong wind in Sao Paulo",
 		text: `Strong wind in São Paulo at 09:40: gusts 66 km/h, wind 33 km/h.
 
+Location:  São Paulo (sao-paulo)
 Rule:      strong-wind, severity warning
 Condition: windGust >= 17.2 || windSpeed >= 13.9
 Observed:  2026-11-26 12:40 UTC (09:40 local time)
@@ -143,6 +144,7 @@ Since:     2026-11-26 12:40 UTC
 		subject: "[RESOLVED] Strong wind over in Sao Paulo",
 		text: `Strong wind over in São Paulo at 10:10: gusts 30 km/h, wind 18 km/h.
 
+Location:  São Paulo (sao-paulo)
 Rule:      strong-wind, severity warning
 Condition: windGust >= 17.2 || windSpeed >= 13.9
 Observed:  2026-11-26 13:10 UTC (10:10 local time)

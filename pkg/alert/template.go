@@ -22,6 +22,7 @@ const (
 	DefaultTextTemplate = `{{if eq .Kind "digest"}}{{template "digest" .}}{{else -}}
 {{.Message}}.
 
+Location:  {{.LocationName}} ({{.LocationID}})
 Rule:      {{.Rule}}, severity {{.Severity}}{{if .Group}} (group {{.Group}}, tier {{.Tier}}){{end}}
 Condition: {{.Expr}}
 {{- with .Forecast}}

@@ -88,6 +88,7 @@ func TestEngine_WindowHoldsAndSummarises(t *testing.T) {
 	}
 	wantText := `Gusty over in São Paulo at 02:00 (fired, then resolved): gusts 18 km/h.
 
+Location:  São Paulo (sao-paulo)
 Rule:      gusty, severity warning
 Condition: windGust >= 20
 Observed:  2026-11-27 05:00 UTC (02:00 local time)

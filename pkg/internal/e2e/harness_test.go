@@ -764,9 +764,9 @@ func parseNotification(n notification, names map[string]string) (transition, []s
 	var wantSubject string
 	switch tr.state {
 	case "firing":
-		wantSubject = "[WARNING] strong-wind firing at " + ascii
+		wantSubject = "[WARNING] Strong wind in " + ascii
 	case "resolved":
-		wantSubject = "[RESOLVED] strong-wind at " + ascii
+		wantSubject = "[RESOLVED] Strong wind over in " + ascii
 	default:
 		problems = append(problems, fmt.Sprintf("state attribute %q", tr.state))
 	}
@@ -787,7 +787,8 @@ func parseNotification(n notification, names map[string]string) (transition, []s
 		}
 		tr.observed = at.UTC()
 	}
-	if !strings.Contains(email, "Alert strong-wind is "+map[string]string{"firing": "firing", "resolved": "resolved"}[tr.state]+" at "+name+" ("+tr.location+")") {
+	happened := map[string]string{"firing": "Strong wind in ", "resolved": "Strong wind over in "}[tr.state]
+	if !strings.HasPrefix(email, happened+name+" at ") || !strings.Contains(email, "Location:  "+name+" ("+tr.location+")") {
 		problems = append(problems, fmt.Sprintf("email text does not say what happened: %.120q", email))
 	}
 	if len([]rune(sms)) > 160 {
@@ -795,7 +796,7 @@ func parseNotification(n notification, names map[string]string) (transition, []s
 	}
 	// GSM-7 has "à" but not "ã".
 	gsm := strings.ReplaceAll(name, "ã", "a")
-	wantSMS := map[string]string{"firing": "WARNING", "resolved": "RESOLVED"}[tr.state] + " strong-wind " + gsm + " " + tr.observed.Format("15:04")
+	wantSMS := map[string]string{"firing": "WARNING: Strong wind in ", "resolved": "Strong wind over in "}[tr.state] + gsm + " at " + tr.observed.Format("15:04")
 	if !strings.HasPrefix(sms, wantSMS) {
 		problems = append(problems, fmt.Sprintf("sms %q, want it to start with %q", sms, wantSMS))
 	}
