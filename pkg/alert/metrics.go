@@ -27,7 +27,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_alert_transitions_total",
-			Help: "Alert state transitions recorded, by rule and new state (pending, inactive, firing, repeat, resolved).",
+			Help: "Alert state transitions recorded, by rule and new state (pending, inactive, firing, repeat, resolved; forecast rules: predicted, updated, cancelled, occurred, handover).",
 		}, []string{"rule", "state"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_notifications_total",
