@@ -67,8 +67,8 @@ type Factory struct {
 	Metrics *Metrics
 	Log     *slog.Logger
 	// MaxClockSkew is how far a reading's observed_at may be ahead of its
-	// record's arrival time (consumer.max_clock_skew); 0 means
-	// weather.DefaultMaxClockSkew.
+	// record's arrival time (consumer.max_clock_skew, which Validate keeps
+	// at 1s or more).
 	MaxClockSkew time.Duration
 }
 
@@ -187,7 +187,7 @@ func (p *processor) prepare(ctx context.Context, records []stream.Record, b *bat
 		if it.Err == nil {
 			// A reading from the future would silence its location's later
 			// ones (duplicates, stale for alerts) until the clock caught up.
-			it.Err = weather.CheckObservedAt(it.Reading.ObservedAt, it.Record.ArrivedAt, p.f.maxSkew())
+			it.Err = weather.CheckObservedAt(it.Reading.ObservedAt, it.Record.ArrivedAt, p.f.MaxClockSkew)
 		}
 		if err := it.Err; err != nil {
 			rec := &records[i]
@@ -211,13 +211,6 @@ func (p *processor) prepare(ctx context.Context, records []stream.Record, b *bat
 		}
 	}
 	return items, nil
-}
-
-func (f *Factory) maxSkew() time.Duration {
-	if f.MaxClockSkew > 0 {
-		return f.MaxClockSkew
-	}
-	return weather.DefaultMaxClockSkew
 }
 
 // decodeChunk is how many records one goroutine decodes at a time.

@@ -175,6 +175,8 @@ func TestPipeline_GracefulStealWithDataInFlight(t *testing.T) {
 			},
 			Metrics: NewMetrics(reg),
 			Log:     log,
+
+			MaxClockSkew: cfg.Consumer.MaxClockSkew,
 		}
 		kc := cfg.Consumer
 		kc.ApplicationName, kc.WorkerID = table, id
