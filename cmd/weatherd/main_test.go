@@ -249,9 +249,16 @@ func TestRun_EmbeddedDefault(t *testing.T) {
 		p, c := m["weatherd_readings_produced_total"], m["weatherd_consumer_records_total"]
 		return p >= 10 && c >= 10, fmt.Sprintf("produced %v, consumed %v", p, c)
 	})
-	if n := testkit.MustScrape(t, addr)[`weatherd_poll_requests_total{outcome="ok",provider="simulated"}`]; n < 10 {
-		t.Errorf("poll ok = %v", n)
-	}
+	// Forecasts are records too: count the realtime polls on their own.
+	waitMetrics("10 realtime polls", 20*time.Second, func(m testkit.Metrics) (bool, string) {
+		n := m[`weatherd_poll_requests_total{outcome="ok",provider="simulated"}`]
+		return n >= 10, fmt.Sprintf("poll ok = %v", n)
+	})
+	// The forecast fetched at start, one per location, reaches the lake.
+	waitMetrics("forecasts fetched and written", 40*time.Second, func(m testkit.Metrics) (bool, string) {
+		f, g := m[`weatherd_forecast_requests_total{outcome="ok",provider="simulated"}`], m[`weatherd_lake_objects_written_total{kind="forecast_gold"}`]
+		return f == 5 && g >= 1, fmt.Sprintf("%v forecasts fetched, %v forecast gold objects written", f, g)
+	})
 	waitMetrics("a lake flush", 20*time.Second, func(m testkit.Metrics) (bool, string) {
 		n := m[`weatherd_lake_objects_written_total{kind="gold"}`]
 		return n >= 1, fmt.Sprintf("%v gold objects written", n)

@@ -84,7 +84,14 @@ func (c Config) Validate(key string, ps *check.Problems) {
 // Load returns the SDK configuration: credentials and retries from the
 // standard chain (environment, shared files, ECS task role, IMDS), the region
 // from c, and an HTTP client with c's connect and response-header timeouts.
+// c must pass Validate (the clients built from it take their deadlines from
+// it, with no defaults of their own).
 func Load(ctx context.Context, c Config) (aws.Config, error) {
+	var ps check.Problems
+	c.Validate("aws", &ps)
+	if err := ps.Err(); err != nil {
+		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
+	}
 	cfg, err := awscfg.LoadDefaultConfig(ctx, awscfg.WithRegion(c.Region), awscfg.WithHTTPClient(c.Timeouts.HTTPClient()))
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load aws config: %w", err)

@@ -13,6 +13,9 @@ import (
 // timeouts when sdk has none (SDK configuration made in code, as the tests
 // do).
 
+// The clients below take c as Validate accepted it: every deadline comes from
+// c.Timeouts.
+
 // NewKinesis returns a Kinesis client for the configured endpoint.
 func NewKinesis(sdk aws.Config, c Config) *kinesis.Client {
 	return kinesis.NewFromConfig(sdk, func(o *kinesis.Options) {

@@ -46,65 +46,37 @@ type Timeouts struct {
 	Publish time.Duration `mapstructure:"publish"`
 }
 
-// DefaultTimeouts returns the timeouts of the embedded config.yaml. Clients
-// built from a Config whose Timeouts leave a field zero (a Config made in
-// code rather than loaded) use the default for it.
-func DefaultTimeouts() Timeouts {
-	return Timeouts{
-		Connect:        5 * time.Second,
-		ResponseHeader: 10 * time.Second,
-		Default:        15 * time.Second,
-		DynamoDB:       5 * time.Second,
-		GetRecords:     10 * time.Second,
-		PutRecords:     10 * time.Second,
-		PutObject:      60 * time.Second,
-		Publish:        10 * time.Second,
-	}
-}
-
 // Validate reports every problem in the section at key.
 func (t Timeouts) Validate(key string, ps *check.Problems) {
 	for _, f := range t.fields() {
 		if *f.v <= 0 {
-			ps.Add(check.Key(key, f.key), "got %s, want a positive duration (default %s)", *f.v, *f.def)
+			ps.Add(check.Key(key, f.key), "got %s, want a positive duration", *f.v)
 		}
 	}
 }
 
 type timeoutField struct {
-	key    string
-	v, def *time.Duration
+	key string
+	v   *time.Duration
 }
 
-// fields lists the timeouts with their keys, paired with the defaults.
+// fields lists the timeouts with their keys.
 func (t *Timeouts) fields() []timeoutField {
-	d := DefaultTimeouts()
 	return []timeoutField{
-		{"connect", &t.Connect, &d.Connect},
-		{"response_header", &t.ResponseHeader, &d.ResponseHeader},
-		{"default", &t.Default, &d.Default},
-		{"dynamodb", &t.DynamoDB, &d.DynamoDB},
-		{"get_records", &t.GetRecords, &d.GetRecords},
-		{"put_records", &t.PutRecords, &d.PutRecords},
-		{"put_object", &t.PutObject, &d.PutObject},
-		{"publish", &t.Publish, &d.Publish},
+		{"connect", &t.Connect},
+		{"response_header", &t.ResponseHeader},
+		{"default", &t.Default},
+		{"dynamodb", &t.DynamoDB},
+		{"get_records", &t.GetRecords},
+		{"put_records", &t.PutRecords},
+		{"put_object", &t.PutObject},
+		{"publish", &t.Publish},
 	}
-}
-
-// withDefaults replaces every zero (or negative) timeout with its default.
-func (t Timeouts) withDefaults() Timeouts {
-	for _, f := range t.fields() {
-		if *f.v <= 0 {
-			*f.v = *f.def
-		}
-	}
-	return t
 }
 
 // forCall returns the deadline of operation op of service and the key that
 // sets it (under aws.timeouts).
 func (t Timeouts) forCall(service, op string) (time.Duration, string) {
-	t = t.withDefaults()
 	switch {
 	case service == DynamoDB:
 		return t.DynamoDB, "dynamodb"
@@ -202,7 +174,6 @@ func (t Timeouts) deadlineOption(service string) func(*middleware.Stack) error {
 // HTTPClient returns the SDK HTTP client with t's connect, TLS handshake
 // and response-header timeouts (the SDK's default has no response timeout).
 func (t Timeouts) HTTPClient() *awshttp.BuildableClient {
-	t = t.withDefaults()
 	return awshttp.NewBuildableClient().
 		WithDialerOptions(func(d *net.Dialer) { d.Timeout = t.Connect }).
 		WithTransportOptions(func(tr *http.Transport) {

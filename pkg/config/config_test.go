@@ -140,6 +140,11 @@ func TestValidate_BadInputs(t *testing.T) {
 		{"MissingAPIKey", "poller:\n  provider: tomorrowio\n", `poller.tomorrowio.api_key: required when poller.provider is "tomorrowio" (set TOMORROW_API_KEY, or api_key_file)`},
 		{"WrongType", "shutdown_timeout: soon\n", "shutdown_timeout: "},
 		{"BadLogLevel", "log:\n  level: loud\n", `log.level: got "loud", want debug, info, warn or error`},
+		// The elector's id is the consumer's worker id, never configured.
+		{"LeaderIDNotAKey", "poller:\n  leader:\n    id: me\n", "poller.leader.id: unknown key"},
+		{"SimulatedFrontEvery", "poller:\n  simulated:\n    front_every: 0s\n", "poller.simulated.front_every: got 0s, want a positive duration"},
+		{"SimulatedFrontDuration", "poller:\n  simulated:\n    front_duration: 5m\n", "poller.simulated.front_duration: got 5m0s, want at most simulated.front_every (4m0s)"},
+		{"LimitsNegative", "poller:\n  openmeteo:\n    limits:\n      per_hour: -1\n", "poller.openmeteo.limits.per_hour: got -1, want 0 (unlimited) or more"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,24 +1,11 @@
 package config
 
 import (
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/weatherd/weatherd/pkg/awsconf"
 )
-
-func TestDefault_AWSTimeoutsMatchCode(t *testing.T) {
-	cfg, err := Default()
-	if err != nil {
-		t.Fatalf("embedded default does not load: %v", err)
-	}
-	if want := awsconf.DefaultTimeouts(); !reflect.DeepEqual(cfg.AWS.Timeouts, want) {
-		t.Errorf("aws.timeouts in config.yaml = %+v, want awsconf.DefaultTimeouts() %+v", cfg.AWS.Timeouts, want)
-	}
-}
 
 func TestLoad_AWSTimeouts(t *testing.T) {
 	t.Run("Override", func(t *testing.T) {
@@ -26,7 +13,7 @@ func TestLoad_AWSTimeouts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.AWS.Timeouts.DynamoDB != 2*time.Second || cfg.AWS.Timeouts.GetRecords != 3*time.Second || cfg.AWS.Timeouts.PutObject != awsconf.DefaultTimeouts().PutObject {
+		if cfg.AWS.Timeouts.DynamoDB != 2*time.Second || cfg.AWS.Timeouts.GetRecords != 3*time.Second || cfg.AWS.Timeouts.PutObject != 60*time.Second {
 			t.Errorf("timeouts = %+v, want dynamodb 2s, get_records 3s, put_object the default", cfg.AWS.Timeouts)
 		}
 	})
@@ -34,8 +21,8 @@ func TestLoad_AWSTimeouts(t *testing.T) {
 		_, err := Load(Source{Path: writeFile(t, "aws:\n  timeouts:\n    response_header: 0s\n    publish: -1s\n"), Explicit: true, Env: envOf(nil)})
 		got := problems(t, err)
 		want := []string{
-			"aws.timeouts.response_header: got 0s, want a positive duration (default 10s)",
-			"aws.timeouts.publish: got -1s, want a positive duration (default 10s)",
+			"aws.timeouts.response_header: got 0s, want a positive duration",
+			"aws.timeouts.publish: got -1s, want a positive duration",
 		}
 		for _, w := range want {
 			if !slices.Contains(got, w) {

@@ -116,8 +116,38 @@ func newDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (deps, e
 	return dp, nil
 }
 
+// needsAWS reports whether any component cfg names calls AWS.
+func needsAWS(cfg *config.Config, lakeAt lake.Location) bool {
+	if cfg.Stream.Driver == stream.DriverKinesis || cfg.Alerts.State.Driver == "dynamodb" {
+		return true
+	}
+	if cfg.Poller.Enabled && cfg.Poller.Leader.Enabled {
+		return true
+	}
+	if lakeAt.S3() {
+		return true
+	}
+	for _, ch := range cfg.Alerts.Channels {
+		if ch.Type == "sns" {
+			return true
+		}
+	}
+	return false
+}
+
 func newAlerts(dp deps) (*alert.Engine, error) {
-	return alert.New(dp.cfg.Alerts, dp.cfg.Locations, alertDeps(dp.cfg, dp.sdk), dp.reg, dp.log)
+	cfg := dp.cfg
+	ad := alert.Deps{HTTPClient: &http.Client{Timeout: 10 * time.Second}, Now: time.Now}
+	for _, ch := range cfg.Alerts.Channels {
+		if ch.Type == "sns" {
+			ad.SNS = awsconf.NewSNS(dp.sdk, cfg.AWS)
+			break
+		}
+	}
+	if cfg.Alerts.State.Driver == "dynamodb" {
+		ad.DynamoDB = awsconf.NewDynamoDB(dp.sdk, cfg.AWS)
+	}
+	return alert.New(cfg.Alerts, cfg.Locations, ad, dp.reg, dp.log)
 }
 
 func newLake(ctx context.Context, dp deps) (*lake.Writer, error) {
@@ -252,6 +282,21 @@ func newPoller(dp deps, st *streamParts, writer *lake.Writer) (*lifecycle.Compon
 	return &lifecycle.Component{Name: "poller", Run: leader.NewGate(elector, run).Run, Check: elector.Health}, nil
 }
 
+// newElector returns the poller leadership election, as workerID (the
+// consumer's worker id, so one name identifies the instance in both tables).
+func newElector(dp deps, workerID string) (*leader.Elector, error) {
+	if workerID == "" {
+		id, err := lifecycle.InstanceID()
+		if err != nil {
+			return nil, err
+		}
+		workerID = id
+	}
+	lc := dp.cfg.Poller.Leader
+	lc.ID = workerID
+	return leader.New(lc, awsconf.NewDynamoDB(dp.sdk, dp.cfg.AWS), leader.NewMetrics(dp.reg), dp.log)
+}
+
 // Addr is the HTTP address the daemon listens on.
 func (d *Daemon) Addr() string { return d.server.Addr() }
 
@@ -273,53 +318,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
-// newElector returns the poller leadership election, as workerID (the
-// consumer's worker id, so one name identifies the instance in both tables).
-func newElector(dp deps, workerID string) (*leader.Elector, error) {
-	if workerID == "" {
-		id, err := lifecycle.InstanceID()
-		if err != nil {
-			return nil, err
-		}
-		workerID = id
-	}
-	lc := dp.cfg.Poller.Leader
-	lc.ID = workerID
-	return leader.New(lc, awsconf.NewDynamoDB(dp.sdk, dp.cfg.AWS), leader.NewMetrics(dp.reg), dp.log)
-}
-
-func needsAWS(cfg *config.Config, lakeAt lake.Location) bool {
-	if cfg.Stream.Driver == stream.DriverKinesis || cfg.Alerts.State.Driver == "dynamodb" {
-		return true
-	}
-	if cfg.Poller.Enabled && cfg.Poller.Leader.Enabled {
-		return true
-	}
-	if lakeAt.S3() {
-		return true
-	}
-	for _, ch := range cfg.Alerts.Channels {
-		if ch.Type == "sns" {
-			return true
-		}
-	}
-	return false
-}
-
-func alertDeps(cfg *config.Config, sdk aws.Config) alert.Deps {
-	deps := alert.Deps{HTTPClient: &http.Client{Timeout: 10 * time.Second}, Now: time.Now}
-	for _, ch := range cfg.Alerts.Channels {
-		if ch.Type == "sns" {
-			deps.SNS = awsconf.NewSNS(sdk, cfg.AWS)
-			break
-		}
-	}
-	if cfg.Alerts.State.Driver == "dynamodb" {
-		deps.DynamoDB = awsconf.NewDynamoDB(sdk, cfg.AWS)
-	}
-	return deps
-}
-
 // notCandidate is the leadership of an instance that never leads.
 type notCandidate struct{}
 
@@ -327,6 +325,3 @@ func (notCandidate) Await(ctx context.Context) (context.Context, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
 }
-
-// registerer is what components register their metrics on.
-var _ prometheus.Registerer = (*prometheus.Registry)(nil)

@@ -136,6 +136,7 @@ func TestDaemon_OnePollerAmongReplicas(t *testing.T) {
 	base.Poller.Leader.Table = emulator.Name(t, "leader")
 	base.Poller.Leader.LeaseDuration = 3 * time.Second
 	base.Poller.Leader.RenewInterval = 500 * time.Millisecond
+	base.Poller.Spread = 2 * time.Second // the forecast fetched at start, within 2 s
 	if err := base.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +177,12 @@ func TestDaemon_OnePollerAmongReplicas(t *testing.T) {
 	if lead.metric(t, "weatherd_poller_leader") != 1 || follow.metric(t, "weatherd_poller_leader") != 0 {
 		t.Error("weatherd_poller_leader: want 1 on the leader and 0 on the follower")
 	}
+	// Forecasts too: the leader fetches one per location at its start, the
+	// follower none.
+	waitUntil(t, "the leader's forecasts", 15*time.Second, func() bool { return lead.metric(t, forecasts) == 5 })
+	if got := follow.metric(t, forecasts); got > 0 {
+		t.Errorf("%s (follower) fetched %v forecasts, want none", follow.name, got)
+	}
 	for _, c := range []string{"poller", "producer", "consumer", "alerts", "lake", "http"} {
 		series := `weatherd_component_ready{component="` + c + `"}`
 		if lv, fv := lead.metric(t, series), follow.metric(t, series); lv != 1 || fv != 1 {
@@ -194,7 +201,11 @@ func TestDaemon_OnePollerAmongReplicas(t *testing.T) {
 	if follow.status("/readyz") != 200 {
 		t.Error("the new leader is not ready")
 	}
+	waitUntil(t, "the new leader's forecasts", 15*time.Second, func() bool { return follow.metric(t, forecasts) == 5 })
 }
+
+// forecasts is the series of the simulated provider's forecasts fetched.
+const forecasts = `weatherd_forecast_requests_total{outcome="ok",provider="simulated"}`
 
 // TestDaemon_Spool: a spool directory another process holds fails the start
 // with an error naming it, and a start that fails after opening the spool

@@ -13,6 +13,8 @@ import (
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 // BenchmarkConsumer_Throughput measures records/s from kinesis-local through
@@ -50,7 +52,7 @@ func BenchmarkLeaseCoordination(b *testing.B) {
 			for range b.N {
 				h := newHarness(b, tc.shards)
 				prod := func(c *Config) {
-					d := DefaultConfig()
+					d := testkit.Default[Config](b, "consumer")
 					c.LeaseDuration, c.RenewInterval, c.TakeInterval, c.ShardSyncInterval = d.LeaseDuration, d.RenewInterval, d.TakeInterval, d.ShardSyncInterval
 					c.IdleTimeBetweenReads = d.IdleTimeBetweenReads
 				}

@@ -56,23 +56,6 @@ type Config struct {
 	MaxClockSkew time.Duration `mapstructure:"max_clock_skew"`
 }
 
-// DefaultConfig returns the consumer defaults (the same as config.yaml).
-func DefaultConfig() Config {
-	return Config{
-		ApplicationName:        "weatherd",
-		InitialPosition:        TrimHorizon,
-		LeaseDuration:          10 * time.Second,
-		RenewInterval:          3 * time.Second,
-		TakeInterval:           2 * time.Second,
-		ShardSyncInterval:      60 * time.Second,
-		MaxRecords:             MaxRecordsLimit,
-		IdleTimeBetweenReads:   time.Second,
-		GracefulHandoffTimeout: 10 * time.Second,
-		MaxBackoff:             5 * time.Second,
-		MaxClockSkew:           time.Hour,
-	}
-}
-
 // Validate reports every problem in the section at key.
 func (c Config) Validate(key string, ps *check.Problems) {
 	if c.ApplicationName == "" {

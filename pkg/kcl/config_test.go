@@ -11,12 +11,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
 
 func TestConfig_Validate(t *testing.T) {
-	if err := validate(DefaultConfig()); err != nil {
+	if err := validate(testkit.Default[Config](t, "consumer")); err != nil {
 		t.Fatalf("defaults invalid: %v", err)
 	}
 	bad := Config{
@@ -45,7 +46,7 @@ func TestConfig_Validate(t *testing.T) {
 	if err := validate(bad); err == nil || err.Error() != want {
 		t.Fatalf("Validate =\n%v\nwant\n%s", err, want)
 	}
-	c := DefaultConfig()
+	c := testkit.Default[Config](t, "consumer")
 	c.InitialPosition = "EARLIEST"
 	if err := validate(c); err == nil || err.Error() != `consumer.initial_position: got "EARLIEST", want TRIM_HORIZON, LATEST or AT_TIMESTAMP` {
 		t.Fatalf("Validate = %v", err)
@@ -62,7 +63,7 @@ func TestNew(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	newProc := func() stream.Processor { return nil }
 	t.Run("WorkerIDDefault", func(t *testing.T) {
-		w, err := New(DefaultConfig(), "s", testKinesisNoDial(), testDynamoDBNoDial(), newProc, prometheus.NewRegistry(), log)
+		w, err := New(testkit.Default[Config](t, "consumer"), "s", testKinesisNoDial(), testDynamoDBNoDial(), newProc, prometheus.NewRegistry(), log)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +75,7 @@ func TestNew(t *testing.T) {
 		}
 	})
 	t.Run("BadConfig", func(t *testing.T) {
-		c := DefaultConfig()
+		c := testkit.Default[Config](t, "consumer")
 		c.MaxRecords = 0
 		_, err := New(c, "s", testKinesisNoDial(), testDynamoDBNoDial(), newProc, prometheus.NewRegistry(), log)
 		var ce *check.Error
@@ -84,17 +85,17 @@ func TestNew(t *testing.T) {
 	})
 	t.Run("MetricsRegisteredTwice", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
-		if _, err := New(DefaultConfig(), "s", testKinesisNoDial(), testDynamoDBNoDial(), newProc, reg, log); err != nil {
+		if _, err := New(testkit.Default[Config](t, "consumer"), "s", testKinesisNoDial(), testDynamoDBNoDial(), newProc, reg, log); err != nil {
 			t.Fatal(err)
 		}
-		_, err := New(DefaultConfig(), "s", testKinesisNoDial(), testDynamoDBNoDial(), newProc, reg, log)
+		_, err := New(testkit.Default[Config](t, "consumer"), "s", testKinesisNoDial(), testDynamoDBNoDial(), newProc, reg, log)
 		if err == nil || !strings.HasPrefix(err.Error(), "register consumer metrics: ") {
 			t.Fatalf("second New on one registry = %v, want a registration error", err)
 		}
 	})
 	t.Run("Metrics", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
-		if _, err := New(DefaultConfig(), "s", testKinesisNoDial(), testDynamoDBNoDial(), newProc, reg, log); err != nil {
+		if _, err := New(testkit.Default[Config](t, "consumer"), "s", testKinesisNoDial(), testDynamoDBNoDial(), newProc, reg, log); err != nil {
 			t.Fatal(err)
 		}
 		mfs, err := reg.Gather()

@@ -124,8 +124,10 @@ func (h *harness) waitCheckpointedAtEnd(within time.Duration) {
 func TestWorker_StopsShardsWhenLeaseTableIsBlackHoled(t *testing.T) {
 	h := newHarness(t, 4)
 	proxy := faultproxy.Start(t, emulator.Endpoint(t, awsconf.DynamoDB))
-	slow := awsconf.Timeouts{Connect: time.Minute, ResponseHeader: time.Minute, Default: time.Minute, DynamoDB: time.Minute}
-	ddbA := awsconf.NewDynamoDB(emulator.AWSConfig(t), awsconf.Config{Region: "us-east-1", Endpoints: awsconf.Endpoints{DynamoDB: proxy.URL()}, Timeouts: slow})
+	slowCfg := emulator.AWS(t)
+	slowCfg.Endpoints.DynamoDB = proxy.URL()
+	slowCfg.Timeouts.Connect, slowCfg.Timeouts.ResponseHeader, slowCfg.Timeouts.Default, slowCfg.Timeouts.DynamoDB = time.Minute, time.Minute, time.Minute, time.Minute
+	ddbA := awsconf.NewDynamoDB(emulator.AWSConfig(t), slowCfg)
 	var handedA, handedB handCounter
 	a := h.startOn("a", ddbA, &handedA)
 	b := h.startOn("b", h.ddb, &handedB)

@@ -22,6 +22,7 @@ import (
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/internal/emulator"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
@@ -100,7 +101,7 @@ func (h *harness) waitActive() {
 
 // testConfig has short leases so tests run in seconds.
 func (h *harness) config(worker string) Config {
-	c := DefaultConfig()
+	c := testkit.Default[Config](h.t, "consumer")
 	c.ApplicationName = h.table
 	c.WorkerID = worker
 	c.LeaseDuration = 2 * time.Second

@@ -3,10 +3,12 @@ package kcl
 import (
 	"testing"
 	"time"
+
+	"github.com/weatherd/weatherd/internal/testkit"
 )
 
 func TestConfig_MaxClockSkew(t *testing.T) {
-	c := DefaultConfig()
+	c := testkit.Default[Config](t, "consumer")
 	if c.MaxClockSkew != time.Hour {
 		t.Errorf("default consumer.max_clock_skew = %s, want 1h", c.MaxClockSkew)
 	}

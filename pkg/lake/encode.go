@@ -114,15 +114,12 @@ type parquetEncoder struct {
 func newParquetEncoder(p ParquetConfig) (*parquetEncoder, error) {
 	e := &parquetEncoder{rowGroupRows: p.RowGroupRows}
 	switch p.Compression {
-	case "snappy", "":
+	case "snappy":
 		e.codec = fastSnappy{}
 	case "zstd":
 		e.codec = &zstd.Codec{Level: zstd.SpeedDefault}
 	default:
 		return nil, fmt.Errorf("parquet compression %q: want snappy or zstd", p.Compression)
-	}
-	if e.rowGroupRows <= 0 {
-		e.rowGroupRows = 1 << 20
 	}
 	return e, nil
 }

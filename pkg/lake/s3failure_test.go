@@ -190,11 +190,9 @@ func firstDiff(a, b []string) string {
 func proxiedS3(t *testing.T) (*s3.Client, *faultproxy.Proxy) {
 	t.Helper()
 	p := faultproxy.Start(t, emulator.Endpoint(t, awsconf.S3))
-	return awsconf.NewS3(emulator.AWSConfig(t), awsconf.Config{
-		Region:           "us-east-1",
-		Endpoints:        awsconf.Endpoints{S3: p.URL()},
-		S3ForcePathStyle: true,
-	}), p
+	c := emulator.AWS(t)
+	c.Endpoints.S3 = p.URL()
+	return awsconf.NewS3(emulator.AWSConfig(t), c), p
 }
 
 // TestShardWriter_S3Outage: S3 stops answering during a flush (connections

@@ -20,8 +20,10 @@ import (
 func TestGate_BlackHoledTableEndsLeadershipOnTime(t *testing.T) {
 	tbl := MustTable(t)
 	proxy := faultproxy.Start(t, emulator.Endpoint(t, awsconf.DynamoDB))
-	slow := awsconf.Timeouts{Connect: time.Minute, ResponseHeader: time.Minute, Default: time.Minute, DynamoDB: time.Minute}
-	ddbA := awsconf.NewDynamoDB(emulator.AWSConfig(t), awsconf.Config{Region: "us-east-1", Endpoints: awsconf.Endpoints{DynamoDB: proxy.URL()}, Timeouts: slow})
+	slowCfg := emulator.AWS(t)
+	slowCfg.Endpoints.DynamoDB = proxy.URL()
+	slowCfg.Timeouts.Connect, slowCfg.Timeouts.ResponseHeader, slowCfg.Timeouts.Default, slowCfg.Timeouts.DynamoDB = time.Minute, time.Minute, time.Minute, time.Minute
+	ddbA := awsconf.NewDynamoDB(emulator.AWSConfig(t), slowCfg)
 	var running, overlap atomic.Int32
 	a, b := newNode(t, tbl, "a", ddbA), newNode(t, tbl, "b", nil)
 	pa, pb := &probe{running: &running, overlap: &overlap}, &probe{running: &running, overlap: &overlap}

@@ -86,6 +86,8 @@ func newDedupeRig() *dedupeRig {
 		Lake:    func(string, string) ShardSink { return r.sink },
 		Metrics: NewMetrics(prometheus.NewRegistry()),
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+
+		MaxClockSkew: time.Hour,
 	}
 	return r
 }

@@ -79,8 +79,8 @@ type Factory struct {
 	Metrics   *Metrics
 	Log       *slog.Logger
 	// MaxClockSkew is how far a reading's observed_at may be ahead of its
-	// record's arrival time (consumer.max_clock_skew); 0 means
-	// weather.DefaultMaxClockSkew.
+	// record's arrival time (consumer.max_clock_skew, which Validate keeps
+	// at 1s or more).
 	MaxClockSkew time.Duration
 }
 
@@ -203,9 +203,9 @@ func (p *processor) prepare(ctx context.Context, records []stream.Record, b *bat
 			// An event from the future would silence its location's later
 			// ones (duplicates, stale for alerts) until the clock caught up.
 			if it.Forecast != nil {
-				it.Err = weather.CheckIssuedAt(it.Forecast.IssuedAt, it.Record.ArrivedAt, p.f.maxSkew())
+				it.Err = weather.CheckIssuedAt(it.Forecast.IssuedAt, it.Record.ArrivedAt, p.f.MaxClockSkew)
 			} else {
-				it.Err = weather.CheckObservedAt(it.Reading.ObservedAt, it.Record.ArrivedAt, p.f.maxSkew())
+				it.Err = weather.CheckObservedAt(it.Reading.ObservedAt, it.Record.ArrivedAt, p.f.MaxClockSkew)
 			}
 		}
 		if err := it.Err; err != nil {
@@ -277,13 +277,6 @@ func (f *Factory) forecastObserver() ForecastObserver {
 	}
 	fo, _ := f.Alerts.(ForecastObserver)
 	return fo
-}
-
-func (f *Factory) maxSkew() time.Duration {
-	if f.MaxClockSkew > 0 {
-		return f.MaxClockSkew
-	}
-	return weather.DefaultMaxClockSkew
 }
 
 // decodeChunk is how many records one goroutine decodes at a time.

@@ -86,6 +86,8 @@ func newRig(t *testing.T) *rig {
 		Lake:    func(s, shard string) ShardSink { return w.Shard(s, shard) },
 		Metrics: NewMetrics(reg),
 		Log:     log,
+
+		MaxClockSkew: cfg.Consumer.MaxClockSkew,
 	}
 	return &rig{factory: f, dir: dir, reg: reg, engine: engine, notices: notices}
 }

@@ -175,8 +175,10 @@ func TestPipeline_GracefulStealWithDataInFlight(t *testing.T) {
 			},
 			Metrics: NewMetrics(reg),
 			Log:     log,
+
+			MaxClockSkew: cfg.Consumer.MaxClockSkew,
 		}
-		kc := kcl.DefaultConfig()
+		kc := cfg.Consumer
 		kc.ApplicationName, kc.WorkerID = table, id
 		kc.LeaseDuration, kc.RenewInterval, kc.TakeInterval = 2*time.Second, 400*time.Millisecond, 300*time.Millisecond
 		kc.ShardSyncInterval, kc.IdleTimeBetweenReads = time.Second, 200*time.Millisecond

@@ -84,7 +84,8 @@ func NewForecast(cfg Config, locations []weather.Location, prov provider.Forecas
 	}, nil
 }
 
-// Run ticks on poller.forecast.schedule until ctx ends.
+// Run fetches forecasts at once, then on poller.forecast.schedule, until
+// ctx ends.
 func (p *ForecastPoller) Run(ctx context.Context) error {
 	next := p.schedule.Next(p.now())
 	if next.IsZero() {
@@ -94,27 +95,37 @@ func (p *ForecastPoller) Run(ctx context.Context) error {
 	}
 	p.log.Info("forecast poller started", "schedule", p.cfg.Forecast.Schedule, "horizon", p.cfg.Forecast.Horizon.String(),
 		"locations", len(p.locations), "next", next.Format(time.RFC3339))
+	// One forecast at once: with an hourly schedule, forecast alerts would
+	// otherwise wait up to an hour after a start (or a leadership change)
+	// for their first forecast. It costs one call per location per start.
+	at := p.now().UTC().Truncate(time.Second)
 	for {
-		if err := p.wait(ctx, next.Sub(p.now())); err != nil {
+		p.tick(ctx, at)
+		if ctx.Err() != nil {
 			return nil
 		}
-		p.tick(ctx, next)
+		if at.Equal(next) { // a schedule tick (not the start one): on to the following
+			next = p.schedule.Next(next)
+		}
+		// Skip schedule times that passed while the tick ran.
 		now := p.now()
-		following := p.schedule.Next(next)
 		skipped := 0
-		for !following.IsZero() && !following.After(now) {
+		for !next.IsZero() && !next.After(now) {
 			skipped++
-			following = p.schedule.Next(following)
+			next = p.schedule.Next(next)
 		}
 		if skipped > 0 {
 			p.m.ticksSkipped.Add(float64(skipped))
-			p.log.Warn("forecast tick ran past the next schedule time; skipping", "skipped_ticks", skipped, "tick", next.Format(time.RFC3339))
+			p.log.Warn("forecast tick ran past the next schedule time; skipping", "skipped_ticks", skipped, "tick", at.Format(time.RFC3339))
 		}
-		if following.IsZero() {
+		if next.IsZero() {
 			<-ctx.Done()
 			return nil
 		}
-		next = following
+		if err := p.wait(ctx, next.Sub(p.now())); err != nil {
+			return nil
+		}
+		at = next
 	}
 }
 

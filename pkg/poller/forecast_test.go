@@ -156,3 +156,42 @@ func TestSharedBudgetWarnings(t *testing.T) {
 		}
 	})
 }
+
+// TestForecastPoller_RunFetchesAtStartThenOnSchedule: a forecast at start
+// (issued then), then one per schedule time, on a fake clock.
+func TestForecastPoller_RunFetchesAtStartThenOnSchedule(t *testing.T) {
+	prov := &scriptedForecaster{}
+	out := &recorder{}
+	cfg := testConfig("@every 5s")
+	cfg.Forecast = ForecastConfig{Enabled: true, Schedule: "0 * * * *", Horizon: 6 * time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	clock := time.Date(2026, 11, 27, 10, 20, 30, 500e6, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	wait := func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		if d > 0 {
+			clock = clock.Add(d)
+		}
+		if clock.After(time.Date(2026, 11, 27, 12, 30, 0, 0, time.UTC)) {
+			cancel()
+		}
+		mu.Unlock()
+		return ctx.Err()
+	}
+	p, err := NewForecast(cfg, locs(1), prov, out, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler), WithClock(now, wait))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := "loc-00 2026-11-27T10:20:30Z 6h0m0s,loc-00 2026-11-27T11:00:00Z 6h0m0s,loc-00 2026-11-27T12:00:00Z 6h0m0s"
+	if got := strings.Join(prov.calls, ","); got != want {
+		t.Errorf("calls\n got %s\nwant %s", got, want)
+	}
+	if out.count() != 3 {
+		t.Errorf("%d forecasts put, want 3", out.count())
+	}
+}

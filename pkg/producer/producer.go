@@ -147,12 +147,10 @@ func WithSpool(j Journal, recovered []spool.Entry) Option {
 
 var _ stream.Producer = (*Producer)(nil)
 
-// New returns a producer for the stream cfg.Name. Run must run for records
-// to be delivered.
+// New returns a producer for the stream cfg.Name, with cfg as
+// stream.Config.Validate accepted it. Run must run for records to be
+// delivered.
 func New(cfg stream.KinesisConfig, api PutRecordsAPI, reg prometheus.Registerer, log *slog.Logger, opts ...Option) *Producer {
-	if cfg.BufferRecords < 1 {
-		cfg.BufferRecords = 1
-	}
 	p := &Producer{
 		cfg:          cfg,
 		api:          api,

@@ -212,9 +212,6 @@ const (
 	// MaxEventBytes is the largest reading event accepted from the stream: a
 	// reading within the other bounds stays far below it (~1 KB is usual).
 	MaxEventBytes = 32 << 10
-	// DefaultMaxClockSkew is how far observed_at may be ahead of the
-	// reading's arrival by default.
-	DefaultMaxClockSkew = time.Hour
 )
 
 // LocationIDRule says in words what ValidLocationID accepts.

@@ -184,6 +184,8 @@ func runPipeline(b *testing.B, ds *Dataset, shards [][]stream.Record, dir string
 		Lake:    func(s, shard string) pipeline.ShardSink { return w.Shard(s, shard) },
 		Metrics: pipeline.NewMetrics(reg),
 		Log:     log,
+
+		MaxClockSkew: cfg.Consumer.MaxClockSkew,
 	}
 	batch := cfg.Consumer.MaxRecords
 	ctx := context.Background()

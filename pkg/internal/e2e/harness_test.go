@@ -438,11 +438,9 @@ func field(line, key string) string {
 
 // s3Client talks to the system's S3 endpoint.
 func (s *system) s3Client() *s3.Client {
-	return awsconf.NewS3(emulator.AWSConfig(s.t), awsconf.Config{
-		Region:           "us-east-1",
-		Endpoints:        awsconf.Endpoints{S3: s.endpoints[awsconf.S3]},
-		S3ForcePathStyle: true,
-	})
+	c := emulator.AWS(s.t)
+	c.Endpoints.S3 = s.endpoints[awsconf.S3]
+	return awsconf.NewS3(emulator.AWSConfig(s.t), c)
 }
 
 // download copies every object under prefix into dir, keeping the keys'
@@ -589,10 +587,9 @@ type streamRecord struct {
 
 // readStream reads every record of the stream from TRIM_HORIZON.
 func (s *system) readStream(ctx context.Context) ([]streamRecord, error) {
-	k := awsconf.NewKinesis(emulator.AWSConfig(s.t), awsconf.Config{
-		Region:    "us-east-1",
-		Endpoints: awsconf.Endpoints{Kinesis: s.endpoints[awsconf.Kinesis]},
-	})
+	c := emulator.AWS(s.t)
+	c.Endpoints.Kinesis = s.endpoints[awsconf.Kinesis]
+	k := awsconf.NewKinesis(emulator.AWSConfig(s.t), c)
 	shards, err := k.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(s.stream)})
 	if err != nil {
 		return nil, fmt.Errorf("list shards: %w", err)

@@ -38,6 +38,7 @@ import (
 	sqsschemas "github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/awsconf"
 )
 
@@ -90,8 +91,8 @@ func AWSConfig(tb testing.TB) aws.Config {
 }
 
 // AWS returns the aws configuration section pointing every service at its
-// emulator, in us-east-1, with path-style S3 addressing and the default
-// timeouts.
+// emulator, in us-east-1, with path-style S3 addressing and the timeouts of
+// the embedded config.yaml.
 func AWS(tb testing.TB) awsconf.Config {
 	tb.Helper()
 	return awsconf.Config{
@@ -103,45 +104,32 @@ func AWS(tb testing.TB) awsconf.Config {
 			SNS:      Endpoint(tb, awsconf.SNS),
 		},
 		S3ForcePathStyle: true,
-		Timeouts:         awsconf.DefaultTimeouts(),
+		Timeouts:         testkit.Default[awsconf.Timeouts](tb, "aws.timeouts"),
 	}
 }
 
 // Kinesis returns a Kinesis client for kinesis-local.
 func Kinesis(tb testing.TB) *kinesis.Client {
 	tb.Helper()
-	return awsconf.NewKinesis(AWSConfig(tb), awsconf.Config{
-		Region:    region,
-		Endpoints: awsconf.Endpoints{Kinesis: Endpoint(tb, awsconf.Kinesis)},
-	})
+	return awsconf.NewKinesis(AWSConfig(tb), AWS(tb))
 }
 
 // DynamoDB returns a DynamoDB client for dynalite.
 func DynamoDB(tb testing.TB) *dynamodb.Client {
 	tb.Helper()
-	return awsconf.NewDynamoDB(AWSConfig(tb), awsconf.Config{
-		Region:    region,
-		Endpoints: awsconf.Endpoints{DynamoDB: Endpoint(tb, awsconf.DynamoDB)},
-	})
+	return awsconf.NewDynamoDB(AWSConfig(tb), AWS(tb))
 }
 
 // S3 returns a path-style S3 client for s3rver.
 func S3(tb testing.TB) *s3.Client {
 	tb.Helper()
-	return awsconf.NewS3(AWSConfig(tb), awsconf.Config{
-		Region:           region,
-		Endpoints:        awsconf.Endpoints{S3: Endpoint(tb, awsconf.S3)},
-		S3ForcePathStyle: true,
-	})
+	return awsconf.NewS3(AWSConfig(tb), AWS(tb))
 }
 
 // SNS returns an SNS client for goaws.
 func SNS(tb testing.TB) *sns.Client {
 	tb.Helper()
-	return awsconf.NewSNS(AWSConfig(tb), awsconf.Config{
-		Region:    region,
-		Endpoints: awsconf.Endpoints{SNS: Endpoint(tb, awsconf.SNS)},
-	})
+	return awsconf.NewSNS(AWSConfig(tb), AWS(tb))
 }
 
 // SQS returns an SQS client for goaws (the SNS endpoint: goaws serves both).

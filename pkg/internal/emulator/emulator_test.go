@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/awsconf"
 	"github.com/weatherd/weatherd/pkg/internal/emulator"
 )
@@ -434,7 +435,7 @@ func TestAWSPointsAtEmulators(t *testing.T) {
 			SNS:      "http://127.0.0.1:" + port("SNS", "4571"),
 		},
 		S3ForcePathStyle: true,
-		Timeouts:         awsconf.DefaultTimeouts(),
+		Timeouts:         testkit.Default[awsconf.Timeouts](t, "aws.timeouts"),
 	}
 	if c != want {
 		t.Errorf("AWS() = %+v, want %+v", c, want)

@@ -115,3 +115,13 @@ func TestProvider_FrontsFireTheDefaultRules(t *testing.T) {
 		}
 	}
 }
+
+// TestNew_NeedsValidConfig: New takes the fronts as configured, with no
+// defaults of its own (config.yaml holds them).
+func TestNew_NeedsValidConfig(t *testing.T) {
+	_, err := New(Config{Seed: 1}, epoch, locations, time.Now)
+	want := "simulated: poller.simulated.front_every: got 0s, want a positive duration\npoller.simulated.front_duration: got 0s, want a positive duration"
+	if err == nil || err.Error() != want {
+		t.Fatalf("New = %v\nwant %s", err, want)
+	}
+}

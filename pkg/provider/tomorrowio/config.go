@@ -6,11 +6,12 @@ import (
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/provider/httpx"
 	"github.com/weatherd/weatherd/pkg/secret"
+	"github.com/weatherd/weatherd/pkg/weather"
 )
 
-// Units Tomorrow.io can be asked for.
+// Units Tomorrow.io can be asked for; readings are always in metric.
 const (
-	UnitsMetric   = "metric"
+	UnitsMetric   = weather.UnitsMetric
 	UnitsImperial = "imperial"
 )
 

@@ -52,9 +52,10 @@ type Stream struct {
 	held     prometheus.GaugeFunc
 }
 
-// New returns an empty stream.
+// New returns an empty stream holding up to cfg.Capacity records (at least 1,
+// as stream.Config.Validate requires).
 func New(cfg stream.MemoryConfig, reg prometheus.Registerer) *Stream {
-	s := &Stream{capacity: max(cfg.Capacity, 1), now: time.Now, cond: make(chan struct{}), next: 1}
+	s := &Stream{capacity: cfg.Capacity, now: time.Now, cond: make(chan struct{}), next: 1}
 	s.epoch = fmt.Sprintf("%016d%06d", s.now().UnixMicro(), rand.IntN(1_000_000))
 	s.produced = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "weatherd_readings_produced_total",
