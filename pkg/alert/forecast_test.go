@@ -191,6 +191,22 @@ func TestEngine_ObserveForecast(t *testing.T) {
 			trans: map[string]int{"wind-ahead/predicted": 2, "wind-ahead/occurred": 1, "wind-ahead/cancelled": 0},
 		},
 		{
+			// No clock tick: the first forecast issued at or after the
+			// onset ends the alert, and shows the wind now, not ahead.
+			name:  "AForecastIssuedAfterTheOnsetEndsIt",
+			rules: []RuleConfig{fcRule("wind-ahead", "windGust >= 20", 12*time.Hour)},
+			steps: []step{
+				f(gust(0, 5, 5, 25, 5)),
+				f(gust(2*time.Hour, 25, 24, 5)),
+				f(gust(3*time.Hour, 5, 30)),
+			},
+			want: []string{
+				"WARNING: Wind ahead expected in Sao Paulo at 11:00 (in 2 h): gusts up to 90 km/h",
+				"WARNING: Wind ahead expected in Sao Paulo at 13:00 (in 1 h): gusts up to 108 km/h",
+			},
+			trans: map[string]int{"wind-ahead/predicted": 2, "wind-ahead/occurred": 1, "wind-ahead/cancelled": 0},
+		},
+		{
 			name: "TiersEscalateAndCancelOnce",
 			rules: []RuleConfig{
 				fcRule("wind-20", "windGust >= 20", 12*time.Hour, tier("wind-ahead", 1), summary("Strong wind")),
