@@ -3,7 +3,6 @@
 package check
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -27,16 +26,6 @@ type Problems struct{ list []*Problem }
 // Add records a problem about key.
 func (ps *Problems) Add(key, format string, args ...any) {
 	ps.list = append(ps.list, &Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
-}
-
-// AddErr records err about key, keeping the key paths of problems err already carries.
-func (ps *Problems) AddErr(key string, err error) {
-	var list *Error
-	if errors.As(err, &list) {
-		ps.list = append(ps.list, list.Problems...)
-		return
-	}
-	ps.Add(key, "%v", err)
 }
 
 // Len is the number of problems found so far.

@@ -35,11 +35,6 @@ func (d *Dataset) Bytes() int64 {
 	return n
 }
 
-// Span is the observation time the data set covers.
-func (d *Dataset) Span() time.Duration {
-	return time.Duration(len(d.Bodies)/max(len(d.Locations), 1)) * d.Step
-}
-
 // cityNames gives the synthetic locations real-looking, partly non-ASCII names.
 var cityNames = []string{"São Paulo", "Rio de Janeiro", "Curitiba", "Toronto", "Lisbon", "Porto", "Montréal", "Zürich",
 	"Köln", "Kraków", "Reykjavík", "Málaga", "Bogotá", "Querétaro", "Hamburg", "Oslo", "Nairobi", "Osaka", "Perth", "Austin"}

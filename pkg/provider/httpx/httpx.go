@@ -73,10 +73,6 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 	return func(c *Client) { c.sleep = sleep }
 }
 
-// WithHTTPClient sets the underlying HTTP client (its Timeout is ignored:
-// Config.Timeout bounds each attempt; it should refuse redirects).
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
-
 // Client sends GET requests to one API within its plan.
 type Client struct {
 	cfg     Config
