@@ -49,7 +49,7 @@ type shardConsumer struct {
 
 func (c *shardConsumer) run(ctx context.Context) result {
 	res := c.read(ctx)
-	if c.w.crashed.Load() || !c.initialized {
+	if !c.initialized {
 		return res
 	}
 	if res != resultLost && c.hl.expired() {

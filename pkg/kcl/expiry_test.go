@@ -59,12 +59,13 @@ func (h *harness) startOn(worker string, ddb DynamoDBAPI, handed *handCounter) *
 func (h *harness) startWorkerWith(cfg Config, ddb DynamoDBAPI, newProc stream.ProcessorFactory, log *slog.Logger) *runningWorker {
 	h.t.Helper()
 	reg := prometheus.NewRegistry()
-	w, err := New(cfg, h.stream, h.kin, ddb, newProc, reg, log)
+	crashable := &crashableTable{DynamoDBAPI: ddb}
+	w, err := New(cfg, h.stream, h.kin, crashable, newProc, reg, log)
 	if err != nil {
 		h.t.Fatalf("new worker: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rw := &runningWorker{Worker: w, reg: reg, cancel: cancel, done: make(chan error, 1)}
+	rw := &runningWorker{Worker: w, ddb: crashable, reg: reg, cancel: cancel, done: make(chan error, 1)}
 	go func() { rw.done <- w.Run(ctx) }()
 	h.t.Cleanup(func() { rw.crash() })
 	return rw

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/prometheus/client_golang/prometheus"
@@ -124,6 +125,7 @@ var testLog = func() *slog.Logger {
 // runningWorker is a Worker running in its own goroutine.
 type runningWorker struct {
 	*Worker
+	ddb    *crashableTable
 	reg    *prometheus.Registry
 	cancel context.CancelFunc
 	done   chan error
@@ -140,13 +142,14 @@ func (h *harness) start(worker string, edit ...func(*Config)) *runningWorker {
 	if h.kin2 != nil {
 		kin = h.kin2
 	}
-	w, err := New(cfg, h.stream, kin, h.ddb, h.col.factory(worker), reg, testLog)
+	ddb := &crashableTable{DynamoDBAPI: h.ddb}
+	w, err := New(cfg, h.stream, kin, ddb, h.col.factory(worker), reg, testLog)
 	if err != nil {
 		h.t.Fatalf("new worker: %v", err)
 	}
 	w.listPageSize = 2 // exercise ListShards pagination
 	ctx, cancel := context.WithCancel(context.Background())
-	rw := &runningWorker{Worker: w, reg: reg, cancel: cancel, done: make(chan error, 1)}
+	rw := &runningWorker{Worker: w, ddb: ddb, reg: reg, cancel: cancel, done: make(chan error, 1)}
 	go func() { rw.done <- w.Run(ctx) }()
 	h.t.Cleanup(func() { rw.crash() })
 	return rw
@@ -167,12 +170,48 @@ func (rw *runningWorker) stop(tb testing.TB) {
 	}
 }
 
-// crash stops the worker as if its process died: no Shutdown, no release.
+// crash stops the worker as if its process died: from now on none of its
+// writes reaches the lease table (no checkpoint, no release, no handover),
+// then it is stopped.
 func (rw *runningWorker) crash() {
-	rw.crashed.Store(true)
+	rw.ddb.crashed.Store(true)
 	rw.cancel()
 	<-rw.done
 	rw.done <- nil
+}
+
+// crashableTable passes calls to the lease table until crashed is set; then
+// it refuses every write as a failed condition would, so a crashed worker
+// changes nothing in the table and, since a refused write is not retried,
+// stops at once, like a process that died.
+type crashableTable struct {
+	DynamoDBAPI
+	crashed atomic.Bool
+}
+
+func (d *crashableTable) refused(op string) error {
+	return fmt.Errorf("%s after the crash: %w", op, &dtypes.ConditionalCheckFailedException{Message: aws.String("worker crashed")})
+}
+
+func (d *crashableTable) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if d.crashed.Load() {
+		return nil, d.refused("PutItem")
+	}
+	return d.DynamoDBAPI.PutItem(ctx, in, opts...)
+}
+
+func (d *crashableTable) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if d.crashed.Load() {
+		return nil, d.refused("UpdateItem")
+	}
+	return d.DynamoDBAPI.UpdateItem(ctx, in, opts...)
+}
+
+func (d *crashableTable) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	if d.crashed.Load() {
+		return nil, d.refused("DeleteItem")
+	}
+	return d.DynamoDBAPI.DeleteItem(ctx, in, opts...)
 }
 
 func (rw *runningWorker) heldIDs() []string {

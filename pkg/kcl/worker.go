@@ -33,9 +33,6 @@ type Worker struct {
 
 	ready   atomic.Bool
 	running atomic.Bool
-	// crashed is a test hook: when set before Run's context ends, the worker
-	// stops as if the process died (no Shutdown, no checkpoint, no release).
-	crashed atomic.Bool
 	// listPageSize is the ListShards page size (0: the service's default);
 	// tests shrink it to exercise pagination.
 	listPageSize int32
@@ -230,13 +227,6 @@ loop:
 		}
 	}
 	w.ready.Store(false)
-	if w.crashed.Load() {
-		cancelShards()
-		cancelLeases()
-		w.wg.Wait()
-		<-renewDone
-		return nil
-	}
 	w.log.Info("consumer stopping: shutting shard processors down and releasing leases")
 	if c := w.claim; c != nil {
 		// A shard handed over to a stopped worker would sit until it expires.
@@ -625,7 +615,7 @@ func (w *Worker) runShard(ctx context.Context, hl *heldLease) {
 	c := &shardConsumer{w: w, hl: hl, proc: w.newProc(), log: w.log.With("shard", hl.shardID)}
 	res := c.run(ctx)
 	hl.stopExpiry()
-	if w.crashed.Load() || res == resultLost {
+	if res == resultLost {
 		return
 	}
 	// The lease must be let go even when ctx was cancelled by the timeout.
@@ -720,7 +710,7 @@ func (c checkpointer) write(ctx context.Context, seq string, state []byte, withS
 	if !hl.done && !hl.isLost() && hl.expired() {
 		c.w.expire(hl)
 	}
-	if hl.done || hl.isLost() || c.w.crashed.Load() {
+	if hl.done || hl.isLost() {
 		return fmt.Errorf("checkpoint %s at %s: %w", hl.shardID, seq, stream.ErrLeaseLost)
 	}
 	// Like a renewal, a checkpoint may not outlive the lease's validity.
