@@ -182,7 +182,7 @@ func TestConfig_EmptyWebhookSecret(t *testing.T) {
 	}
 }
 
-// TestConfig_Load checks the contract's example through the real loader and
+// TestConfig_Load checks the documented validation example (docs/alerts.md) through the real loader and
 // that the embedded default's alerts section is valid.
 func TestConfig_Load(t *testing.T) {
 	noEnv := func(string) (string, bool) { return "", false }

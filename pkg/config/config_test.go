@@ -51,7 +51,7 @@ func TestDefault(t *testing.T) {
 		t.Fatalf("embedded default does not load: %v", err)
 	}
 	if cfg.HTTP.Listen != ":9108" || cfg.ShutdownTimeout != 25*time.Second || cfg.Log.Level != "info" || cfg.Log.Format != "text" {
-		t.Errorf("contract defaults changed: listen=%q shutdown=%s log=%s/%s", cfg.HTTP.Listen, cfg.ShutdownTimeout, cfg.Log.Level, cfg.Log.Format)
+		t.Errorf("documented defaults changed: listen=%q shutdown=%s log=%s/%s", cfg.HTTP.Listen, cfg.ShutdownTimeout, cfg.Log.Level, cfg.Log.Format)
 	}
 	if cfg.Poller.Provider != "simulated" || cfg.Stream.Driver != "memory" || cfg.Lake.URL != "file://./lake" || cfg.Alerts.State.Driver != "memory" {
 		t.Errorf("embedded default is not the in-process flow: %s", cfg)

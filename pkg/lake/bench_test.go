@@ -21,7 +21,7 @@ import (
 
 const benchReadings = 100_000
 
-// benchRecords returns n stream records of the contract's shape: 20 values
+// benchRecords returns n stream records of the reading event's shape: 20 values
 // as in a Tomorrow.io realtime response, 50 locations, one reading a minute.
 func benchRecords(tb testing.TB, n int) []stream.Record {
 	tb.Helper()

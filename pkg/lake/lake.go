@@ -36,7 +36,7 @@ func PartitionPath(hour time.Time) string {
 // first record of that partition in the flush. Every flush starts right after
 // the shard's last checkpoint, so a replay after a crash produces the same
 // first record, hence the same name, for every partition it touches and
-// overwrites what the lost flush wrote (see the package README section).
+// overwrites what the lost flush wrote (docs/lake.md, "Effectively once").
 func ObjectName(streamName, shardID, firstSeq string) string {
 	return safe(streamName) + "-" + safe(shardID) + "-" + safe(firstSeq)
 }

@@ -85,7 +85,7 @@ func TestS3Store_Writer(t *testing.T) {
 	if got := strings.Join(cp.Calls(), ","); got != seqNo(49)+","+seqNo(99)+","+seqNo(120) {
 		t.Fatalf("checkpoints = %s", got)
 	}
-	// Every key is under the URL's prefix, in the contract's layout.
+	// Every key is under the URL's prefix, in the documented layout (docs/lake.md).
 	out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 )
 
 // TestPoller_FutureReadingRejected: a provider answers once with an
-// observation two days ahead. The contract check refuses it before the put,
+// observation two days ahead. The reading contract check refuses it before the put,
 // and the poller does not remember it, so the provider's next, real,
 // observations are put instead of being taken for repeats.
 func TestPoller_FutureReadingRejected(t *testing.T) {

@@ -137,7 +137,7 @@ func (p *Poller) idle(ctx context.Context) error {
 	return nil
 }
 
-// outcomeCount tallies a tick's results for its one summary line.
+// tally tallies a tick's results for its one summary line.
 type tally struct {
 	mu       sync.Mutex
 	counts   map[string]int

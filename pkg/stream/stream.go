@@ -106,7 +106,7 @@ const (
 	// Requested: the process is stopping or the shard is handed to another
 	// worker; the processor flushes and checkpoints what it has.
 	Requested ShutdownReason = iota + 1
-	// ShardEnd: the shard is read to its end; the processor flushes and
+	// ShardEndReached: the shard is read to its end; the processor flushes and
 	// checkpoints, and the consumer then writes SHARD_END.
 	ShardEndReached
 	// LeaseLost: another worker owns the shard; checkpoints would be refused,

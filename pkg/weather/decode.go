@@ -7,7 +7,7 @@ import (
 )
 
 // This file is Decode's fast path: a scanner for exactly the shape weatherd
-// writes (the contract's reading event, any field order, JSON whitespace
+// writes (the documented reading event, any field order, JSON whitespace
 // allowed). It builds the same Reading goccy/go-json would, with far fewer
 // allocations: value names are interned, the numbers of one reading share one
 // array, and the map is sized once. Anything it is not sure about (escapes

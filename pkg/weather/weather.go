@@ -54,7 +54,8 @@ func (v Values) Set(name string, x float64) { v[name] = &x }
 // SetNull stores an explicit null.
 func (v Values) SetNull(name string) { v[name] = nil }
 
-// Reading is one observation of one location: the contract's reading event.
+// Reading is one observation of one location: the reading event on the
+// stream (docs/lake.md, "The reading contract").
 type Reading struct {
 	Schema     string        `json:"schema"`
 	EventID    string        `json:"event_id"`
@@ -96,7 +97,7 @@ func EventID(locationID string, observedAt time.Time) string {
 func (r Reading) PartitionKey() string { return r.Location.ID }
 
 // MarshalJSON writes timestamps in UTC with millisecond precision for
-// ingested_at and second precision for observed_at, as the contract shows.
+// ingested_at and second precision for observed_at, as the documented event shows.
 func (r Reading) MarshalJSON() ([]byte, error) {
 	type wire struct {
 		Schema     string        `json:"schema"`

@@ -12,8 +12,8 @@ import (
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
-// Dataset is a deterministic set of synthetic readings of the contract's
-// shape: Locations report in turn, one reading each per Step, starting at
+// Dataset is a deterministic set of synthetic readings of the reading
+// event's shape: Locations report in turn, one reading each per Step, starting at
 // Start, with 15–20 Tomorrow.io values that drift like weather and a few
 // nulls (cloud base and ceiling under a clear sky, the odd missing gust).
 type Dataset struct {
