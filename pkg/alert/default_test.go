@@ -73,7 +73,7 @@ func TestDefaultConfig_SimulatedWeather(t *testing.T) {
 			t.Errorf("%s = %v in the first 5 minutes, want >= 1 (all: %v)", k, counts[k], counts)
 		}
 	}
-	for _, want := range []string{"msg=\"alert notification\" component=alert channel=log id=sao-paulo/strong-wind/1/log state=firing", "state=firing rule=strong-wind", "state=resolved rule=heavy-rain"} {
+	for _, want := range []string{"msg=\"alert notification\" component=alerts channel=log id=sao-paulo/strong-wind/1/log state=firing", "state=firing rule=strong-wind", "state=resolved rule=heavy-rain"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q", want)
 		}

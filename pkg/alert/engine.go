@@ -89,7 +89,7 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("component", "alert")
+	log = log.With("component", "alerts")
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}

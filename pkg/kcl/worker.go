@@ -149,7 +149,7 @@ func New(cfg Config, streamName string, kin KinesisAPI, ddb DynamoDBAPI, newProc
 		kin:     kin,
 		newProc: newProcessor,
 		m:       m,
-		log:     log.With("component", "kcl", "worker", cfg.WorkerID, "table", cfg.ApplicationName),
+		log:     log.With("component", "consumer", "worker", cfg.WorkerID, "table", cfg.ApplicationName),
 		tracker: newExpiryTracker(cfg.LeaseDuration),
 		held:    map[string]*heldLease{},
 		syncNow: make(chan struct{}, 1),

@@ -1,6 +1,9 @@
 package producer
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/weatherd/weatherd/pkg/stream"
+)
 
 type metrics struct {
 	produced      prometheus.Counter
@@ -13,10 +16,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		produced: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "weatherd_readings_produced_total",
-			Help: "Records Kinesis accepted.",
-		}),
+		produced: stream.NewProducedCounter(reg),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_producer_put_failures_total",
 			Help: "Records a PutRecords call did not store (they are retried), by reason: throttled, internal_failure, not_found, rejected, unavailable.",
@@ -45,6 +45,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range []string{"buffer_full", "too_large", "rejected", "spool_error", "shutdown"} {
 		m.dropped.WithLabelValues(r)
 	}
-	reg.MustRegister(m.produced, m.failures, m.dropped, m.buffered, m.bufferedBytes, m.duration)
+	reg.MustRegister(m.failures, m.dropped, m.buffered, m.bufferedBytes, m.duration)
 	return m
 }

@@ -57,15 +57,12 @@ type Stream struct {
 func New(cfg stream.MemoryConfig, reg prometheus.Registerer) *Stream {
 	s := &Stream{capacity: cfg.Capacity, now: time.Now, cond: make(chan struct{}), next: 1}
 	s.epoch = fmt.Sprintf("%016d%06d", s.now().UnixMicro(), rand.IntN(1_000_000))
-	s.produced = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "weatherd_readings_produced_total",
-		Help: "Readings accepted by the stream.",
-	})
+	s.produced = stream.NewProducedCounter(reg)
 	s.held = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weatherd_memstream_held_records",
 		Help: "Records in the in-process stream not yet checkpointed.",
 	}, func() float64 { return float64(s.Len()) })
-	reg.MustRegister(s.produced, s.held)
+	reg.MustRegister(s.held)
 	return s
 }
 
@@ -139,7 +136,7 @@ func (p producer) Run(ctx context.Context) error {
 
 // Consumer feeds the stream's records to one processor from newProcessor.
 func (s *Stream) Consumer(newProcessor stream.ProcessorFactory, log *slog.Logger) *Consumer {
-	return &Consumer{s: s, newProcessor: newProcessor, log: log.With("component", "memstream")}
+	return &Consumer{s: s, newProcessor: newProcessor, log: log.With("component", "consumer", "stream", "memory")}
 }
 
 // Consumer is the stream's consumer side.
