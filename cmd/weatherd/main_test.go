@@ -201,12 +201,11 @@ func TestValidate_BadInputs(t *testing.T) {
 // alerts fire and resolve, the lake fills, and SIGTERM stops it cleanly.
 func TestRun_EmbeddedDefault(t *testing.T) {
 	bin := testkit.Binary(t)
-	addr := testkit.FreeAddr(t)
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "run")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
-		"WEATHERD_HTTP_LISTEN="+addr,
+		"WEATHERD_HTTP_LISTEN=127.0.0.1:0",
 		"WEATHERD_POLLER_SCHEDULE=@every 1s",
 		"WEATHERD_POLLER_SIMULATED_FRONT_EVERY=20s",
 		"WEATHERD_POLLER_SIMULATED_FRONT_DURATION=8s",
@@ -228,6 +227,17 @@ func TestRun_EmbeddedDefault(t *testing.T) {
 			t.Logf("weatherd output:\n%s", logs.String())
 		}
 	}()
+	var addr string // the port the kernel gave, as weatherd logs it
+	testkit.WaitFor(t, "the listening log line", 15*time.Second, 20*time.Millisecond, func() (bool, string) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return false, fmt.Sprintf("weatherd exited: %v", err)
+		default:
+		}
+		addr = testkit.ListenAddr(logs.String())
+		return addr != "", "no listening line yet"
+	})
 	// waitMetrics polls /metrics until cond holds; an unreachable endpoint
 	// is waited out, and named if the wait fails.
 	waitMetrics := func(what string, within time.Duration, cond func(m testkit.Metrics) (bool, string)) {

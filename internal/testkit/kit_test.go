@@ -23,20 +23,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func TestFreeAddr(t *testing.T) {
+func TestFreePort(t *testing.T) {
 	seen := map[string]bool{}
 	for range 50 {
-		addr := FreeAddr(t)
+		addr := freeAddr(t)
 		if !strings.HasPrefix(addr, "127.0.0.1:") {
-			t.Fatalf("FreeAddr = %q, want 127.0.0.1:port", addr)
+			t.Fatalf("freeAddr = %q, want 127.0.0.1:port", addr)
 		}
 		if seen[addr] {
-			t.Fatalf("FreeAddr returned %s twice", addr)
+			t.Fatalf("freeAddr returned %s twice", addr)
 		}
 		seen[addr] = true
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatalf("listen on FreeAddr's %s: %v", addr, err)
+			t.Fatalf("listen on freeAddr's %s: %v", addr, err)
 		}
 		ln.Close()
 	}
@@ -75,7 +75,7 @@ func TestGetAndReady(t *testing.T) {
 	if code, _, err := Get(srv.URL, "/other"); code != 404 || err != nil {
 		t.Errorf("Get /other = %d %v", code, err)
 	}
-	closed := FreeAddr(t)
+	closed := freeAddr(t)
 	if code, _, err := Get(closed, "/readyz"); code != 0 || err == nil {
 		t.Errorf("Get of a closed port = %d %v, want 0 and an error", code, err)
 	}
@@ -170,5 +170,16 @@ func TestBinary(t *testing.T) {
 	RemoveBinary()
 	if _, err := os.Stat(filepath.Dir(bin)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("after RemoveBinary, stat %s: %v; want it gone", filepath.Dir(bin), err)
+	}
+}
+
+func TestListenAddr(t *testing.T) {
+	log := "time=2026-12-02T20:00:00Z level=INFO msg=\"config loaded\" component=daemon\n" +
+		"time=2026-12-02T20:00:00Z level=INFO msg=listening component=http addr=127.0.0.1:40123\n"
+	if got := ListenAddr(log); got != "127.0.0.1:40123" {
+		t.Errorf("ListenAddr = %q, want 127.0.0.1:40123", got)
+	}
+	if got := ListenAddr("level=INFO msg=starting\n"); got != "" {
+		t.Errorf("ListenAddr before the line = %q, want empty", got)
 	}
 }

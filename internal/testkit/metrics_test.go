@@ -153,7 +153,7 @@ func TestScrape(t *testing.T) {
 	if _, err := Scrape(srv.URL + "/bad"); err == nil || err.Error() != "scrape "+srv.URL+`/bad/metrics: metrics line 1 "weatherd_x": no value` {
 		t.Errorf("Scrape of a bad page: %v", err)
 	}
-	closed := FreeAddr(t)
+	closed := freeAddr(t)
 	if _, err := Scrape(closed); err == nil || !strings.HasPrefix(err.Error(), "scrape: ") || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("Scrape of a closed port: %v", err)
 	}

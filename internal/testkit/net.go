@@ -5,29 +5,25 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// handedOut is every port FreeAddr returned in this process.
+// handedOut is every port freeAddr returned in this process.
 var (
 	portsMu   sync.Mutex
 	handedOut = map[string]bool{}
 )
 
-// FreeAddr returns "127.0.0.1:port" for a loopback port that was free a
+// freeAddr returns "127.0.0.1:port" for a loopback port that was free a
 // moment ago: it listens on port 0 and closes the listener. It never returns
 // the same port twice in one test process, so a test asking for several
 // addresses gets distinct ones. Something else may still take the port
 // before the caller binds it; that is rare on loopback and not retried.
-//
-// Prefer not to use it: bind 127.0.0.1:0 and pass the listener along, or
-// let the code under test bind 127.0.0.1:0 and read the address it got (the
-// e2e tests read weatherd's "listening" log line). FreeAddr is for code that
-// takes only an address and cannot report the port it bound.
-func FreeAddr(tb testing.TB) string {
+func freeAddr(tb testing.TB) string {
 	tb.Helper()
 	for range 100 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -48,14 +44,33 @@ func FreeAddr(tb testing.TB) string {
 	return ""
 }
 
-// FreePort is FreeAddr's port number as text, for settings that take a port.
+// FreePort is the number, as text, of a loopback port that was free a moment
+// ago, distinct from every other one it returned in this process.
+//
+// Prefer not to use it: bind 127.0.0.1:0 and pass the listener along, or let
+// the code under test bind 127.0.0.1:0 and read the address it got (weatherd
+// logs it: see ListenAddr). FreePort is for programs that take only a port
+// and cannot report the one they bound, such as the emulators.
 func FreePort(tb testing.TB) string {
 	tb.Helper()
-	_, port, err := net.SplitHostPort(FreeAddr(tb))
+	_, port, err := net.SplitHostPort(freeAddr(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return port
+}
+
+// listening is the HTTP server's start-up line in weatherd's text log.
+var listening = regexp.MustCompile(`msg=listening .*?\baddr=(\S+)`)
+
+// ListenAddr is the host:port weatherd's HTTP server listens on, read from
+// its text log, or "" while the log has no "listening" line yet. With
+// http.listen 127.0.0.1:0 the kernel picks the port and this reads it back.
+func ListenAddr(log string) string {
+	if m := listening.FindStringSubmatch(log); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // client bounds every request, so a hung daemon fails the test's wait

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -240,17 +239,14 @@ func (s *system) startAt(name string) *proc {
 	return p
 }
 
-// listening is the HTTP server's start-up line in weatherd's text log.
-var listening = regexp.MustCompile(`msg=listening .*?\baddr=(\S+)`)
-
 // address is the host:port p's HTTP server listens on, from its log: it
 // waits up to a minute for the line, and is "" when p exits first or never
 // says.
 func (p *proc) address() string {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if m := listening.FindStringSubmatch(p.out.String()); m != nil {
-			return m[1]
+		if a := testkit.ListenAddr(p.out.String()); a != "" {
+			return a
 		}
 		if p.exited() || time.Now().After(deadline) {
 			return ""
