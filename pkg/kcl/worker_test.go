@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/weatherd/weatherd/pkg/internal/emulator"
+	fenced "github.com/weatherd/weatherd/pkg/lease"
 	"github.com/weatherd/weatherd/pkg/stream"
 )
 
@@ -380,7 +381,7 @@ func TestWorker_ContinuesVmwareTable(t *testing.T) {
 func TestCheckpointer_RefusesAfterLeaseLost(t *testing.T) {
 	h := newHarness(t, 1)
 	h.put(keys(1), 3)
-	a := h.start("a", func(c *Config) { c.RenewInterval = time.Second })
+	a := h.start("a")
 	eventually(t, 30*time.Second, "3 records processed and checkpointed", func() bool {
 		return h.col.distinct() == 3 && h.col.checkpointed() == 3
 	})
@@ -391,13 +392,57 @@ func TestCheckpointer_RefusesAfterLeaseLost(t *testing.T) {
 		cp, shard = v, k[len("a/"):]
 	}
 	h.col.mu.Unlock()
-	before := h.leases()[shard]
-
-	// Another worker takes the lease as if a's had expired.
+	// Another worker takes the lease as if a's had expired. a keeps renewing
+	// meanwhile, so a take conditioned on a counter read a moment earlier may
+	// be refused: read again and retry until one wins.
 	thief := &leaseTable{ddb: h.ddb, name: h.table, calls: func(string) {}}
-	if _, err := thief.take(context.Background(), before, "thief", time.Minute); err != nil {
-		t.Fatalf("thief take: %v", err)
+	// First with a read a renewal has overtaken, so the refusal path runs.
+	stale := h.leases()[shard]
+	eventually(t, 10*time.Second, "a renewing its lease", func() bool { return h.leases()[shard].Counter != stale.Counter })
+	if _, err := thief.take(context.Background(), stale, "thief", time.Minute); !errors.Is(err, fenced.ErrLost) {
+		t.Fatalf("take with an overtaken counter = %v, want fenced.ErrLost", err)
 	}
+	var before, taken lease
+	refused := 0
+	eventually(t, 10*time.Second, "the thief taking a's lease", func() bool {
+		before = h.leases()[shard]
+		var err error
+		taken, err = thief.take(context.Background(), before, "thief", time.Minute)
+		if errors.Is(err, fenced.ErrLost) {
+			refused++
+			return false
+		}
+		if err != nil {
+			t.Fatalf("thief take: %v", err)
+		}
+		return true
+	})
+	t.Logf("the thief's take was refused %d more times by a's renewals", refused)
+	// The thief renews like a live owner, or a would see the lease unchanged
+	// for lease_duration and take it back before the test is done.
+	renewing, stopRenewing := context.WithCancel(context.Background())
+	renewed := make(chan struct{})
+	defer func() { stopRenewing(); <-renewed }()
+	go func() {
+		defer close(renewed)
+		tick := time.NewTicker(300 * time.Millisecond)
+		defer tick.Stop()
+		for counter := taken.Counter; ; {
+			select {
+			case <-renewing.Done():
+				return
+			case <-tick.C:
+			}
+			l, err := thief.renew(renewing, shard, "thief", counter, time.Minute)
+			if err != nil {
+				if renewing.Err() == nil {
+					t.Errorf("thief renew: %v", err)
+				}
+				return
+			}
+			counter = l.Counter
+		}
+	}()
 	// The write itself is fenced: a with-state checkpoint reaches DynamoDB
 	// and is refused there, leaving checkpoint and state as they were.
 	err := cp.(stream.StateCheckpointer).CheckpointWithState(context.Background(), "49999999999999999999999999999999999999999999999999999999", []byte("stale"))
