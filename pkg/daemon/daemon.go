@@ -1,6 +1,5 @@
 // Package daemon builds weatherd's components from a configuration and runs
-// them as one process: poller → stream → consumer → (alerts, lake) →
-// checkpoint, with the HTTP endpoints beside them.
+// them as one process (ARCHITECTURE.md shows how they connect).
 package daemon
 
 import (
