@@ -98,7 +98,6 @@ type Elector struct {
 	running atomic.Bool
 	done    chan struct{} // closed when Run returns
 	leading atomic.Bool
-	crashed atomic.Bool // test hook: stop without releasing, as a crash would
 
 	mu      sync.Mutex
 	term    context.Context // ends when the current leadership does; nil while following
@@ -349,7 +348,7 @@ func (e *Elector) confirm(ctx context.Context, counter int64) bool {
 // stop ends a held leadership when ctx has ended: it releases the lease so
 // that another instance takes over at once.
 func (e *Elector) stop(ctx context.Context) {
-	if !e.endLeadership() || e.crashed.Load() {
+	if !e.endLeadership() {
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)

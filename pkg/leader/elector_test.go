@@ -164,7 +164,7 @@ func TestElector_CrashedLeaderIsTakenOverAfterTheLease(t *testing.T) {
 	waitFor(t, 10*leaseDuration, "two renewals", func() bool { return item(t, tbl).counter >= held+2 })
 	before := item(t, tbl)
 
-	lead.crashed.Store(true) // stops renewing and does not release
+	lead.crash() // stops renewing and does not release
 	crash := time.Now()
 	lead.stop(t)
 	if r := item(t, tbl); r.owner != lead.ID() {

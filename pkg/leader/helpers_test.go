@@ -3,6 +3,7 @@ package leader
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"regexp"
@@ -11,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -34,6 +37,7 @@ const (
 // node is one elector under test with its metrics.
 type node struct {
 	*Elector
+	ddb    *crashableTable
 	reg    *prometheus.Registry
 	logs   *testkit.SyncBuffer // the elector's log at info level
 	cancel context.CancelFunc
@@ -65,11 +69,31 @@ func newNode(tb testing.TB, tableName, id string, ddb DynamoDBAPI) *node {
 	reg := prometheus.NewRegistry()
 	logs := &testkit.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	e, err := New(Config{Table: tableName, Name: "poller", LeaseDuration: leaseDuration, RenewInterval: renewInterval, ID: id}, ddb, NewMetrics(reg), log)
+	crashable := &crashableTable{DynamoDBAPI: ddb}
+	e, err := New(Config{Table: tableName, Name: "poller", LeaseDuration: leaseDuration, RenewInterval: renewInterval, ID: id}, crashable, NewMetrics(reg), log)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &node{Elector: e, reg: reg, logs: logs}
+	return &node{Elector: e, ddb: crashable, reg: reg, logs: logs}
+}
+
+// crash makes the node act as if its process died: from now on none of its
+// writes reaches the table (no renewal, no release); stop it afterwards.
+func (n *node) crash() { n.ddb.crashed.Store(true) }
+
+// crashableTable passes calls to the leader table until crashed is set;
+// then it refuses every write as a failed condition would, so a crashed
+// node changes nothing in the table.
+type crashableTable struct {
+	DynamoDBAPI
+	crashed atomic.Bool
+}
+
+func (d *crashableTable) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if d.crashed.Load() {
+		return nil, fmt.Errorf("UpdateItem after the crash: %w", &dtypes.ConditionalCheckFailedException{Message: aws.String("node crashed")})
+	}
+	return d.DynamoDBAPI.UpdateItem(ctx, in, opts...)
 }
 
 // acquiredFrom is the "previous" holder the node's last acquisition logged:
