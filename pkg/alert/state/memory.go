@@ -10,7 +10,8 @@ import (
 // outbox: use DynamoDB when notifications must survive a crash).
 type Memory struct {
 	mu     sync.Mutex
-	alerts map[string]map[string]Alert // location -> rule -> alert
+	alerts   map[string]map[string]Alert // location -> rule -> alert
+	silences map[string]Silence          // by id
 }
 
 var _ Store = (*Memory)(nil)
