@@ -6,6 +6,7 @@ package state
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 )
@@ -37,6 +38,8 @@ type Alert struct {
 	Ack        *Ack `json:"ack,omitempty"`
 	Suppressed int  `json:"suppressed,omitempty"`
 	Unsent     bool `json:"unsent,omitempty"`
+	// Values are the reading values of the last firing or repeat.
+	Values map[string]float64 `json:"values,omitempty"`
 	// Version is the store's write counter, 0 for an alert never stored.
 	Version int64 `json:"-"`
 }
@@ -47,6 +50,7 @@ func (a Alert) Clone() Alert {
 		ack := *a.Ack
 		a.Ack = &ack
 	}
+	a.Values = maps.Clone(a.Values)
 	a.Outbox = slices.Clone(a.Outbox)
 	for i := range a.Outbox {
 		a.Outbox[i] = a.Outbox[i].Clone()
