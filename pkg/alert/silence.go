@@ -106,10 +106,10 @@ func (o *operator) seen(r *weather.Reading) {
 // Reading them per batch, not caching them longer, makes a silence created
 // through another replica hold from the next batch on.
 type opsMemo struct {
-	silences         []state.Silence
-	silencesRead     bool
-	all              []state.Alert
-	allRead          bool
+	silences     []state.Silence
+	silencesRead bool
+	all          []state.Alert
+	allRead      bool
 }
 
 // muted is a muting decision: the transition to record (a transition kind,
