@@ -79,6 +79,7 @@ func (e *Engine) Tick(ctx context.Context) {
 		e.lastScan = now
 		e.adopt(ctx)
 	}
+	e.sweep(ctx, now)
 	for _, d := range e.dig.due(now) {
 		e.queueDigest(ctx, d)
 	}

@@ -38,6 +38,10 @@ func (e *Engine) notifications(ls *locState, rule *Rule, next *state.Alert, kind
 		Expr: rule.Expr, LocationID: id, LocationName: name, Timezone: e.zoneName(id),
 		ObservedAt: r.ObservedAt, Since: next.FiredAt, Values: usedValues(rule, r.Values),
 	}
+	ev.AckBy, ev.AckComment = ackOf(next)
+	if len(ev.Values) == 0 {
+		ev.Values = next.Values // a release found by the sweep has no reading
+	}
 	now := e.now()
 	for _, chName := range rule.Channels {
 		ch := e.channels[chName]

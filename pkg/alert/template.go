@@ -28,6 +28,8 @@ Condition: {{.Expr}}
 Observed:  {{utc .ObservedAt}} ({{local .ObservedAt}} local time)
 {{- if .Since.IsZero | not}}
 Since:     {{utc .Since}}{{end}}
+{{- if .AckBy}}
+Acknowledged by {{.AckBy}}{{with .AckComment}}: {{.}}{{end}}{{end}}
 {{- if .History}}
 
 While notifications were held:
@@ -46,6 +48,7 @@ Values:
 		`{{len .Digest.Alerts}} alert(s){{else -}}
 {{if eq .State "resolved"}}RESOLVED{{else}}{{upper .Severity}}{{end}} {{.Rule}} {{.LocationName}} {{local .ObservedAt}}
 {{- if .History}} ({{len .History}} changes held){{end}}
+{{- if and .AckBy (eq .State "resolved")}} ack {{.AckBy}}{{end}}
 {{- range $i, $v := .ValueList}}{{if $i}},{{else}}:{{end}} {{$v.Name}} {{$v.Text}}{{end}}{{end}}`
 
 	digestTemplate = `{{define "digest" -}}
@@ -58,7 +61,7 @@ Rain:        {{num .Digest.RainMM}} mm (max {{with .Digest.MaxRain}}{{num .}}{{e
 {{if .Digest.Alerts}}
 Alerts:
 {{- range .Digest.Alerts}}
-  {{.Rule}}: fired {{.Fired}}, resolved {{.Resolved}}{{end}}
+  {{.Rule}}: fired {{.Fired}}, resolved {{.Resolved}}{{with .AckBy}}, acknowledged by {{.}}{{end}}{{end}}
 {{else}}
 No alerts fired or resolved.
 {{end}}{{end}}`

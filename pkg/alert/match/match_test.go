@@ -24,10 +24,10 @@ func TestMatch(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	for p, want := range map[string]string{
-		"":          "",
-		"a|b*":      "",
-		"a||b":      `"a||b" has an empty alternative`,
-		"a|[":       `"a|[": malformed glob "["`,
+		"":                             "",
+		"a|b*":                         "",
+		"a||b":                         `"a||b" has an empty alternative`,
+		"a|[":                          `"a|[": malformed glob "["`,
 		string(make([]byte, MaxLen+1)): "got 257 bytes, want at most 256",
 	} {
 		err := Check(p)
