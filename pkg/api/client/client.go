@@ -36,10 +36,7 @@ type Client struct {
 // token (when not empty) as the bearer token.
 func New(base string, token secret.String) (*Client, error) {
 	u, err := url.Parse(base)
-	if err != nil {
-		return nil, fmt.Errorf("--url: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--url: got %q, want http://host:port or https://host:port", base)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
