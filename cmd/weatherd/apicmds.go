@@ -187,7 +187,7 @@ func alertsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("alerts: %w", err)
 	}
 	if af.output == "json" {
-		return writeJSON(stdout, alerts)
+		return writeJSON(stdout, nonNil(alerts))
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "LOCATION\tRULE\tSEVERITY\tPHASE\tSINCE\tSTATUS\tVALUES")
@@ -290,7 +290,7 @@ func silenceLsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("silence ls: %w", err)
 	}
 	if af.output == "json" {
-		return writeJSON(stdout, silences)
+		return writeJSON(stdout, nonNil(silences))
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tMATCHERS\tSTATE\tSTARTS\tENDS\tSUPPRESSED\tCREATED BY\tCOMMENT")
@@ -401,4 +401,12 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// nonNil makes an empty list print as [] in JSON, not null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
