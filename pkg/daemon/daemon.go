@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 	var consumer lifecycle.Component
 	workerID := cfg.Consumer.WorkerID
 	delivered := func() bool { return true } // whether the producer has sent everything
-	var consumerLeases func() []string        // the shards held, for the API's status
+	var consumerLeases func() []string       // the shards held, for the API's status
 	var elector *leader.Elector
 	switch cfg.Stream.Driver {
 	case stream.DriverMemory:
