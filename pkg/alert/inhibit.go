@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -113,26 +114,35 @@ func (o *operator) isSource(rule *Rule) bool {
 // loc, or "". Sources at the same location come from the location's alerts
 // (refreshed every batch); others need every stored alert, read once a batch.
 func (e *Engine) inhibitedBy(ctx context.Context, ls *locState, rule *Rule, loc string) (string, error) {
-	for _, ir := range e.ops.inhibit {
+	var err error
+	by := e.ops.inhibitor(rule, loc, func(sameLoc bool) []*state.Alert {
+		if sameLoc {
+			return slices.Collect(maps.Values(ls.alerts))
+		}
+		all, aerr := e.allAlerts(ctx, ls)
+		if aerr != nil {
+			err = aerr
+			return nil
+		}
+		out := make([]*state.Alert, len(all))
+		for i := range all {
+			out[i] = &all[i]
+		}
+		return out
+	})
+	return by, err
+}
+
+// inhibitor returns "rule@location" of a firing alert among candidates that
+// inhibits rule at loc, or "". candidates gives the alerts to look at: those
+// of loc only when sameLoc is true.
+func (o *operator) inhibitor(rule *Rule, loc string, candidates func(sameLoc bool) []*state.Alert) string {
+	for _, ir := range o.inhibit {
 		if !ir.target.Match(rule.Name, loc, rule.Severity) {
 			continue
 		}
-		var candidates []*state.Alert
-		if ir.sameLoc {
-			for _, a := range ls.alerts {
-				candidates = append(candidates, a)
-			}
-		} else {
-			all, err := e.allAlerts(ctx, ls)
-			if err != nil {
-				return "", err
-			}
-			for i := range all {
-				candidates = append(candidates, &all[i])
-			}
-		}
-		for _, c := range candidates {
-			src := e.ops.byName[c.Rule]
+		for _, c := range candidates(ir.sameLoc) {
+			src := o.byName[c.Rule]
 			if src == nil || c.Phase != Firing || (c.Rule == rule.Name && c.Location == loc) {
 				continue
 			}
@@ -140,11 +150,11 @@ func (e *Engine) inhibitedBy(ctx context.Context, ls *locState, rule *Rule, loc 
 				continue
 			}
 			if ir.source.Match(c.Rule, c.Location, src.Severity) {
-				return c.Rule + "@" + c.Location, nil
+				return c.Rule + "@" + c.Location
 			}
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // allAlerts reads every stored alert once per batch of ls.

@@ -91,6 +91,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 	var consumer lifecycle.Component
 	workerID := cfg.Consumer.WorkerID
 	delivered := func() bool { return true } // whether the producer has sent everything
+	var consumerLeases func() []string       // the shards held, for the API's status
+	var elector *leader.Elector
 	switch cfg.Stream.Driver {
 	case stream.DriverMemory:
 		factory.Stream = "memory"
@@ -119,6 +121,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 			return nil, fmt.Errorf("consumer: %w", err)
 		}
 		workerID = w.WorkerID()
+		consumerLeases = w.Leases
 		consumer = lifecycle.Component{Name: "consumer", Run: w.Run, Ready: w.Ready}
 	default:
 		return nil, fmt.Errorf("stream.driver: unknown driver %q", cfg.Stream.Driver)
@@ -130,7 +133,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 		if err != nil {
 			return nil, fmt.Errorf("poller: %w", err)
 		}
-		var elector *leader.Elector
 		var opts []poller.Option
 		if cfg.Poller.Leader.Enabled {
 			if elector, err = newElector(cfg, sdk, workerID, reg, log); err != nil {
@@ -170,6 +172,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, 
 		return nil, err
 	}
 	d.server = srv
+	if err := serveAPI(cfg, srv, alerts, g, workerID, consumerLeases, elector, log); err != nil {
+		srv.Close()
+		return nil, err
+	}
 	g.Add(lifecycle.Component{Name: "http", Run: srv.Run})
 	if err := g.Register(reg); err != nil {
 		srv.Close()
