@@ -10,7 +10,7 @@ import (
 )
 
 // listening is the HTTP server's start-up log line (text format).
-var listening = regexp.MustCompile(`component=http msg=listening addr=(\S+)`)
+var listening = regexp.MustCompile(`msg=listening component=http addr=(\S+)`)
 
 // Daemon runs `weatherd run --config config` (the Binary) in dir with env
 // added to the environment, on HTTP port 0 and text logs, waits until
@@ -29,10 +29,13 @@ func Daemon(tb testing.TB, dir, config string, env ...string) string {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	startFailed := false
 	tb.Cleanup(func() {
 		select {
 		case err := <-exited:
-			tb.Errorf("weatherd exited before the test ended (%v); log:\n%s", err, logs.String())
+			if !startFailed {
+				tb.Errorf("weatherd exited before the test ended (%v); log:\n%s", err, logs.String())
+			}
 			return
 		default:
 		}
@@ -51,7 +54,7 @@ func Daemon(tb testing.TB, dir, config string, env ...string) string {
 	WaitFor(tb, "weatherd listening and ready", 30*time.Second, 50*time.Millisecond, func() (bool, string) {
 		select {
 		case err := <-exited:
-			exited <- err // for the cleanup
+			startFailed = true
 			tb.Fatalf("weatherd exited at start-up (%v); log:\n%s", err, logs.String())
 		default:
 		}

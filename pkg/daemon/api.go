@@ -12,6 +12,7 @@ import (
 	"github.com/weatherd/weatherd/pkg/leader"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/server"
+	"github.com/weatherd/weatherd/pkg/statuspage"
 )
 
 // serveAPI adds the operator API (/api/v1/) to srv: the alert engine answers
@@ -28,6 +29,10 @@ func serveAPI(cfg *config.Config, srv *server.Server, alerts *alert.Engine, g *l
 	}
 	svc := &apiService{Engine: alerts, instance: workerID, group: g, leases: leases, elector: elector}
 	srv.Handle("/api/v1/", api.Handler(svc, auth, log))
+	// The status page and its forms, over the same service and token.
+	page := statuspage.Handler(svc, auth, log)
+	srv.Handle("/{$}", page)
+	srv.Handle("/ui/", page)
 	return nil
 }
 
