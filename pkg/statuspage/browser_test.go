@@ -122,6 +122,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 // the page's form is listed after it. Chromium missing fails the test.
 func TestStatusPage_InBrowser(t *testing.T) {
 	const token = "browser-test-token"
+	browser.Path(t) // before the daemon: a missing Chromium fails at once
 	dir := t.TempDir()
 	config := filepath.Join(dir, "weatherd.yaml")
 	if err := os.WriteFile(config, []byte(`

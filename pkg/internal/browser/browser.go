@@ -25,6 +25,9 @@ var candidates = []string{"chromium", "chromium-browser", "google-chrome", "goog
 func Path(tb testing.TB) string {
 	tb.Helper()
 	if p := os.Getenv("WEATHERD_TEST_CHROMIUM"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			tb.Fatalf("WEATHERD_TEST_CHROMIUM=%s: %v; %s", p, err, Install)
+		}
 		return p
 	}
 	for _, name := range candidates {
