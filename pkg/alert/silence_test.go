@@ -207,3 +207,20 @@ func sorted(s []string) []string {
 	}
 	return out
 }
+
+func TestEngine_DigestNamesWhoAcknowledged(t *testing.T) {
+	cfg := testConfig(rule("gusty", "windGust >= 20"))
+	cfg.Channels["daily"] = ChannelConfig{Type: "log", Digest: DigestConfig{Schedule: "0 7 * * *", Timezone: "America/Sao_Paulo"}}
+	h := newHarness(t, cfg, Deps{})
+	h.observe(t, rd("toronto", 0, "windGust", 30))
+	if _, err := h.e.Ack(context.Background(), "toronto", "gusty", api.AckRequest{By: "ana"}); err != nil {
+		t.Fatal(err)
+	}
+	h.observe(t, rd("toronto", 30, "windGust", 5))
+	h.clk.Set(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))
+	h.e.Tick(context.Background())
+	msgs := h.rec["daily"].msgs
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "  gusty: fired 1, resolved 1, acknowledged by ana\n") {
+		t.Fatalf("digest does not name who acknowledged: %+v", msgs)
+	}
+}
