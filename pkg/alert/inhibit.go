@@ -68,12 +68,14 @@ func (m MatcherConfig) validate(key string, rules []string, ps *check.Problems) 
 			ps.Add(key+"."+f.name, "%v", err)
 			continue
 		}
+		unknown := false
 		for _, lit := range match.Literals(f.p) {
 			if f.known != nil && !slices.Contains(f.known, lit) {
 				ps.Add(key+"."+f.name, "unknown %s %q (known: %s)", f.name, lit, strings.Join(f.known, ", "))
+				unknown = true
 			}
 		}
-		if f.known != nil && f.p != "" && !slices.ContainsFunc(f.known, func(v string) bool { return match.Match(f.p, v) }) {
+		if !unknown && f.known != nil && f.p != "" && !slices.ContainsFunc(f.known, func(v string) bool { return match.Match(f.p, v) }) {
 			ps.Add(key+"."+f.name, "%q matches no %s", f.p, f.name)
 		}
 	}

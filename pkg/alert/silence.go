@@ -287,8 +287,12 @@ func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 		if !ok {
 			continue
 		}
-		e.setCached(ls, cur)
-		next := cur.Clone()
+		if cur.Version != a.Version {
+			// Like refresh: a cached alert at the stored version is kept, it
+			// may know newer readings.
+			e.setCached(ls, cur)
+		}
+		next := ls.alerts[rule.Name].Clone()
 		m, err := e.mute(ctx, ls, rule, &next, "", nil)
 		if err != nil {
 			e.log.Warn("sweep: muting decision", "rule", rule.Name, "location", a.Location, "err", err)

@@ -101,9 +101,9 @@ func (h *handler) errorStatus(r *http.Request, err error) (int, string) {
 	case errors.Is(err, ErrInvalid):
 		return http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")
 	case errors.Is(err, ErrNotFound):
-		return http.StatusNotFound, err.Error()
+		return http.StatusNotFound, strings.TrimPrefix(err.Error(), ErrNotFound.Error()+": ")
 	case errors.Is(err, ErrConflict):
-		return http.StatusConflict, err.Error()
+		return http.StatusConflict, strings.TrimPrefix(err.Error(), ErrConflict.Error()+": ")
 	case errors.Is(err, context.DeadlineExceeded):
 		h.log.Error("request timed out", "method", r.Method, "path", r.URL.Path, "err", err)
 		return http.StatusServiceUnavailable, "the alert state store did not answer in time"
