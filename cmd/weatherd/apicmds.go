@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"os/user"
 	"slices"
@@ -41,6 +42,7 @@ const apiHelp = `talking to the daemon:
 // apiFlags are the flags every command talking to a daemon takes.
 type apiFlags struct {
 	url, tokenFile, output, config string
+	sentToken                      bool // whether requests carry a token
 }
 
 func newAPIFlagSet(name string) (*flag.FlagSet, *apiFlags) {
@@ -141,6 +143,7 @@ func (f *apiFlags) client(name string) (*client.Client, error) {
 			return nil, fmt.Errorf("--token-file: %w", err)
 		}
 	}
+	f.sentToken = !token.IsZero()
 	c, err := client.New(base, token)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("%s: %v", name, err)}
@@ -184,7 +187,7 @@ func alertsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	alerts, err := c.Alerts(ctx, f)
 	if err != nil {
-		return fmt.Errorf("alerts: %w", err)
+		return fmt.Errorf("alerts: %w", hint(err, af.sentToken))
 	}
 	if af.output == "json" {
 		return writeJSON(stdout, nonNil(alerts))
@@ -222,20 +225,51 @@ func alertStatus(a api.Alert) string {
 
 func silenceCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"silence: missing subcommand: add, ls or expire"}
+		return helpedUsage{usageError{"silence: missing subcommand: add, ls or expire"}, silenceHelp}
 	}
 	switch args[0] {
 	case "add":
-		return silenceAddCmd(ctx, args[1:], stdout)
+		return withHelp("silence add", silenceAddCmd(ctx, args[1:], stdout))
 	case "ls", "list", "query":
-		return silenceLsCmd(ctx, args[1:], stdout)
+		return withHelp("silence ls", silenceLsCmd(ctx, args[1:], stdout))
 	case "expire", "rm":
-		return silenceExpireCmd(ctx, args[1:], stdout)
+		return withHelp("silence expire", silenceExpireCmd(ctx, args[1:], stdout))
 	case "-h", "-help", "--help":
-		fmt.Fprintf(stdout, "usage: weatherd silence add|ls|expire ...\n\n%s\n\nweatherd silence <subcommand> --help shows its flags.\n", summary("silence"))
+		fmt.Fprintf(stdout, "usage: weatherd silence add|ls|expire ...\n\n%s\n\n%s", summary("silence"), silenceHelp)
 		return errHelp
 	}
-	return usageError{fmt.Sprintf("silence: unknown subcommand %q (want add, ls or expire)", args[0])}
+	return helpedUsage{usageError{fmt.Sprintf("silence: unknown subcommand %q (want add, ls or expire)", args[0])}, silenceHelp}
+}
+
+const silenceHelp = "weatherd silence add|ls|expire --help shows the subcommand's usage and flags.\n"
+
+// helpedUsage is a command-line mistake followed by the command's own help
+// rather than the whole usage.
+type helpedUsage struct {
+	usageError
+	help string
+}
+
+func (e helpedUsage) Help() string  { return e.help }
+func (e helpedUsage) Unwrap() error { return e.usageError }
+
+// withHelp points a command-line mistake in cmd at cmd's own help.
+func withHelp(cmd string, err error) error {
+	var ue usageError
+	var h helpedUsage
+	if errors.As(err, &ue) && !errors.As(err, &h) {
+		return helpedUsage{ue, "weatherd " + cmd + " --help shows its usage and flags.\n"}
+	}
+	return err
+}
+
+// hint adds what to do to a refusal for want of a token.
+func hint(err error, sent bool) error {
+	var se *client.StatusError
+	if !errors.As(err, &se) || sent || (se.Status != http.StatusUnauthorized && se.Status != http.StatusForbidden) {
+		return err
+	}
+	return fmt.Errorf("%w (no token was sent: set %s or give --token-file)", err, tokenEnv)
 }
 
 func silenceAddCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -267,7 +301,7 @@ func silenceAddCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	s, err := c.AddSilence(ctx, req)
 	if err != nil {
-		return fmt.Errorf("silence add: %w", err)
+		return fmt.Errorf("silence add: %w", hint(err, af.sentToken))
 	}
 	if af.output == "json" {
 		return writeJSON(stdout, s)
@@ -287,7 +321,7 @@ func silenceLsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	silences, err := c.Silences(ctx)
 	if err != nil {
-		return fmt.Errorf("silence ls: %w", err)
+		return fmt.Errorf("silence ls: %w", hint(err, af.sentToken))
 	}
 	if af.output == "json" {
 		return writeJSON(stdout, nonNil(silences))
@@ -315,7 +349,7 @@ func silenceExpireCmd(ctx context.Context, args []string, stdout io.Writer) erro
 		return err
 	}
 	if err := c.ExpireSilence(ctx, pos[0]); err != nil {
-		return fmt.Errorf("silence expire %s: %w", pos[0], err)
+		return fmt.Errorf("silence expire %s: %w", pos[0], hint(err, af.sentToken))
 	}
 	if af.output == "json" {
 		return writeJSON(stdout, map[string]string{"id": pos[0], "state": api.SilenceExpired})
@@ -339,7 +373,7 @@ func ackCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	a, err := c.Ack(ctx, pos[0], pos[1], req)
 	if err != nil {
-		return fmt.Errorf("ack %s %s: %w", pos[0], pos[1], err)
+		return fmt.Errorf("ack %s %s: %w", pos[0], pos[1], hint(err, af.sentToken))
 	}
 	if af.output == "json" {
 		return writeJSON(stdout, a)

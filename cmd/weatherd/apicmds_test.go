@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -12,6 +13,7 @@ func TestCLI_Usage(t *testing.T) {
 		args []string
 		want string
 	}{
+		{[]string{"alerts", "extra"}, `alerts: unexpected argument "extra"`},
 		{[]string{"silence"}, "silence: missing subcommand"},
 		{[]string{"silence", "mute"}, `silence: unknown subcommand "mute"`},
 		{[]string{"silence", "add", "--rule", "x"}, "silence add: --for is required"},
@@ -28,6 +30,10 @@ func TestCLI_Usage(t *testing.T) {
 		code, out, errOut := runMain(t, tc.args...)
 		if code != 2 || out != "" || !strings.HasPrefix(errOut, "weatherd: "+tc.want) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errOut, tc.want)
+		}
+		// The command's own help follows, not the whole usage.
+		if !regexp.MustCompile(`\n\nweatherd (alerts|ack|silence( add| ls| expire|)|silence add\|ls\|expire) --help shows (its|the subcommand's) usage and flags\.\n$`).MatchString(errOut) {
+			t.Errorf("%q: stderr does not end with the command's help: %q", tc.args, errOut)
 		}
 	}
 	code, _, errOut := runMain(t, "alerts", "--url", "http://127.0.0.1:1")

@@ -95,7 +95,7 @@ func TestCLI_AgainstDaemon(t *testing.T) {
 		}
 		ls := ok("silence", "ls")
 		if !regexp.MustCompile(`(?m)^ID +MATCHERS +STATE +STARTS +ENDS +SUPPRESSED +CREATED BY +COMMENT$`).MatchString(ls) ||
-			!regexp.MustCompile(`(?m)^` + id + ` +rule=always location=oslo +active +\S+ \S+ UTC +\S+ \S+ UTC +\d+ +ci +cli test$`).MatchString(ls) {
+			!regexp.MustCompile(`(?m)^`+id+` +rule=always location=oslo +active +\S+ \S+ UTC +\S+ \S+ UTC +\d+ +ci +cli test$`).MatchString(ls) {
 			t.Errorf("silence ls:\n%s", ls)
 		}
 		all := silences()
@@ -158,8 +158,8 @@ func TestCLI_AgainstDaemon(t *testing.T) {
 			args []string
 			want string
 		}{
-			{"", []string{"silence", "add", "--rule", "always", "--for", "1h"}, "weatherd: silence add: 401 Unauthorized: missing bearer token"},
-			{"", []string{"silence", "add", "--rule", "always", "--for", "1h", "--token-file", wrong}, "weatherd: silence add: 401 Unauthorized: wrong bearer token"},
+			{"", []string{"silence", "add", "--rule", "always", "--for", "1h"}, "weatherd: silence add: 401 Unauthorized: missing bearer token: send \"Authorization: Bearer <token>\" (no token was sent: set WEATHERD_HTTP_API_TOKEN or give --token-file)\n"},
+			{"", []string{"silence", "add", "--rule", "always", "--for", "1h", "--token-file", wrong}, "weatherd: silence add: 401 Unauthorized: wrong bearer token\n"},
 			{token, []string{"silence", "add", "--rule", "always", "--severity", "major", "--for", "1h"}, `weatherd: silence add: 400 Bad Request: matchers.severity: "major" matches none of info, warning, critical`},
 			{token, []string{"ack", "lisbon", "always", "--by", "ana"}, "weatherd: ack lisbon always: 404 Not Found"},
 		} {
@@ -171,4 +171,3 @@ func TestCLI_AgainstDaemon(t *testing.T) {
 		}
 	})
 }
-

@@ -110,11 +110,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "healthcheck":
 		err = healthcheckCmd(ctx, rest, stdout)
 	case "alerts":
-		err = alertsCmd(ctx, rest, stdout)
+		err = withHelp("alerts", alertsCmd(ctx, rest, stdout))
 	case "silence":
 		err = silenceCmd(ctx, rest, stdout)
 	case "ack":
-		err = ackCmd(ctx, rest, stdout)
+		err = withHelp("ack", ackCmd(ctx, rest, stdout))
 	case "version", "--version", "-version":
 		err = versionCmd(rest, stdout)
 	case "help", "-h", "-help", "--help":
@@ -145,7 +145,12 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "weatherd: %v\n\n%s", err, usage)
+		help := usage
+		var h interface{ Help() string } // a command's own, shorter help
+		if errors.As(err, &h) {
+			help = h.Help()
+		}
+		fmt.Fprintf(stderr, "weatherd: %v\n\n%s", err, help)
 		return exitUsage
 	}
 	if errors.Is(err, errReported) {
