@@ -23,8 +23,9 @@ func firingRow(rule, location string) chromedp.CSS {
 
 // checkInBrowser loads the status page at base in headless Chromium with
 // scripts disabled (the page must work without them), as on a phone: a
-// firing alert of rule at location is listed, and a silence added through
-// the form with token is listed after the redirect. Screenshots go to the
+// firing alert of rule at location is listed, a silence added through the
+// form with token is listed after the redirect, and the alert acknowledged
+// through its row's form shows who acknowledged it. Screenshots go to the
 // test's artifact directory.
 func checkInBrowser(t *testing.T, base, token, rule, location string) {
 	t.Helper()
@@ -97,6 +98,23 @@ func checkInBrowser(t *testing.T, base, token, rule, location string) {
 		t.Errorf("after the form the browser is at %q (%v), want the page again (POST-redirect-GET)", loc, err)
 	}
 	shot(t, ctx, "silenced")
+
+	// Acknowledge through the form that unfolds in the alert's row.
+	row = firingRow(rule, location)
+	step("acknowledge",
+		chromedp.Click(chromedp.CSS(string(row)+" summary")),
+		chromedp.SendKeys(chromedp.CSS(string(row)+` input[name="by"]`), "browser"),
+		chromedp.SendKeys(chromedp.CSS(string(row)+` input[name="token"]`), token),
+		chromedp.Click(chromedp.CSS(string(row)+` button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#note")),
+	)
+	if note, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#note"))); err != nil || !strings.HasPrefix(note, "Alert acknowledged") {
+		t.Fatalf("after acknowledging, the note reads %q (%v)", note, err)
+	}
+	if text, err = chromedp.Run(ctx, chromedp.Text(row)); err != nil || !strings.Contains(text, "acknowledged by browser") || !strings.Contains(text, "silenced") {
+		t.Errorf("acknowledged row reads %q (%v), want it silenced and acknowledged by browser", text, err)
+	}
+	shot(t, ctx, "acknowledged")
 }
 
 // shot saves a full-page screenshot as NAME.png in the test's artifact
