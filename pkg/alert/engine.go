@@ -204,12 +204,12 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 	for _, i := range idx {
 		r := &readings[i]
 		e.dig.observe(*r, tz)
-		e.ops.seen(r)
 		for _, rule := range ls.rules {
 			if err := e.evaluate(ctx, ls, rule, r, ev); err != nil {
 				return err
 			}
 		}
+		e.ops.seen(r) // evaluated and recorded: the API may say so
 	}
 	return nil
 }
