@@ -70,7 +70,7 @@ func TestCLI_AgainstDaemon(t *testing.T) {
 		return out
 	}
 
-	testkit.WaitFor(t, "always firing at oslo", 20*time.Second, 200*time.Millisecond, func() (bool, string) {
+	testkit.WaitFor(t, "always firing at oslo", time.Minute, 200*time.Millisecond, func() (bool, string) {
 		got := alerts("--state", "firing")
 		return len(got) == 1 && got[0].Rule == "always" && got[0].Location == "oslo", "got " + ok("alerts")
 	})

@@ -51,7 +51,7 @@ func Daemon(tb testing.TB, dir, config string, env ...string) string {
 		}
 	})
 	var base string
-	WaitFor(tb, "weatherd listening and ready", 30*time.Second, 50*time.Millisecond, func() (bool, string) {
+	WaitFor(tb, "weatherd listening and ready", time.Minute, 50*time.Millisecond, func() (bool, string) {
 		select {
 		case err := <-exited:
 			startFailed = true

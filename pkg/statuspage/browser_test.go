@@ -30,7 +30,7 @@ func firingRow(rule, location string) chromedp.CSS {
 func checkInBrowser(t *testing.T, base, token, rule, location string) {
 	t.Helper()
 	const phoneW, phoneH = 390, 844
-	ctx := browser.New(t, 1280, 900, 90*time.Second)
+	ctx := browser.New(t, 1280, 900, 3*time.Minute) // a busy CI machine is slow
 	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {
@@ -106,8 +106,13 @@ func checkInBrowser(t *testing.T, base, token, rule, location string) {
 		chromedp.SendKeys(chromedp.CSS(string(row)+` input[name="by"]`), "browser"),
 		chromedp.SendKeys(chromedp.CSS(string(row)+` input[name="token"]`), token),
 		chromedp.Click(chromedp.CSS(string(row)+` button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("#note")),
 	)
+	// The page before the redirect has a note too: wait for the new one.
+	waitFor(t, ctx, "the page after acknowledging", func() (bool, string) {
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		return err == nil && strings.HasSuffix(loc, "/?done=acked"), loc
+	})
+	step("the page after acknowledging", chromedp.WaitVisible(chromedp.CSS("#note")))
 	if note, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#note"))); err != nil || !strings.HasPrefix(note, "Alert acknowledged") {
 		t.Fatalf("after acknowledging, the note reads %q (%v)", note, err)
 	}
@@ -115,6 +120,23 @@ func checkInBrowser(t *testing.T, base, token, rule, location string) {
 		t.Errorf("acknowledged row reads %q (%v), want it silenced and acknowledged by browser", text, err)
 	}
 	shot(t, ctx, "acknowledged")
+}
+
+// waitFor polls cond in the browser until it holds or ctx's deadline passes.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() (bool, string)) {
+	t.Helper()
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			shot(t, context.WithoutCancel(ctx), "failed")
+			t.Fatalf("%s: not reached (last: %s): %v", what, last, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // shot saves a full-page screenshot as NAME.png in the test's artifact
@@ -162,7 +184,7 @@ alerts:
 		t.Fatal(err)
 	}
 	base := testkit.Daemon(t, dir, config, "WEATHERD_HTTP_API_TOKEN="+token)
-	testkit.WaitFor(t, "always firing at oslo", 20*time.Second, 200*time.Millisecond, func() (bool, string) {
+	testkit.WaitFor(t, "always firing at oslo", time.Minute, 200*time.Millisecond, func() (bool, string) {
 		_, body, err := testkit.Get(base, "/api/v1/alerts?state=firing")
 		return err == nil && strings.Contains(body, `"rule": "always"`), body
 	})

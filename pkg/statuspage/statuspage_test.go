@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,12 @@ func TestHandler_Page(t *testing.T) {
 	}
 	if strings.Count(page, "<summary>Acknowledge</summary>") != 1 {
 		t.Error("want an acknowledge form for the firing alert only")
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	nonce := regexp.MustCompile(`script-src 'nonce-([0-9a-f]{32})'`).FindStringSubmatch(csp)
+	if nonce == nil || !strings.Contains(page, `<script nonce="`+nonce[1]+`">`) || !strings.Contains(page, `<style nonce="`+nonce[1]+`">`) ||
+		!strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "form-action 'self'") {
+		t.Errorf("Content-Security-Policy %q does not hold the page to its own style and script", csp)
 	}
 	for _, bad := range []string{"http://", "https://", "<link", "src="} {
 		if strings.Contains(page, bad) {

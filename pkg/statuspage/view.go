@@ -15,6 +15,7 @@ import (
 // view is what the template shows; times are already in their zones.
 type view struct {
 	Title          string
+	Nonce          string // of the inline style and script (CSP)
 	Note, Error    string
 	LoadError      string
 	ReadsNeedToken bool
