@@ -79,6 +79,8 @@ type locState struct {
 	// (rules and locations do not change after New).
 	rules []*Rule
 	ops   opsMemo // what this batch read for muting decisions (silence.go)
+	// latest is the newest reading evaluated, for the API's locations.
+	latest weather.Reading
 }
 
 // New builds an engine from a validated configuration. locations gives
@@ -209,7 +211,9 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 				return err
 			}
 		}
-		e.ops.seen(r) // evaluated and recorded: the API may say so
+		if r.ObservedAt.After(ls.latest.ObservedAt) {
+			ls.latest = *r // evaluated and recorded: the API may say so
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/weatherd/weatherd/pkg/alert/state"
 	"github.com/weatherd/weatherd/pkg/api"
+	"github.com/weatherd/weatherd/pkg/weather"
 )
 
 // This file answers the operator API (package api) from the alert state
@@ -111,12 +112,10 @@ func (e *Engine) Locations(ctx context.Context) ([]api.Location, error) {
 			stored[a.Location] = a.LastEval
 		}
 	}
-	e.ops.mu.Lock()
-	defer e.ops.mu.Unlock()
 	out := make([]api.Location, 0, len(e.ops.locations))
 	for _, l := range e.ops.locations {
 		v := api.Location{ID: l.ID, Name: l.Name, Timezone: l.Timezone, Lat: l.Lat, Lon: l.Lon, LastReadingAt: stored[l.ID]}
-		if r, ok := e.ops.latest[l.ID]; ok && !r.ObservedAt.Before(v.LastReadingAt) {
+		if r := e.latest(l.ID); !r.ObservedAt.IsZero() && !r.ObservedAt.Before(v.LastReadingAt) {
 			v.LastReadingAt = r.ObservedAt
 			v.Values = map[string]float64{}
 			for name := range r.Values {
@@ -268,4 +267,18 @@ func (e *Engine) Ack(ctx context.Context, location, rule string, req api.AckRequ
 		return e.view(a, r), nil
 	}
 	return api.Alert{}, fmt.Errorf("%w: alert %s at %s keeps changing; try again", api.ErrConflict, rule, location)
+}
+
+// latest is the newest reading of a location this engine evaluated (zero
+// when none).
+func (e *Engine) latest(id string) weather.Reading {
+	e.mu.Lock()
+	ls := e.locs[id]
+	e.mu.Unlock()
+	if ls == nil {
+		return weather.Reading{}
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.latest
 }

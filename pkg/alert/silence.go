@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,9 +44,7 @@ type operator struct {
 	suppressed     *prometheus.CounterVec
 	silencesActive prometheus.Gauge
 
-	mu        sync.Mutex
-	latest    map[string]weather.Reading // newest reading seen per location
-	lastSweep time.Time                  // Run's goroutine only
+	lastSweep time.Time // Run's goroutine only
 }
 
 func newOperator(cfg Config, rules []*Rule, locations []weather.Location, reg prometheus.Registerer) *operator {
@@ -55,7 +52,6 @@ func newOperator(cfg Config, rules []*Rule, locations []weather.Location, reg pr
 		inhibit:   compileInhibit(cfg.Inhibit),
 		byName:    map[string]*Rule{},
 		locations: locations,
-		latest:    map[string]weather.Reading{},
 		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_alert_notifications_suppressed_total",
 			Help: "Alert notifications not sent, by reason (silenced, inhibited, acknowledged); one per transition, whatever the number of channels.",
@@ -90,15 +86,6 @@ func (o *operator) sourcesFirst(rules []*Rule) []*Rule {
 		}
 	}
 	return out
-}
-
-// seen keeps the newest reading of each location for the API.
-func (o *operator) seen(r *weather.Reading) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if cur, ok := o.latest[r.Location.ID]; !ok || r.ObservedAt.After(cur.ObservedAt) {
-		o.latest[r.Location.ID] = *r
-	}
 }
 
 // opsMemo is what one batch of a location read from the store for muting
