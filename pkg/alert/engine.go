@@ -79,6 +79,8 @@ type locState struct {
 	// (rules and locations do not change after New).
 	rules []*Rule
 	ops   opsMemo // what this batch read for muting decisions (silence.go)
+	// latest is the newest reading evaluated, for the API (silence.go).
+	latest latestReading
 }
 
 // New builds an engine from a validated configuration. locations gives
@@ -209,7 +211,7 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 				return err
 			}
 		}
-		e.ops.seen(r) // evaluated and recorded: the API may say so
+		ls.latest.keep(r, e.ops.tick.Load()) // evaluated and recorded: the API may say so
 	}
 	return nil
 }

@@ -111,19 +111,11 @@ func (e *Engine) Locations(ctx context.Context) ([]api.Location, error) {
 			stored[a.Location] = a.LastEval
 		}
 	}
-	e.ops.mu.Lock()
-	defer e.ops.mu.Unlock()
 	out := make([]api.Location, 0, len(e.ops.locations))
 	for _, l := range e.ops.locations {
 		v := api.Location{ID: l.ID, Name: l.Name, Timezone: l.Timezone, Lat: l.Lat, Lon: l.Lon, LastReadingAt: stored[l.ID]}
-		if r, ok := e.ops.latest[l.ID]; ok && !r.ObservedAt.Before(v.LastReadingAt) {
-			v.LastReadingAt = r.ObservedAt
-			v.Values = map[string]float64{}
-			for name := range r.Values {
-				if x, ok := r.Values.Get(name); ok {
-					v.Values[name] = x
-				}
-			}
+		if at, values := e.latest(l.ID); !at.IsZero() && !at.Before(v.LastReadingAt) {
+			v.LastReadingAt, v.Values = at, values
 		}
 		out = append(out, v)
 	}
@@ -268,4 +260,18 @@ func (e *Engine) Ack(ctx context.Context, location, rule string, req api.AckRequ
 		return e.view(a, r), nil
 	}
 	return api.Alert{}, fmt.Errorf("%w: alert %s at %s keeps changing; try again", api.ErrConflict, rule, location)
+}
+
+// latest is the time and values of the newest reading of a location this
+// engine evaluated (zero when none).
+func (e *Engine) latest(id string) (time.Time, map[string]float64) {
+	e.mu.Lock()
+	ls := e.locs[id]
+	e.mu.Unlock()
+	if ls == nil {
+		return time.Time{}, nil
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.latest.at, ls.latest.valueMap()
 }

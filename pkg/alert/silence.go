@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,9 +45,9 @@ type operator struct {
 	suppressed     *prometheus.CounterVec
 	silencesActive prometheus.Gauge
 
-	mu        sync.Mutex
-	latest    map[string]weather.Reading // newest reading seen per location
-	lastSweep time.Time                  // Run's goroutine only
+	lastSweep time.Time // Run's goroutine only
+	// tick counts Run's ticks: the coarse clock of latestReading.
+	tick atomic.Int64
 }
 
 func newOperator(cfg Config, rules []*Rule, locations []weather.Location, reg prometheus.Registerer) *operator {
@@ -55,7 +55,6 @@ func newOperator(cfg Config, rules []*Rule, locations []weather.Location, reg pr
 		inhibit:   compileInhibit(cfg.Inhibit),
 		byName:    map[string]*Rule{},
 		locations: locations,
-		latest:    map[string]weather.Reading{},
 		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_alert_notifications_suppressed_total",
 			Help: "Alert notifications not sent, by reason (silenced, inhibited, acknowledged); one per transition, whatever the number of channels.",
@@ -92,13 +91,53 @@ func (o *operator) sourcesFirst(rules []*Rule) []*Rule {
 	return out
 }
 
-// seen keeps the newest reading of each location for the API.
-func (o *operator) seen(r *weather.Reading) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if cur, ok := o.latest[r.Location.ID]; !ok || r.ObservedAt.After(cur.ObservedAt) {
-		o.latest[r.Location.ID] = *r
+// latestReading is a location's newest reading for the API. Its values must
+// be copied (the consumer's readings and their values are not this engine's
+// to keep), and copying them, or even reading the clock, for every reading
+// costs the consumer's path a tenth of its time when it catches up on a
+// backlog. So they are copied at most once per tick of Run (a second): at a
+// polling pace they are the newest reading's; while catching up, at most a
+// second older.
+type latestReading struct {
+	at         time.Time
+	values     []namedValue
+	copiedTick int64 // operator.tick of the last copy, -1 before the first
+}
+
+type namedValue struct {
+	name string
+	v    float64
+}
+
+func (l *latestReading) keep(r *weather.Reading, tick int64) {
+	if !r.ObservedAt.After(l.at) {
+		return
 	}
+	l.at = r.ObservedAt
+	if l.values != nil && l.copiedTick == tick {
+		return
+	}
+	l.copiedTick = tick
+	l.values = l.values[:0]
+	for name, v := range r.Values {
+		if v != nil {
+			l.values = append(l.values, namedValue{name, *v})
+		}
+	}
+	if l.values == nil {
+		l.values = []namedValue{}
+	}
+}
+
+func (l *latestReading) valueMap() map[string]float64 {
+	if l.at.IsZero() {
+		return nil
+	}
+	m := make(map[string]float64, len(l.values))
+	for _, nv := range l.values {
+		m[nv.name] = nv.v
+	}
+	return m
 }
 
 // opsMemo is what one batch of a location read from the store for muting
@@ -254,6 +293,7 @@ func (e *Engine) countSilence(ctx context.Context, id string) error {
 // engine holds whose notification was muted and no longer is (a silence
 // ended or was expired, an inhibiting alert resolved).
 func (e *Engine) sweep(ctx context.Context, now time.Time) {
+	e.ops.tick.Add(1)
 	if !e.ops.lastSweep.IsZero() && now.Sub(e.ops.lastSweep) < sweepInterval {
 		return
 	}

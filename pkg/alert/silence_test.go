@@ -224,3 +224,22 @@ func TestEngine_DigestNamesWhoAcknowledged(t *testing.T) {
 		t.Fatalf("digest does not name who acknowledged: %+v", msgs)
 	}
 }
+
+func TestEngine_Locations(t *testing.T) {
+	h := newHarness(t, testConfig(rule("gusty", "windGust >= 20")), Deps{})
+	r := rd("toronto", 5, "windGust", 12, "temperature", nil)
+	h.observe(t, r)
+	r.Values.Set("windGust", 99) // the consumer reuses its readings' values
+	ls, err := h.e.Locations(context.Background())
+	if err != nil || len(ls) != 2 {
+		t.Fatalf("Locations = %+v, %v", ls, err)
+	}
+	want := api.Location{ID: "toronto", Name: "Toronto", Timezone: "America/Toronto", Lat: 43.65, Lon: -79.38,
+		LastReadingAt: t0.Add(5 * time.Minute), Values: map[string]float64{"windGust": 12}}
+	if !reflect.DeepEqual(ls[1], want) {
+		t.Errorf("toronto = %+v, want %+v", ls[1], want)
+	}
+	if ls[0].ID != "sao-paulo" || !ls[0].LastReadingAt.IsZero() || ls[0].Values != nil {
+		t.Errorf("sao-paulo, never read = %+v", ls[0])
+	}
+}
