@@ -63,6 +63,9 @@ var commands = []struct{ name, summary string }{
 	{"validate", `check the configuration: "config OK" (exit 0), or every problem (exit 2)`},
 	{"bootstrap", "create the AWS resources the configuration names (emulators, LocalStack)"},
 	{"healthcheck", "exit 0 when the local daemon answers /healthz (container health check)"},
+	{"alerts", "list what a running daemon has pending or firing"},
+	{"silence", "add, list (ls) or expire silences on a running daemon"},
+	{"ack", "acknowledge a firing alert: no reminders until it resolves"},
 	{"version", "print version, commit and Go version"},
 }
 
@@ -106,6 +109,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = bootstrapCmd(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		err = healthcheckCmd(ctx, rest, stdout)
+	case "alerts":
+		err = withHelp("alerts", alertsCmd(ctx, rest, stdout))
+	case "silence":
+		err = silenceCmd(ctx, rest, stdout)
+	case "ack":
+		err = withHelp("ack", ackCmd(ctx, rest, stdout))
 	case "version", "--version", "-version":
 		err = versionCmd(rest, stdout)
 	case "help", "-h", "-help", "--help":
@@ -136,7 +145,12 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "weatherd: %v\n\n%s", err, usage)
+		help := usage
+		var h interface{ Help() string } // a command's own, shorter help
+		if errors.As(err, &h) {
+			help = h.Help()
+		}
+		fmt.Fprintf(stderr, "weatherd: %v\n\n%s", err, help)
 		return exitUsage
 	}
 	if errors.Is(err, errReported) {

@@ -23,6 +23,7 @@ type Config struct {
 	Channels map[string]ChannelConfig `mapstructure:"channels"`
 	State    StateConfig              `mapstructure:"state"`
 	Outbox   OutboxConfig             `mapstructure:"outbox"`
+	Inhibit  []InhibitConfig          `mapstructure:"inhibit"`
 }
 
 // RuleConfig is one alerts.rules[] entry.
@@ -165,6 +166,7 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	default:
 		ps.Add(check.Key(key, "state.driver"), "got %q, want memory or dynamodb", c.State.Driver)
 	}
+	c.validateInhibit(check.Key(key, "inhibit"), ps)
 	if c.Outbox.Limit < 0 {
 		ps.Add(check.Key(key, "outbox.limit"), "got %d, want a positive number (0: default %d)", c.Outbox.Limit, defaultOutboxLimit)
 	}

@@ -80,6 +80,7 @@ func (e *Engine) Tick(ctx context.Context) {
 		e.adopt(ctx)
 	}
 	e.expireForecasts(ctx, now)
+	e.sweep(ctx, now)
 	for _, d := range e.dig.due(now) {
 		e.queueDigest(ctx, d)
 	}

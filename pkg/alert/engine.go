@@ -65,6 +65,8 @@ type Engine struct {
 	// storeHealth follows the state store's calls (see healthStore).
 	storeHealth lifecycle.Health
 	lastScan    time.Time // used by Run's goroutine only
+	// ops is the operator side: inhibition, silences, acks (silence.go).
+	ops *operator
 }
 
 // locState caches the alerts of one location; its mutex serialises work on
@@ -76,6 +78,9 @@ type locState struct {
 	// rules are the rules that match the location, in configuration order
 	// (rules and locations do not change after New).
 	rules []*Rule
+	ops   opsMemo // what this batch read for muting decisions (silence.go)
+	// latest is the newest reading evaluated, for the API (silence.go).
+	latest latestReading
 }
 
 // New builds an engine from a validated configuration. locations gives
@@ -155,6 +160,7 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 		return nil, err
 	}
 	e.m = newMetrics(reg)
+	e.ops = newOperator(cfg, e.rules, locations, reg)
 	return e, nil
 }
 
@@ -195,6 +201,7 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 	if err := e.refresh(ctx, id, ls); err != nil {
 		return err
 	}
+	ls.ops = opsMemo{}
 	tz := e.zoneName(id)
 	for _, i := range idx {
 		r := &readings[i]
@@ -204,6 +211,7 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 				return err
 			}
 		}
+		ls.latest.keep(r, e.ops.tick.Load()) // evaluated and recorded: the API may say so
 	}
 	return nil
 }
@@ -241,6 +249,13 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 		if v != unknown {
 			kind = step(&decided, rule, v, r.ObservedAt)
 		}
+		// Silences, inhibition and acks (silence.go): may mute the
+		// notification, or release one owed since a firing was muted.
+		mute, err := e.mute(ctx, ls, rule, &decided, kind, r.Values)
+		if err != nil {
+			return fmt.Errorf("decide muting of %s at %s: %w", rule.Name, id, err)
+		}
+		kind = mute.kind
 		if kind == "" {
 			// Nothing to record: the store keeps the last transition, and a
 			// replay from there reaches the same state. The cache owns a, and
@@ -253,7 +268,10 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 		// alert stays as it is until the store has the new one.
 		next := decided.Clone()
 		next.Seq++
-		outcomes := e.notifications(ls, rule, &next, kind, *r)
+		var outcomes []outcome
+		if mute.reason == "" {
+			outcomes = e.notifications(ls, rule, &next, notifyKind(kind), *r)
+		}
 		// 4. Outbox: record the alert with its entries, within the limits.
 		retry, err := e.commit(ctx, ls, rule, a, &next, kind, attempt)
 		if retry {
@@ -263,6 +281,7 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 			return err
 		}
 		e.recorded(ctx, ls, rule, r.Location, r.ObservedAt, kind, outcomes)
+		e.mutedRecorded(ctx, rule, &next, mute)
 		return nil
 	}
 }
@@ -388,6 +407,7 @@ func (e *Engine) loc(id string) *locState {
 				ls.rules = append(ls.rules, r)
 			}
 		}
+		ls.rules = e.ops.sourcesFirst(ls.rules)
 		e.locs[id] = ls
 	}
 	return ls

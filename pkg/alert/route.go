@@ -22,8 +22,12 @@ func (e *Engine) notifications(ls *locState, rule *Rule, next *state.Alert, kind
 		return nil
 	}
 	vals := usedValues(rule, r.Values)
+	if len(vals) == 0 {
+		vals = next.Values // a release found by the sweep has no reading
+	}
 	ev := e.event(rule, r.Location, kind, r.ObservedAt, vals)
 	ev.Since = next.FiredAt
+	ev.AckBy, ev.AckComment = ackOf(next)
 	return e.route(ls, rule, next, kind, ev)
 }
 

@@ -33,6 +33,8 @@ Onset:     {{utc .Onset}} ({{localtime .Onset}} local time){{end}}
 Observed:  {{utc .ObservedAt}} ({{local .ObservedAt}} local time)
 {{- if .Since.IsZero | not}}
 Since:     {{utc .Since}}{{end}}{{end}}
+{{- if .AckBy}}
+Acknowledged by {{.AckBy}}{{with .AckComment}}: {{.}}{{end}}{{end}}
 {{- if .History}}
 
 While notifications were held:
@@ -46,7 +48,8 @@ While notifications were held:
 		`{{len .Digest.Alerts}} alert(s)` +
 		`{{with .Digest.Expected}}; expected: {{range $i, $x := .}}{{if $i}}, {{end}}{{$x.Summary}} {{localtime $x.Onset}}{{end}}{{end}}` +
 		`{{else -}}
-{{if eq .State "resolved" "cancelled"}}{{else}}{{upper .Severity}}: {{end}}{{.Message}}{{end}}`
+{{if eq .State "resolved" "cancelled"}}{{else}}{{upper .Severity}}: {{end}}{{.Message}}
+{{- if and .AckBy (eq .State "resolved")}} (ack {{.AckBy}}){{end}}{{end}}`
 
 	digestTemplate = `{{define "digest" -}}
 Weather digest for {{.LocationName}} ({{.LocationID}})
@@ -58,7 +61,7 @@ Rain:        {{num .Digest.RainMM}} mm (max {{with .Digest.MaxRain}}{{num .}}{{e
 {{if .Digest.Alerts}}
 Alerts:
 {{- range .Digest.Alerts}}
-  {{.Rule}}: fired {{.Fired}}, resolved {{.Resolved}}{{end}}
+  {{.Rule}}: fired {{.Fired}}, resolved {{.Resolved}}{{with .AckBy}}, acknowledged by {{.}}{{end}}{{end}}
 {{else}}
 No alerts fired or resolved.
 {{end}}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weatherd/weatherd/pkg/alert"
+	"github.com/weatherd/weatherd/pkg/api"
 	"github.com/weatherd/weatherd/pkg/awsconf"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/kcl"
@@ -41,6 +42,8 @@ type LogConfig struct {
 // HTTPConfig is the http section.
 type HTTPConfig struct {
 	Listen string `mapstructure:"listen"`
+	// API is the operator API's access (the API itself is always served).
+	API api.Config `mapstructure:"api"`
 }
 
 // Validate returns nil or a *check.Error listing every problem, each naming
@@ -60,6 +63,7 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		ps.Add("http.listen", "got %q, want host:port (e.g. :9108)", c.HTTP.Listen)
 	}
+	c.HTTP.API.Validate("http.api", &ps)
 	if c.ShutdownTimeout <= 0 {
 		ps.Add("shutdown_timeout", "got %s, want a positive duration", c.ShutdownTimeout)
 	}

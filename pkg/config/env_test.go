@@ -130,3 +130,21 @@ func TestLoad_YAMLSyntaxErrorLine(t *testing.T) {
 		})
 	}
 }
+
+// The API token comes from WEATHERD_HTTP_API_TOKEN, held as a secret.
+func TestLoad_APITokenFromEnvironment(t *testing.T) {
+	cfg, err := Load(Source{Environ: []string{"WEATHERD_HTTP_API_TOKEN=env-token-0123456789"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.HTTP.API.Token.Reveal(); got != "env-token-0123456789" {
+		t.Errorf("http.api.token = %q", got)
+	}
+	if s := cfg.String(); strings.Contains(s, "env-token") {
+		t.Errorf("the config summary shows the token: %s", s)
+	}
+	_, err = Load(Source{Environ: []string{"WEATHERD_HTTP_API_TOKEN=short"}})
+	if err == nil || !strings.Contains(err.Error(), "http.api.token: got 5 bytes, want at least 16") {
+		t.Errorf("a short token: %v", err)
+	}
+}

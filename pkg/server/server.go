@@ -1,5 +1,5 @@
-// Package server serves weatherd's operational HTTP endpoints: /metrics,
-// /healthz and /readyz.
+// Package server serves weatherd's HTTP endpoints: /metrics, /healthz and
+// /readyz, and the handlers other packages add (the operator API).
 package server
 
 import (
@@ -32,6 +32,7 @@ func NewRegistry() *prometheus.Registry {
 type Server struct {
 	ln  net.Listener
 	srv *http.Server
+	mux *http.ServeMux
 	log *slog.Logger
 }
 
@@ -71,7 +72,8 @@ func New(addr string, gatherer prometheus.Gatherer, notReady func() []string, lo
 		fmt.Fprintln(w, "ready")
 	})
 	return &Server{
-		ln: ln,
+		ln:  ln,
+		mux: mux,
 		srv: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 5 * time.Second,
@@ -96,6 +98,11 @@ func shorten(s string) string {
 	}
 	return s[:cut] + "…"
 }
+
+// Handle serves pattern (http.ServeMux syntax) with h, beside the
+// operational endpoints: the operator API and the status page. Call it
+// before Run.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }

@@ -9,8 +9,9 @@ import (
 // Memory is a Store in process memory: fast, and lost on restart (so is its
 // outbox: use DynamoDB when notifications must survive a crash).
 type Memory struct {
-	mu     sync.Mutex
-	alerts map[string]map[string]Alert // location -> rule -> alert
+	mu       sync.Mutex
+	alerts   map[string]map[string]Alert // location -> rule -> alert
+	silences map[string]Silence          // by id
 }
 
 var _ Store = (*Memory)(nil)

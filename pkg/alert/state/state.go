@@ -39,12 +39,24 @@ type Alert struct {
 	// Seq counts the transitions recorded; it makes notification ids unique.
 	Seq    int64   `json:"seq"`
 	Outbox []Entry `json:"outbox,omitempty"`
+	// Ack, Suppressed and Unsent are the operator's view of the current
+	// firing (see silences.go); a new firing clears them.
+	Ack        *Ack `json:"ack,omitempty"`
+	Suppressed int  `json:"suppressed,omitempty"`
+	Unsent     bool `json:"unsent,omitempty"`
+	// Values are the reading values of the last firing or repeat.
+	Values map[string]float64 `json:"values,omitempty"`
 	// Version is the store's write counter, 0 for an alert never stored.
 	Version int64 `json:"-"`
 }
 
 // Clone returns a deep copy, so a caller can change it and Save it.
 func (a Alert) Clone() Alert {
+	if a.Ack != nil {
+		ack := *a.Ack
+		a.Ack = &ack
+	}
+	a.Values = maps.Clone(a.Values)
 	a.Outbox = slices.Clone(a.Outbox)
 	for i := range a.Outbox {
 		a.Outbox[i] = a.Outbox[i].Clone()
@@ -88,6 +100,9 @@ type Event struct {
 	ObservedAt   time.Time          `json:"observed_at"`
 	Since        time.Time          `json:"since,omitzero"`
 	Values       map[string]float64 `json:"values,omitempty"`
+	// AckBy and AckComment tell who acknowledged the alert (resolved notices).
+	AckBy      string `json:"ack_by,omitempty"`
+	AckComment string `json:"ack_comment,omitempty"`
 	// History lists the transitions a summary stands for, oldest first.
 	History []Change `json:"history,omitempty"`
 	Digest  *Digest  `json:"digest,omitempty"`
@@ -181,6 +196,8 @@ type DigestAlert struct {
 	Rule     string `json:"rule"`
 	Fired    int    `json:"fired"`
 	Resolved int    `json:"resolved"`
+	// AckBy is who acknowledged the rule's last firing in the period.
+	AckBy string `json:"ack_by,omitempty"`
 }
 
 // Store keeps alerts. Implementations are safe for concurrent use.
@@ -196,4 +213,11 @@ type Store interface {
 	Save(ctx context.Context, a *Alert) error
 	// Pending returns every alert whose outbox is not empty.
 	Pending(ctx context.Context) ([]Alert, error)
+	// All returns every stored alert, for the operator API.
+	All(ctx context.Context) ([]Alert, error)
+	// Silences returns every stored silence.
+	Silences(ctx context.Context) ([]Silence, error)
+	// SaveSilence writes s like Save writes an alert: only if the stored
+	// version is still s.Version (0: absent), else ErrConflict.
+	SaveSilence(ctx context.Context, s *Silence) error
 }

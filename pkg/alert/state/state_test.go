@@ -68,3 +68,51 @@ func TestStore(t *testing.T) {
 		})
 	}
 }
+
+func TestStore_Silences(t *testing.T) {
+	stores := map[string]func(t *testing.T) state.Store{
+		"Memory": func(*testing.T) state.Store { return state.NewMemory() },
+		"DynamoDB": func(t *testing.T) state.Store {
+			return state.NewDynamoDB(emulator.DynamoDB(t), emulator.Name(t, "alert-state"))
+		},
+	}
+	for name, mk := range stores {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := mk(t)
+			if err := s.Init(ctx); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+			a := state.Alert{Location: "toronto", Rule: "gusty", Phase: "firing", Ack: &state.Ack{By: "ops", At: at}, Suppressed: 2, Unsent: true}
+			if err := s.Save(ctx, &a); err != nil {
+				t.Fatal(err)
+			}
+			older := state.Silence{ID: "b1", Matchers: state.Matchers{Rule: "gusty|rainy"}, StartsAt: at, EndsAt: at.Add(time.Hour), CreatedAt: at, CreatedBy: "ops"}
+			newer := state.Silence{ID: "a2", Matchers: state.Matchers{Location: "tor*"}, StartsAt: at, EndsAt: at.Add(time.Hour), CreatedAt: at.Add(time.Minute)}
+			for _, sil := range []*state.Silence{&newer, &older} {
+				if err := s.SaveSilence(ctx, sil); err != nil || sil.Version != 1 {
+					t.Fatalf("SaveSilence %s: %v, version %d", sil.ID, err, sil.Version)
+				}
+			}
+			stale := older
+			stale.Version = 0
+			if err := s.SaveSilence(ctx, &stale); !errors.Is(err, state.ErrConflict) {
+				t.Fatalf("SaveSilence of a new silence over a stored one = %v, want ErrConflict", err)
+			}
+			older.Suppressed = 3
+			if err := s.SaveSilence(ctx, &older); err != nil || older.Version != 2 {
+				t.Fatalf("SaveSilence update: %v, version %d", err, older.Version)
+			}
+			got, err := s.Silences(ctx)
+			if err != nil || len(got) != 2 || got[0].ID != "b1" || got[1].ID != "a2" || got[0].Suppressed != 3 || got[0].Version != 2 ||
+				!got[0].Matchers.Match("rainy", "lisbon", "info") || got[1].Matchers.Match("rainy", "lisbon", "info") {
+				t.Fatalf("Silences = %+v, %v", got, err)
+			}
+			all, err := s.All(ctx)
+			if err != nil || len(all) != 1 || all[0].Rule != "gusty" || all[0].Ack == nil || all[0].Ack.By != "ops" || all[0].Suppressed != 2 || !all[0].Unsent {
+				t.Fatalf("All = %+v, %v (silences must not be listed as alerts)", all, err)
+			}
+		})
+	}
+}

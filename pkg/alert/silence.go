@@ -1,0 +1,407 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weatherd/weatherd/pkg/alert/state"
+	"github.com/weatherd/weatherd/pkg/weather"
+)
+
+// This file decides whether a notification about to be queued is muted by
+// a silence, an inhibition or an acknowledgement, and sends the one
+// notification owed once an alert that still fires is no longer muted.
+
+// Reasons a notification was not sent: the reason label of
+// weatherd_alert_notifications_suppressed_total.
+const (
+	ReasonSilenced     = "silenced"
+	ReasonInhibited    = "inhibited"
+	ReasonAcknowledged = "acknowledged"
+)
+
+// KindReleased records the firing notification sent late, once a silence or
+// an inhibition that muted it ended while the alert still fires.
+const KindReleased = "released"
+
+// sweepInterval is how often Tick looks for muted firing alerts to release
+// without waiting for their next reading.
+const sweepInterval = 5 * time.Second
+
+// operator holds the engine's side of the operator API: inhibition rules,
+// suppression metrics, and what the API shows about locations.
+type operator struct {
+	inhibit   []inhibitRule
+	byName    map[string]*Rule
+	locations []weather.Location
+
+	suppressed     *prometheus.CounterVec
+	silencesActive prometheus.Gauge
+
+	lastSweep time.Time // Run's goroutine only
+	// tick counts Run's ticks: the coarse clock of latestReading.
+	tick atomic.Int64
+}
+
+func newOperator(cfg Config, rules []*Rule, locations []weather.Location, reg prometheus.Registerer) *operator {
+	o := &operator{
+		inhibit:   compileInhibit(cfg.Inhibit),
+		byName:    map[string]*Rule{},
+		locations: locations,
+		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "weatherd_alert_notifications_suppressed_total",
+			Help: "Alert notifications not sent, by reason (silenced, inhibited, acknowledged); one per transition, whatever the number of channels.",
+		}, []string{"reason"}),
+		silencesActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "weatherd_alert_silences_active",
+			Help: "Silences in force, as of the last time this instance read them from the alert state store.",
+		}),
+	}
+	for _, r := range rules {
+		o.byName[r.Name] = r
+	}
+	for _, reason := range []string{ReasonSilenced, ReasonInhibited, ReasonAcknowledged} {
+		o.suppressed.WithLabelValues(reason)
+	}
+	reg.MustRegister(o.suppressed, o.silencesActive)
+	return o
+}
+
+// sourcesFirst orders a location's rules so inhibition sources come first,
+// keeping configuration order otherwise.
+func (o *operator) sourcesFirst(rules []*Rule) []*Rule {
+	if len(o.inhibit) == 0 {
+		return rules
+	}
+	out := make([]*Rule, 0, len(rules))
+	for _, pass := range []bool{true, false} {
+		for _, r := range rules {
+			if o.isSource(r) == pass {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// latestReading is a location's newest reading for the API. Its values must
+// be copied (the consumer's readings and their values are not this engine's
+// to keep), and copying them, or even reading the clock, for every reading
+// costs the consumer's path a tenth of its time when it catches up on a
+// backlog. So they are copied at most once per tick of Run (a second): at a
+// polling pace they are the newest reading's; while catching up, at most a
+// second older.
+type latestReading struct {
+	at         time.Time
+	values     []namedValue
+	copiedTick int64 // operator.tick of the last copy, -1 before the first
+}
+
+type namedValue struct {
+	name string
+	v    float64
+}
+
+func (l *latestReading) keep(r *weather.Reading, tick int64) {
+	if !r.ObservedAt.After(l.at) {
+		return
+	}
+	l.at = r.ObservedAt
+	if l.values != nil && l.copiedTick == tick {
+		return
+	}
+	l.copiedTick = tick
+	l.values = l.values[:0]
+	for name, v := range r.Values {
+		if v != nil {
+			l.values = append(l.values, namedValue{name, *v})
+		}
+	}
+	if l.values == nil {
+		l.values = []namedValue{}
+	}
+}
+
+func (l *latestReading) valueMap() map[string]float64 {
+	if l.at.IsZero() {
+		return nil
+	}
+	m := make(map[string]float64, len(l.values))
+	for _, nv := range l.values {
+		m[nv.name] = nv.v
+	}
+	return m
+}
+
+// opsMemo is what one batch of a location read from the store for muting
+// decisions: silences and, for inhibition across locations, every alert.
+// Reading them per batch, not caching them longer, makes a silence created
+// through another replica hold from the next batch on.
+type opsMemo struct {
+	silences     []state.Silence
+	silencesRead bool
+	all          []state.Alert
+	allRead      bool
+}
+
+// muted is a muting decision: the transition to record (a transition kind,
+// KindReleased, or "" for nothing) and why its notification is not sent.
+type muted struct {
+	kind     string
+	reason   string   // "" when the notification goes out
+	silences []string // ids of the silences that muted it
+	by       string   // the inhibiting alert
+}
+
+// mute decides, for an alert d that just made transition kind ("" for none)
+// at observation time t, whether its notification is muted, and updates d's
+// operator fields. It reads the store only when a notification is at stake.
+func (e *Engine) mute(ctx context.Context, ls *locState, rule *Rule, d *state.Alert, kind string, values weather.Values) (muted, error) {
+	m := muted{kind: kind}
+	switch kind {
+	case KindFiring:
+		d.Ack, d.Suppressed, d.Unsent = nil, 0, false
+		d.Values = usedValues(rule, values)
+	case KindRepeat:
+		d.Values = usedValues(rule, values)
+	case KindResolved:
+		if d.Unsent {
+			// Nobody heard of this firing, so no all-clear either.
+			d.Unsent = false
+			m.reason = "unsent"
+			return m, nil
+		}
+	case "":
+		if d.Phase != Firing || !d.Unsent {
+			return m, nil
+		}
+	default:
+		return m, nil
+	}
+	if kind == KindRepeat && d.Ack != nil {
+		m.reason = ReasonAcknowledged
+	} else {
+		ids, err := e.silencedBy(ctx, ls, rule, d.Location)
+		if err != nil {
+			return m, err
+		}
+		if len(ids) > 0 {
+			m.reason, m.silences = ReasonSilenced, ids
+		} else if m.by, err = e.inhibitedBy(ctx, ls, rule, d.Location); err != nil {
+			return m, err
+		} else if m.by != "" {
+			m.reason = ReasonInhibited
+		}
+	}
+	switch {
+	case kind == "" && m.reason == "":
+		m.kind = KindReleased
+		d.Unsent = false
+	case kind == "":
+		m.kind, m.reason = "", "" // still muted: nothing to record
+	case m.reason != "":
+		d.Suppressed++
+		if kind == KindFiring {
+			d.Unsent = true
+		}
+	}
+	return m, nil
+}
+
+// silencedBy returns the ids of the silences in force now that match rule at
+// loc, reading them from the store once per batch.
+func (e *Engine) silencedBy(ctx context.Context, ls *locState, rule *Rule, loc string) ([]string, error) {
+	if !ls.ops.silencesRead {
+		s, err := e.store.Silences(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read silences: %w", err)
+		}
+		ls.ops.silences, ls.ops.silencesRead = s, true
+		e.countActive(s)
+	}
+	now := e.now()
+	var ids []string
+	for _, s := range ls.ops.silences {
+		if s.ActiveAt(now) && s.Matchers.Match(rule.Name, loc, rule.Severity) {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids, nil
+}
+
+func (e *Engine) countActive(silences []state.Silence) {
+	now, n := e.now(), 0
+	for _, s := range silences {
+		if s.ActiveAt(now) {
+			n++
+		}
+	}
+	e.ops.silencesActive.Set(float64(n))
+}
+
+// mutedRecorded follows a recorded muting decision: metrics, the silences'
+// counters and a log line.
+func (e *Engine) mutedRecorded(ctx context.Context, rule *Rule, a *state.Alert, m muted) {
+	if a.Ack != nil {
+		e.dig.acked(weather.EventLocation{ID: a.Location, Name: e.names[a.Location]}, e.zoneName(a.Location), rule.Name, a.Ack.By)
+	}
+	switch m.reason {
+	case "", "unsent":
+		if m.kind == KindReleased {
+			e.log.Info("alert no longer muted; its firing notification is sent", "rule", rule.Name, "location", a.Location)
+		}
+		return
+	}
+	e.ops.suppressed.WithLabelValues(m.reason).Inc()
+	e.log.Info("alert notification suppressed", "rule", rule.Name, "location", a.Location, "reason", m.reason,
+		"silences", m.silences, "inhibited_by", m.by, "suppressed", a.Suppressed)
+	for _, id := range m.silences {
+		if err := e.countSilence(ctx, id); err != nil {
+			e.log.Warn("could not count a suppressed notification on its silence", "silence", id, "err", err)
+		}
+	}
+}
+
+// countSilence adds one to a silence's suppressed count.
+func (e *Engine) countSilence(ctx context.Context, id string) error {
+	for range 5 {
+		all, err := e.store.Silences(ctx)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(all, func(s state.Silence) bool { return s.ID == id })
+		if i < 0 {
+			return nil
+		}
+		s := all[i]
+		s.Suppressed++
+		if err := e.store.SaveSilence(ctx, &s); !errors.Is(err, state.ErrConflict) {
+			return err
+		}
+	}
+	return state.ErrConflict
+}
+
+// sweep releases, without waiting for a new reading, the firing alerts this
+// engine holds whose notification was muted and no longer is (a silence
+// ended or was expired, an inhibiting alert resolved).
+func (e *Engine) sweep(ctx context.Context, now time.Time) {
+	e.ops.tick.Add(1)
+	if !e.ops.lastSweep.IsZero() && now.Sub(e.ops.lastSweep) < sweepInterval {
+		return
+	}
+	e.ops.lastSweep = now
+	e.mu.Lock()
+	locs := make([]*locState, 0, len(e.locs))
+	for _, ls := range e.locs {
+		locs = append(locs, ls)
+	}
+	e.mu.Unlock()
+	for _, ls := range locs {
+		e.sweepLocation(ctx, ls)
+	}
+}
+
+func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.ops = opsMemo{}
+	for _, rule := range ls.rules {
+		a := ls.alerts[rule.Name]
+		if a == nil || a.Phase != Firing || !a.Unsent {
+			continue
+		}
+		// Decide on the stored alert: another engine may have moved it.
+		cur, ok, err := e.store.Get(ctx, a.Location, rule.Name)
+		if err != nil {
+			e.log.Warn("sweep: reload alert", "rule", rule.Name, "location", a.Location, "err", err)
+			return
+		}
+		if !ok {
+			continue
+		}
+		if cur.Version != a.Version {
+			// Like refresh: a cached alert at the stored version is kept, it
+			// may know newer readings.
+			e.setCached(ls, cur)
+		}
+		next := ls.alerts[rule.Name].Clone()
+		m, err := e.mute(ctx, ls, rule, &next, "", nil)
+		if err != nil {
+			e.log.Warn("sweep: muting decision", "rule", rule.Name, "location", a.Location, "err", err)
+			return
+		}
+		if m.kind != KindReleased {
+			continue
+		}
+		next.Seq++
+		r := weather.Reading{
+			Location:   weather.EventLocation{ID: next.Location, Name: e.names[next.Location]},
+			ObservedAt: next.LastEval,
+		}
+		outcomes := e.notifications(ls, rule, &next, KindFiring, r)
+		for i := range next.Outbox {
+			if next.Outbox[i].Event.Values == nil && next.Outbox[i].ID == fmt.Sprintf("%s/%s/%d/%s", next.Location, rule.Name, next.Seq, next.Outbox[i].Channel) {
+				next.Outbox[i].Event.Values = next.Values
+			}
+		}
+		if err := e.store.Save(ctx, &next); err != nil {
+			// A conflict: the owner of the alert decides on its next reading.
+			e.log.Log(ctx, logLevel(err), "sweep: record release", "rule", rule.Name, "location", a.Location, "err", err)
+			continue
+		}
+		e.setCached(ls, next)
+		e.wakeRun()
+		e.recorded(ctx, ls, rule, r.Location, r.ObservedAt, KindReleased, outcomes)
+		e.mutedRecorded(ctx, rule, &next, m)
+	}
+}
+
+func logLevel(err error) slog.Level {
+	if errors.Is(err, state.ErrConflict) {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
+// ackOf gives the event fields that say who acknowledged an alert.
+func ackOf(a *state.Alert) (by, comment string) {
+	if a.Ack == nil {
+		return "", ""
+	}
+	return a.Ack.By, a.Ack.Comment
+}
+
+// notifyKind is the event kind a recorded transition notifies as: a release
+// is the firing notice subscribers have not had.
+func notifyKind(kind string) string {
+	if kind == KindReleased {
+		return KindFiring
+	}
+	return kind
+}
+
+// acked notes who acknowledged rule at loc, for the next digest.
+func (d *digests) acked(loc weather.EventLocation, tz, rule, by string) {
+	if len(d.channels) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, ch := range d.channels {
+		a := d.acc(ch, loc, tz)
+		da := a.alerts[rule]
+		if da == nil {
+			da = &state.DigestAlert{Rule: rule}
+			a.alerts[rule] = da
+		}
+		da.AckBy = by
+	}
+}
