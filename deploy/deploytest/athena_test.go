@@ -35,6 +35,8 @@ func TestAthenaTables_StatementLoop(t *testing.T) {
 		"CREATE EXTERNAL TABLE IF NOT EXISTS weatherd.readings (",
 		"CREATE EXTERNAL TABLE IF NOT EXISTS weatherd.readings_raw (",
 		"CREATE EXTERNAL TABLE IF NOT EXISTS weatherd.reading_errors (",
+		"CREATE EXTERNAL TABLE IF NOT EXISTS weatherd.forecasts (",
+		"CREATE EXTERNAL TABLE IF NOT EXISTS weatherd.forecasts_raw (",
 	}
 	if len(stmts) != len(want) {
 		t.Fatalf("%d statements, want %d:\n%s", len(stmts), len(want), strings.Join(stmts, "\n----\n"))
@@ -49,5 +51,8 @@ func TestAthenaTables_StatementLoop(t *testing.T) {
 	}
 	if !strings.HasSuffix(stmts[1], "'storage.location.template' = 's3://YOUR-BUCKET/weatherd/gold/year=${year}/month=${month}/day=${day}/hour=${hour}/'\n)") {
 		t.Errorf("the readings statement is cut short:\n%s", stmts[1])
+	}
+	if !strings.HasSuffix(stmts[4], "'storage.location.template' = 's3://YOUR-BUCKET/weatherd/forecast/gold/year=${year}/month=${month}/day=${day}/hour=${hour}/'\n)") {
+		t.Errorf("the forecasts statement is cut short:\n%s", stmts[4])
 	}
 }

@@ -48,7 +48,8 @@ type declKey string
 type decl struct {
 	key       declKey
 	pkg       string
-	method    string // method name when the decl is a method
+	method    string  // method name when the decl is a method
+	recv      declKey // the receiver's type declaration when the decl is a method
 	loadTime  bool   // a package-level var/const or an init func: runs on package load
 	ops       map[awsOp]bool
 	refs      map[declKey]bool // to top-level names (resolved later: may not exist)
@@ -61,6 +62,7 @@ type program struct {
 	module  string
 	decls   map[declKey]*decl
 	methods map[string][]*decl // by method name
+	recvs   map[declKey][]*decl // methods by receiver type
 	fields  map[string]bool    // every struct field name in the module
 	byPkg   map[string][]*decl
 }
@@ -73,6 +75,7 @@ func loadProgram(root, module string) (*program, error) {
 		module:  module,
 		decls:   map[declKey]*decl{},
 		methods: map[string][]*decl{},
+		recvs:   map[declKey][]*decl{},
 		fields:  map[string]bool{},
 		byPkg:   map[string][]*decl{},
 	}
@@ -146,7 +149,10 @@ func (p *program) addFile(pkg string, f *ast.File) {
 			name := d.Name.Name
 			var dc *decl
 			if d.Recv != nil && len(d.Recv.List) > 0 {
-				dc = p.newDecl(pkg, recvType(d.Recv.List[0].Type)+"."+name, name)
+				rt := recvType(d.Recv.List[0].Type)
+				dc = p.newDecl(pkg, rt+"."+name, name)
+				dc.recv = declKey(pkg + "." + rt)
+				p.recvs[dc.recv] = append(p.recvs[dc.recv], dc)
 			} else {
 				dc = p.newDecl(pkg, name, "")
 			}
@@ -282,6 +288,7 @@ func (p *program) reach(roots []*decl, cut map[string]bool) (map[declKey]bool, m
 	seen := map[declKey]bool{}
 	loaded := map[string]bool{}
 	ops := map[awsOp]bool{}
+	used := map[string]bool{} // method names called or taken as values
 	var queue []*decl
 	push := func(d *decl) {
 		if d == nil || seen[d.key] || cut[d.pkg] {
@@ -299,6 +306,18 @@ func (p *program) reach(roots []*decl, cut map[string]bool) (map[declKey]bool, m
 			}
 		}
 	}
+	// A method runs only on a value of its receiver type, so it is reached
+	// when its name is used and its type is named by reached code (in a
+	// declaration, a literal, a signature or a struct field).
+	live := func(md *decl) bool { return p.decls[md.recv] == nil || seen[md.recv] }
+	use := func(m string) {
+		used[m] = true
+		for _, md := range p.methods[m] {
+			if live(md) {
+				push(md)
+			}
+		}
+	}
 	for _, r := range roots {
 		push(r)
 	}
@@ -308,20 +327,20 @@ func (p *program) reach(roots []*decl, cut map[string]bool) (map[declKey]bool, m
 		for op := range d.ops {
 			ops[op] = true
 		}
+		for _, md := range p.recvs[d.key] {
+			if used[md.method] {
+				push(md)
+			}
+		}
 		for r := range d.refs {
 			push(p.decls[r])
 		}
 		for m := range d.calls {
-			for _, md := range p.methods[m] {
-				push(md)
-			}
+			use(m)
 		}
 		for m := range d.valueSels {
-			if p.fields[m] {
-				continue
-			}
-			for _, md := range p.methods[m] {
-				push(md)
+			if !p.fields[m] {
+				use(m)
 			}
 		}
 	}

@@ -137,6 +137,7 @@ func (e *Engine) deliverAll(ctx context.Context) {
 				}
 			}
 		}
+		forgetRemoved(ls)
 		ls.mu.Unlock()
 	}
 	e.m.held.Set(float64(held))
@@ -147,19 +148,36 @@ func (e *Engine) deliverAll(ctx context.Context) {
 // in failed (and adding those that fail). ls.mu is held to pick and claim the
 // entries and to record each outcome, never during a send: Observe of the
 // same location goes on while an endpoint hangs. Failures stay in the outbox
-// with a backoff; they are never dropped.
+// with a backoff; they are never dropped. An entry published whose removal
+// the store refused is not published again by this engine; another engine,
+// or this one after a restart, may send it once more with the same id.
 func (e *Engine) deliver(ctx context.Context, ls *locState, failed map[string]bool) {
 	for _, d := range e.due(ctx, ls, failed) {
 		if failed[d.en.Channel] || ctx.Err() != nil {
 			continue // stays due: next round
 		}
-		err := e.send(ctx, d.en)
 		ls.mu.Lock()
-		if err == nil && e.ack(ctx, ls, d.rule, d.en.ID) {
-			ls.mu.Unlock()
-			continue
+		published := ls.sent[d.en.ID]
+		ls.mu.Unlock()
+		var err error
+		if !published {
+			err = e.send(ctx, d.en)
 		}
-		if err != nil {
+		ls.mu.Lock()
+		if err == nil {
+			if e.ack(ctx, ls, d.rule, d.en.ID) {
+				delete(ls.sent, d.en.ID)
+				ls.mu.Unlock()
+				continue
+			}
+			// Published, but the store did not take its removal: retry
+			// only that, or subscribers would get it once per round while
+			// the store is down.
+			if ls.sent == nil {
+				ls.sent = map[string]bool{}
+			}
+			ls.sent[d.en.ID] = true
+		} else {
 			failed[d.en.Channel] = true
 		}
 		// Keep it with a backoff; the cache holds the retry bookkeeping.
@@ -177,6 +195,26 @@ func (e *Engine) deliver(ctx context.Context, ls *locState, failed map[string]bo
 			}
 		}
 		ls.mu.Unlock()
+	}
+}
+
+// forgetRemoved drops from ls.sent the entries no longer in an outbox
+// (another engine removed them). ls.mu is held.
+func forgetRemoved(ls *locState) {
+	if len(ls.sent) == 0 {
+		return
+	}
+	for id := range ls.sent {
+		found := false
+		for _, a := range ls.alerts {
+			if entryIndex(a.Outbox, id) >= 0 {
+				found = true
+				break
+			}
+		}
+		if !found {
+			delete(ls.sent, id)
+		}
 	}
 }
 

@@ -81,6 +81,10 @@ type locState struct {
 	ops   opsMemo // what this batch read for muting decisions (silence.go)
 	// latest is the newest reading evaluated, for the API (silence.go).
 	latest latestReading
+	// sent holds the ids of entries this engine published whose removal
+	// from the outbox the store has not taken yet (deliver): only the
+	// removal is retried, the notification is not published again.
+	sent map[string]bool
 }
 
 // New builds an engine from a validated configuration. locations gives

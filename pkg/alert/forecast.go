@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -262,6 +263,7 @@ func (e *Engine) ObserveForecast(ctx context.Context, f weather.Forecast) error 
 	if err := e.refresh(ctx, id, ls); err != nil {
 		return err
 	}
+	ls.ops = opsMemo{}
 	ev := newEvaluator()
 	for _, rule := range ls.rules {
 		if !rule.isForecast() {
@@ -304,11 +306,19 @@ func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *Rule,
 			*a = decided
 			return nil
 		}
+		// Silences and inhibition mute a notice as they mute a firing
+		// (silence.go).
+		m, err := e.muteNotice(ctx, ls, rule, &decided, kind)
+		if err != nil {
+			return fmt.Errorf("decide muting of %s at %s: %w", rule.Name, id, err)
+		}
 		next := decided.Clone()
 		var outcomes []outcome
 		if kind != "" {
 			next.Seq++
-			outcomes = e.forecastNotifications(ls, rule, &next, kind, f, p, a.Onset)
+			if m.reason == "" {
+				outcomes = e.forecastNotifications(ls, rule, &next, m.kind, f, p, a.Onset)
+			}
 		}
 		retry, err := e.commit(ctx, ls, rule, a, &next, kind, attempt)
 		if retry {
@@ -322,6 +332,7 @@ func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *Rule,
 		}
 		if kind != "" {
 			e.recorded(ctx, ls, rule, f.Location, f.IssuedAt, kind, outcomes)
+			e.mutedRecorded(ctx, rule, &next, m)
 		}
 		return nil
 	}

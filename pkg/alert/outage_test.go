@@ -3,11 +3,13 @@ package alert
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -147,5 +149,76 @@ func TestEngine_RetryAfterDelaysTheNextAttempt(t *testing.T) {
 	h.e.Tick(context.Background())
 	if got := h.rec["rec"].lines(); len(got) != 1 || got[0] != "firing gusty toronto" {
 		t.Errorf("delivered %q at the Retry-After time", got)
+	}
+}
+
+// sendThen is a channel that hands a message to the recorder, then runs
+// after (once).
+type sendThen struct {
+	rec   *recorder
+	after func()
+}
+
+func (s *sendThen) Send(ctx context.Context, m notify.Message) error {
+	err := s.rec.Send(ctx, m)
+	if s.after != nil {
+		s.after()
+		s.after = nil
+	}
+	return err
+}
+
+// TestEngine_PublishedNotificationIsNotPublishedAgainWhileTheStoreIsDown: the
+// channel takes a notification, then DynamoDB (dynalite behind the fault
+// proxy) stops answering, so the outbox entry cannot be removed. The next
+// delivery rounds retry the removal only: subscribers get the notification
+// once, and once DynamoDB answers the outbox is empty, in memory and in the
+// table.
+func TestEngine_PublishedNotificationIsNotPublishedAgainWhileTheStoreIsDown(t *testing.T) {
+	ctx := context.Background()
+	cfg := dynamoConfig(t)
+	proxy := faultproxy.Start(t, emulator.Endpoint(t, awsconf.DynamoDB))
+	db := dynamodb.NewFromConfig(emulator.AWSConfig(t), func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(proxy.URL())
+		o.RetryMaxAttempts = 1
+		o.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond}
+	})
+	h := newHarness(t, cfg, Deps{DynamoDB: db})
+	h.e.channels["rec"].sender = &sendThen{rec: h.rec["rec"], after: proxy.BlackHole}
+
+	if err := h.e.Observe(ctx, []weather.Reading{rd("toronto", 0, "windGust", 25)}); err != nil {
+		t.Fatalf("Observe: %v", err)
+	}
+	h.deliver() // published; the removal times out
+	if got := h.e.outboxLen.Load(); got != 1 {
+		t.Fatalf("outbox after a publish whose removal failed: %d entries, want 1", got)
+	}
+	// Rounds within the claim, each past the entry's backoff.
+	for i := 1; i <= 4; i++ {
+		h.clk.Set(h.clk.Now().Add(time.Duration(1<<i) * time.Second))
+		h.e.Tick(ctx)
+	}
+	if got := h.rec["rec"].lines(); len(got) != 1 || got[0] != "firing gusty toronto" {
+		t.Fatalf("while DynamoDB is down, the channel got %q; want the firing once", got)
+	}
+
+	proxy.Restore()
+	h.clk.Set(h.clk.Now().Add(h.e.maxBackoff))
+	h.e.Tick(ctx)
+	if got := h.e.outboxLen.Load(); got != 0 {
+		t.Errorf("outbox once DynamoDB answers: %d entries, want 0", got)
+	}
+	if got := h.rec["rec"].lines(); len(got) != 1 {
+		t.Errorf("after recovery the channel got %q; want the firing once", got)
+	}
+	stored, ok, err := h.e.store.Get(ctx, "toronto", "gusty")
+	if err != nil || !ok {
+		t.Fatalf("stored alert: ok=%v err=%v", ok, err)
+	}
+	if len(stored.Outbox) != 0 {
+		t.Errorf("stored outbox %v, want empty: a restart would send it again", stored.Outbox)
+	}
+	if proxy.Accepted() == 0 {
+		t.Error("no connection went through the fault proxy")
 	}
 }

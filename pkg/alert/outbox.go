@@ -159,12 +159,12 @@ func (e *Engine) ack(ctx context.Context, ls *locState, rule, id string) bool {
 			return true
 		}
 		if !errors.Is(err, state.ErrConflict) {
-			e.log.Error("notification sent but not marked sent; it may be sent again", "id", id, "err", err)
+			e.log.Error("notification sent but not marked sent; retrying the mark (a restart before it succeeds sends it again, with the same id)", "id", id, "err", err)
 			return false
 		}
 		fresh, ok, gerr := e.store.Get(ctx, a.Location, rule)
 		if gerr != nil || !ok {
-			e.log.Error("notification sent but not marked sent; it may be sent again", "id", id, "err", gerr)
+			e.log.Error("notification sent but not marked sent; retrying the mark (a restart before it succeeds sends it again, with the same id)", "id", id, "err", gerr)
 			return false
 		}
 		e.setCached(ls, fresh)

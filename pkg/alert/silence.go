@@ -217,6 +217,47 @@ func (e *Engine) mute(ctx context.Context, ls *locState, rule *Rule, d *state.Al
 
 // silencedBy returns the ids of the silences in force now that match rule at
 // loc, reading them from the store once per batch.
+// muteNotice decides whether a forecast rule's notice of transition kind
+// is muted by a silence or an inhibition, and updates d's operator fields.
+// A muted prediction is owed: the first update heard afterwards is sent as
+// a prediction, and its cancellation is not sent at all. m.kind is the kind
+// to notify as.
+func (e *Engine) muteNotice(ctx context.Context, ls *locState, rule *Rule, d *state.Alert, kind string) (muted, error) {
+	m := muted{kind: kind}
+	if !notifies(kind) {
+		return m, nil
+	}
+	if kind == KindForecastCancelled && d.Unsent {
+		d.Unsent = false
+		m.reason = "unsent" // nobody heard of the prediction
+		return m, nil
+	}
+	ids, err := e.silencedBy(ctx, ls, rule, d.Location)
+	if err != nil {
+		return m, err
+	}
+	if len(ids) > 0 {
+		m.reason, m.silences = ReasonSilenced, ids
+	} else if m.by, err = e.inhibitedBy(ctx, ls, rule, d.Location); err != nil {
+		return m, err
+	} else if m.by != "" {
+		m.reason = ReasonInhibited
+	}
+	if kind == KindPredicted { // a new prediction: nothing owed yet
+		d.Suppressed, d.Unsent = 0, false
+	}
+	switch {
+	case m.reason != "":
+		d.Suppressed++
+		if kind == KindPredicted {
+			d.Unsent = true
+		}
+	case d.Unsent && kind == KindUpdated:
+		m.kind, d.Unsent = KindPredicted, false
+	}
+	return m, nil
+}
+
 func (e *Engine) silencedBy(ctx context.Context, ls *locState, rule *Rule, loc string) ([]string, error) {
 	if !ls.ops.silencesRead {
 		s, err := e.store.Silences(ctx)

@@ -111,7 +111,7 @@ func TestEngine_Silence(t *testing.T) {
 		if got, want := h.rec["rec"].lines(), []string{"firing gusty toronto"}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("after the silence ended sent %q, want %q", got, want)
 		}
-		if !strings.Contains(h.rec["rec"].msgs[0].Text, "windGust: 25.0") {
+		if !strings.Contains(h.rec["rec"].msgs[0].Text, "gusts 90 km/h") { // 25 m/s
 			t.Errorf("released notice lacks the firing values:\n%s", h.rec["rec"].msgs[0].Text)
 		}
 		h.observe(t, gust(32, 25))
@@ -159,7 +159,7 @@ func TestEngine_Ack(t *testing.T) {
 	}
 	// A new firing starts unacknowledged and repeats again.
 	h.observe(t, gust(40, 25), gust(50, 25))
-	if got := h.rec["rec"].lines(); len(got) != 4 || !strings.Contains(h.rec["rec"].msgs[3].Subject, "still firing") {
+	if got := h.rec["rec"].lines(); len(got) != 4 || !strings.Contains(h.rec["rec"].msgs[3].Subject, "continues") {
 		t.Errorf("after a new firing sent %q, want firing and repeat", got)
 	}
 }
@@ -242,4 +242,46 @@ func TestEngine_Locations(t *testing.T) {
 	if ls[0].ID != "sao-paulo" || !ls[0].LastReadingAt.IsZero() || ls[0].Values != nil {
 		t.Errorf("sao-paulo, never read = %+v", ls[0])
 	}
+}
+
+// TestEngine_SilenceMutesForecastNotices: a silence matching a forecast rule
+// mutes its notices (counted as suppressed) while the alert's state moves
+// on. A muted prediction is owed: the first update after the silence is
+// sent as the prediction, and a cancellation of a prediction nobody heard
+// is not sent.
+func TestEngine_SilenceMutesForecastNotices(t *testing.T) {
+	cfg := testConfig(fcRule("wind-ahead", "windGust >= 20", 12*time.Hour))
+	silenced := func(t *testing.T) *harness {
+		h := newHarness(t, cfg, Deps{})
+		h.silence(t, api.Matchers{Rule: "wind-ahead", Location: "toronto"}, 30*time.Minute)
+		h.forecast(t, fcast("toronto", 0, "windGust", 5, 25)) // onset 13:00
+		if got := h.rec["rec"].lines(); len(got) != 0 {
+			t.Fatalf("sent %q while silenced", got)
+		}
+		if got := h.suppressed(ReasonSilenced); got != 1 {
+			t.Errorf("suppressed{silenced} = %d, want 1", got)
+		}
+		if a := h.alert(t, "toronto", "wind-ahead"); a.Phase != Predicted || !a.Silenced || a.Suppressed != 1 {
+			t.Errorf("under the silence: phase %q, silenced %v, suppressed %d; want %q, true, 1", a.Phase, a.Silenced, a.Suppressed, Predicted)
+		}
+		h.clk.Set(t0.Add(31 * time.Minute))
+		return h
+	}
+	t.Run("UpdateAfterTheSilenceIsSentAsThePrediction", func(t *testing.T) {
+		h := silenced(t)
+		h.forecast(t, fcast("toronto", 31*time.Minute, "windGust", 5, 5, 25)) // onset 14:00
+		if got, want := h.rec["rec"].lines(), []string{"predicted wind-ahead toronto"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("after the silence sent %q, want %q", got, want)
+		}
+	})
+	t.Run("CancellationOfAnUnheardPredictionIsNotSent", func(t *testing.T) {
+		h := silenced(t)
+		h.forecast(t, fcast("toronto", 31*time.Minute, "windGust", 5, 5, 5))
+		if got := h.rec["rec"].lines(); len(got) != 0 {
+			t.Errorf("sent %q for a prediction nobody was told of", got)
+		}
+		if a, _, _ := h.e.store.Get(context.Background(), "toronto", "wind-ahead"); a.Phase != Inactive || a.Unsent {
+			t.Errorf("after the cancellation: phase %q, unsent %v; want inactive, false", a.Phase, a.Unsent)
+		}
+	})
 }
