@@ -50,7 +50,7 @@ type decl struct {
 	pkg       string
 	method    string  // method name when the decl is a method
 	recv      declKey // the receiver's type declaration when the decl is a method
-	loadTime  bool   // a package-level var/const or an init func: runs on package load
+	loadTime  bool    // a package-level var/const or an init func: runs on package load
 	ops       map[awsOp]bool
 	refs      map[declKey]bool // to top-level names (resolved later: may not exist)
 	calls     map[string]bool  // method names called: x.M(...)
@@ -61,9 +61,9 @@ type decl struct {
 type program struct {
 	module  string
 	decls   map[declKey]*decl
-	methods map[string][]*decl // by method name
+	methods map[string][]*decl  // by method name
 	recvs   map[declKey][]*decl // methods by receiver type
-	fields  map[string]bool    // every struct field name in the module
+	fields  map[string]bool     // every struct field name in the module
 	byPkg   map[string][]*decl
 }
 
