@@ -133,6 +133,9 @@ locations:
     base_url: %q
     attempts: 3
     limits: {per_second: 0, per_minute: 0, per_hour: 0, per_day: 0}
+  # The fake serves realtime answers only; its request counts and faults
+  # are about them.
+  forecast: {enabled: false}
   leader: {enabled: true, table: %q, lease_duration: 3s, renew_interval: 1s}
 stream:
   driver: kinesis
