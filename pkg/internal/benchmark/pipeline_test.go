@@ -82,7 +82,7 @@ func BenchmarkPipelineVsDuckDB(b *testing.B) {
 	}
 	defer db.Close()
 
-	var wd, dd, ld, wcpu, dcpu, lcpu []float64
+	var wd, dd, ld, wcpu, dcpu, lcpu, wallocs, lallocs, wbytes, lbytes []float64
 	var first MemPeak
 	var heapAdded, live uint64
 	b.ResetTimer()
@@ -90,22 +90,28 @@ func BenchmarkPipelineVsDuckDB(b *testing.B) {
 		out := filepath.Join(dir, fmt.Sprint("lake-", r))
 		// The same pipeline with no alert rules: the lake path alone.
 		runtime.GC()
+		m0 := mallocs()
 		cpu0 := cpuTime()
 		start := time.Now()
 		runPipeline(b, ds, shards, out, false)
 		ld = append(ld, float64(pipelineReadings)/time.Since(start).Seconds())
 		lcpu = append(lcpu, (cpuTime()-cpu0).Seconds()*1e6/pipelineReadings)
+		n, by := mallocs().perReading(m0)
+		lallocs, lbytes = append(lallocs, n), append(lbytes, by)
 		if err := os.RemoveAll(out); err != nil {
 			b.Fatal(err)
 		}
 
 		runtime.GC()
 		s := StartSampler()
+		m0 = mallocs()
 		cpu0 = cpuTime()
 		start = time.Now()
 		runPipeline(b, ds, shards, out, true)
 		el := time.Since(start)
 		wcpu = append(wcpu, (cpuTime()-cpu0).Seconds()*1e6/pipelineReadings)
+		n, by = mallocs().perReading(m0)
+		wallocs, wbytes = append(wallocs, n), append(wbytes, by)
 		peak := s.Stop()
 		wd = append(wd, float64(pipelineReadings)/el.Seconds())
 		heapAdded = max(heapAdded, peak.Heap-min(peak.Heap, peak.HeapBase))
@@ -140,6 +146,10 @@ func BenchmarkPipelineVsDuckDB(b *testing.B) {
 	b.ReportMetric(median(lcpu), "norules-cpu-us/reading")
 	b.ReportMetric(median(ld)/d, "norules-x-duckdb")
 	b.ReportMetric(median(dcpu), "duckdb-cpu-us/reading")
+	b.ReportMetric(median(wallocs), "weatherd-allocs/reading")
+	b.ReportMetric(median(wbytes), "weatherd-B/reading")
+	b.ReportMetric(median(lallocs), "norules-allocs/reading")
+	b.ReportMetric(median(lbytes), "norules-B/reading")
 	b.ReportMetric(float64(first.RSS)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(float64(heapAdded)/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(float64(live)/(1<<20), "peak-live-heap-MiB")
@@ -250,6 +260,22 @@ func checkLake(b *testing.B, db *sql.DB, dir string, want int) {
 	if rows != want || ids != want || raw != want {
 		b.Fatalf("lake holds %d gold rows (%d distinct events) and %d raw lines, want %d of each", rows, ids, raw, want)
 	}
+}
+
+// heapCounts are the process's cumulative heap allocations.
+type heapCounts struct{ objects, bytes uint64 }
+
+func mallocs() heapCounts {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return heapCounts{ms.Mallocs, ms.TotalAlloc}
+}
+
+// perReading is the heap allocations since c0 (objects and bytes) per
+// reading of a run. They include the run's setup (engine, writer,
+// processors), a fixed cost spread over pipelineReadings.
+func (c heapCounts) perReading(c0 heapCounts) (objects, bytes float64) {
+	return float64(c.objects-c0.objects) / pipelineReadings, float64(c.bytes-c0.bytes) / pipelineReadings
 }
 
 // cpuTime is the CPU time (user + system) the process has used.
