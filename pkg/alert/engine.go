@@ -255,7 +255,7 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 		}
 		// Silences, inhibition and acks (silence.go): may mute the
 		// notification, or release one owed since a firing was muted.
-		mute, err := e.mute(ctx, ls, rule, &decided, kind, r.Values)
+		mute, err := e.mute(ctx, ls, rule, &decided, kind, &r.Values)
 		if err != nil {
 			return fmt.Errorf("decide muting of %s at %s: %w", rule.Name, id, err)
 		}

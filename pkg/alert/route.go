@@ -21,7 +21,7 @@ func (e *Engine) notifications(ls *locState, rule *Rule, next *state.Alert, kind
 	if !notifies(kind) {
 		return nil
 	}
-	vals := usedValues(rule, r.Values)
+	vals := usedValues(rule, &r.Values)
 	if len(vals) == 0 {
 		vals = next.Values // a release found by the sweep has no reading
 	}
@@ -175,7 +175,7 @@ func mergeHeld(old, nu state.Entry) state.Entry {
 	return out
 }
 
-func usedValues(rule *Rule, vals weather.Values) map[string]float64 {
+func usedValues(rule *Rule, vals *weather.Values) map[string]float64 {
 	out := map[string]float64{}
 	add := func(c *condition) {
 		if c == nil {

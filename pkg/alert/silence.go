@@ -119,7 +119,7 @@ func (l *latestReading) keep(r *weather.Reading, tick int64) {
 	}
 	l.copiedTick = tick
 	l.values = l.values[:0]
-	for name, v := range r.Values {
+	for name, v := range r.Values.All() {
 		if v != nil {
 			l.values = append(l.values, namedValue{name, *v})
 		}
@@ -163,7 +163,7 @@ type muted struct {
 // mute decides, for an alert d that just made transition kind ("" for none)
 // at observation time t, whether its notification is muted, and updates d's
 // operator fields. It reads the store only when a notification is at stake.
-func (e *Engine) mute(ctx context.Context, ls *locState, rule *Rule, d *state.Alert, kind string, values weather.Values) (muted, error) {
+func (e *Engine) mute(ctx context.Context, ls *locState, rule *Rule, d *state.Alert, kind string, values *weather.Values) (muted, error) {
 	m := muted{kind: kind}
 	switch kind {
 	case KindFiring:

@@ -34,14 +34,14 @@ func BenchmarkEncodeStages(b *testing.B) {
 		for b.Loop() {
 			ints = ints[:0]
 			for i := range rds {
-				bufs[i].set(rds[i])
+				bufs[i].set(&rds[i])
 				bufs[i].toRow(&rows[i], &ints)
 			}
 		}
 		b.ReportMetric(float64(b.N*len(recs))/time.Since(st).Seconds(), "rows/s")
 	})
 	for i := range rds {
-		bufs[i].set(rds[i])
+		bufs[i].set(&rds[i])
 		bufs[i].toRow(&rows[i], nil)
 	}
 	zstd, _ := newParquetEncoder(ParquetConfig{Compression: "zstd", RowGroupRows: 131072})

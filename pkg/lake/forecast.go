@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/bits"
 	"sort"
 	"time"
 
@@ -62,12 +63,10 @@ func forecastRow(f *weather.Forecast, st weather.ForecastStep) ForecastRow {
 		IngestedAt:   f.IngestedAt.UTC(),
 		Provider:     f.Provider,
 	}
-	for name, v := range st.Values {
-		i, ok := columnOf(name)
-		if !ok || v == nil {
-			continue
-		}
-		x := *v
+	set, vals := st.Values.Numbers()
+	for m := set & goldMask; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
+		x := vals[i]
 		row.setColumn(i, &x, nil)
 	}
 	return row

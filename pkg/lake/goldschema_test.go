@@ -28,7 +28,7 @@ func TestGoldSchema_Unchanged(t *testing.T) {
 	}
 	var p goldPart
 	for _, r := range testReadings(10) {
-		p.addRow(r, &sync.Pool{})
+		p.addRow(&r, &sync.Pool{})
 	}
 	data, err := e.encodeBuffered(p.rows, p.n)
 	if err != nil {

@@ -14,6 +14,10 @@ const numValueColumns = len(weather.Columns)
 // A compile error here means bufRow.present needs a wider type.
 var _ [32 - numValueColumns]struct{}
 
+// goldMask has the bits of weather.Values' known slots that are gold
+// columns: slot i < numValueColumns is weather.Columns[i].
+const goldMask = 1<<numValueColumns - 1
+
 // bufRow is how a shard buffers one gold row until its flush: the fixed
 // fields and the values inline, with a bit per present value. It holds four
 // pointers (the strings) where a Row holds one per value, so the buffer —
@@ -29,7 +33,7 @@ type bufRow struct {
 
 // set fills b from r and reports how many values have no gold column
 // (they stay in raw/ only). A null value is an absent one.
-func (b *bufRow) set(r weather.Reading) (unknown int) {
+func (b *bufRow) set(r *weather.Reading) (unknown int) {
 	*b = bufRow{
 		eventID:      r.EventID,
 		locationID:   r.Location.ID,
@@ -40,18 +44,14 @@ func (b *bufRow) set(r weather.Reading) (unknown int) {
 		observedAt:   r.ObservedAt.UTC(),
 		ingestedAt:   r.IngestedAt.UTC(),
 	}
-	for name, v := range r.Values {
-		i, ok := columnOf(name)
-		if !ok {
-			unknown++
-			continue
-		}
-		if v != nil {
-			b.present |= 1 << i
-			b.vals[i] = *v
-		}
+	set, vals := r.Values.Numbers()
+	b.present = uint32(set & goldMask)
+	for m := b.present; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros32(m)
+		b.vals[i] = vals[i]
 	}
-	return unknown
+	// Known names past the gold columns and unknown ones stay in raw/ only.
+	return r.Values.Len() - bits.OnesCount64(r.Values.Present()&goldMask)
 }
 
 // toRow sets row from b; the row points into b, so b must outlive its use.

@@ -117,7 +117,7 @@ func TestParquetEncoder_ReusedWriters(t *testing.T) {
 		plain := make([]Row, n)
 		bufs := make([]bufRow, n)
 		for i, r := range rs {
-			p.addRow(r, &sync.Pool{})
+			p.addRow(&r, &sync.Pool{})
 			plain[i], _ = rowFrom(r, &bufs[i])
 			want[i] = rowOf(plain[i])
 		}
@@ -155,7 +155,7 @@ func TestBufRow_ToRowWithSlabDoesNotAllocate(t *testing.T) {
 	rs := testReadings(100)
 	bufs := make([]bufRow, len(rs))
 	for i, r := range rs {
-		bufs[i].set(r)
+		bufs[i].set(&r)
 	}
 	rows := make([]Row, len(bufs))
 	ints := make(int32Slab, 0, numValueColumns*len(bufs))

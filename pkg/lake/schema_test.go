@@ -18,7 +18,7 @@ const numFixed = 8
 // rowFrom is the gold row of r as the writer makes it, and how many of r's
 // values have no column. The row points into b.
 func rowFrom(r weather.Reading, b *bufRow) (Row, int) {
-	unknown := b.set(r)
+	unknown := b.set(&r)
 	var row Row
 	b.toRow(&row, nil)
 	return row, unknown

@@ -243,7 +243,7 @@ type goldPart struct {
 // double up to it, so a partition with one late reading stays small.
 const maxRowChunk = 1024
 
-func (p *goldPart) addRow(r weather.Reading, chunks *sync.Pool) {
+func (p *goldPart) addRow(r *weather.Reading, chunks *sync.Pool) {
 	if len(p.rows) == 0 || len(p.rows[len(p.rows)-1]) == cap(p.rows[len(p.rows)-1]) {
 		size := 16
 		if len(p.rows) > 0 {
@@ -385,7 +385,7 @@ func (s *ShardWriter) append(it *stream.Item, n int64) {
 			b.gold[hour.Unix()] = p
 		}
 		p.bodies = append(p.bodies, it.Record.Data)
-		p.addRow(it.Reading, &s.w.chunks)
+		p.addRow(&it.Reading, &s.w.chunks)
 	} else {
 		reason := "decoded reading has no observed_at"
 		if it.Err != nil {

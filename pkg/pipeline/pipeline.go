@@ -100,21 +100,14 @@ type processor struct {
 	buf batchBuf
 }
 
-// batchBuf holds one slice of a batch: its items for the lake and its
-// readings for the alert engine, and the storage their values are decoded
-// into (a map and numbers per item), recycled from slice to slice: neither
-// the alert engine nor the lake keeps a reading's values map (they copy
-// what they keep), so once a slice is done its maps are free for the next.
+// batchBuf holds one slice of a batch, recycled from slice to slice: its
+// items for the lake and its readings for the alert engine. A reading's
+// known values are inline (weather.Values), so decoding into the items
+// allocates nothing for them.
 type batchBuf struct {
 	items    []stream.Item
 	readings []weather.Reading
-	vals     []weather.Values
-	nums     []float64 // numsPerItem per item
 }
-
-// numsPerItem is the room for one reading's numbers in batchBuf.nums; a
-// reading with more values gets its own array for the rest.
-const numsPerItem = 24
 
 func (p *processor) Initialize(ctx context.Context, shardID string, from stream.Position) error {
 	p.shard = shardID
@@ -290,11 +283,7 @@ func decodeAll(records []stream.Record, items []stream.Item, b *batchBuf) {
 		for i := lo; i < hi; i++ {
 			it := &items[i]
 			it.Record = records[i]
-			nums := b.nums[i*numsPerItem : (i+1)*numsPerItem : (i+1)*numsPerItem]
-			it.Reading, it.Err = weather.DecodeReuse(records[i].Data, b.vals[i], nums)
-			if it.Reading.Values != nil {
-				b.vals[i] = it.Reading.Values
-			}
+			it.Err = weather.DecodeInto(&it.Reading, records[i].Data)
 			it.Forecast = nil
 			if it.Err != nil && weather.IsForecast(records[i].Data) {
 				// Forecasts are rare (one per location per forecast run):
@@ -331,8 +320,6 @@ func (b *batchBuf) sized(n int) ([]stream.Item, []weather.Reading) {
 	if cap(b.items) < n {
 		b.items = make([]stream.Item, n)
 		b.readings = make([]weather.Reading, 0, n)
-		b.vals = make([]weather.Values, n)
-		b.nums = make([]float64, n*numsPerItem)
 	}
 	return b.items[:n], b.readings[:0]
 }

@@ -23,7 +23,7 @@ func BenchmarkDecode(b *testing.B) {
 	for _, c := range []struct {
 		name   string
 		decode func([]byte) (Reading, error)
-	}{{"fast", Decode}, {"general", decodeGeneral}} {
+	}{{"fast", Decode}, {"general", generalDecode}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()

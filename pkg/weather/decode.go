@@ -1,6 +1,7 @@
 package weather
 
 import (
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -9,56 +10,12 @@ import (
 // This file is Decode's fast path: a scanner for exactly the shape weatherd
 // writes (the documented reading event, any field order, JSON whitespace
 // allowed). It builds the same Reading goccy/go-json would, with far fewer
-// allocations: value names are interned, the numbers of one reading share one
-// array, and the map is sized once. Anything it is not sure about (escapes
+// allocations: a known value goes straight into the Values' array, and only
+// a name outside the known ones is copied. Anything it is not sure about (escapes
 // in strings, unknown or repeated fields, nulls outside values, bad UTF-8,
 // numbers out of range, trailing bytes) makes it give up, and Decode takes
 // the general path, which also words every error. So the fast path changes
 // speed, never results.
-
-// knownNames interns the value names providers send (Tomorrow.io's), so a
-// decoded reading does not allocate a string per value name. It is a small
-// table indexed by a hash of the name's length and first, middle and last
-// bytes; a name whose slot is taken is simply not interned.
-var knownNames = func() (t [256]string) {
-	names := make([]string, 0, len(Columns)+len(rawOnlyNames))
-	for _, c := range Columns {
-		names = append(names, c.Name)
-	}
-	for _, n := range append(names, rawOnlyNames...) {
-		if i := nameSlot([]byte(n)); t[i] == "" {
-			t[i] = n
-		}
-	}
-	return t
-}()
-
-// rawOnlyNames are values Tomorrow.io sends that have no gold column
-// (Columns has the others).
-var rawOnlyNames = []string{
-	"altimeterSetting", "hailProbability", "hailSize", "thunderstormProbability", "ezHeatStressIndex", "snowDepth",
-	"windSpeedMax", "windGustMax",
-}
-
-func nameSlot(b []byte) uint8 {
-	if len(b) == 0 {
-		return 0
-	}
-	return uint8(len(b)*37 + int(b[0])*11 + int(b[len(b)/2])*5 + int(b[len(b)-1]))
-}
-
-// internName returns the interned copy of a known name (known true), else
-// a new string.
-func internName(b []byte) (name string, known bool) {
-	if n := knownNames[nameSlot(b)]; n == string(b) && n != "" {
-		return n, true
-	}
-	return string(b), false
-}
-
-// valuesHint sizes a decoded values map: a realtime Tomorrow.io reading has
-// about 20 values.
-const valuesHint = 24
 
 // Field bits, to refuse a repeated field (the general path applies JSON's
 // last-one-wins; the fast path does not bother).
@@ -83,23 +40,24 @@ type scanner struct {
 	seen int // field bits already read
 	// badName is set when a value name is not a camelCase name.
 	badName bool
-	nums    []float64 // backing store for the current reading's values
-	vals    Values    // map to fill (cleared first) instead of a new one
 }
 
-// decodeFast parses data into a Reading; ok is false when the general path
-// must decide. namesOK reports that every value name is a camelCase name
-// (JSON has no NaN or infinities, so the values need no further check).
-func decodeFast(data []byte, vals Values, nums []float64) (r Reading, namesOK, ok bool) {
-	s := scanner{b: data, vals: vals, nums: nums[:0]}
-	if !s.object(func(key []byte) bool { return s.readingField(key, &r) }) {
-		return Reading{}, false, false
+// decodeFast parses data into *r (which it resets first); ok is false when
+// the general path must decide. namesOK reports that every value name is a
+// camelCase name (JSON has no NaN or infinities, so the values need no
+// further check).
+func decodeFast(data []byte, r *Reading) (namesOK, ok bool) {
+	*r = Reading{}
+	s := scanner{b: data}
+	if !s.object(func(key []byte) bool { return s.readingField(key, r) }) {
+		return false, false
 	}
 	s.ws()
 	if s.i != len(s.b) {
-		return Reading{}, false, false
+		return false, false
 	}
-	return r, !s.badName, true
+	r.Values.extra = r.Values.extra[:len(r.Values.extra):len(r.Values.extra)]
+	return !s.badName, true
 }
 
 func (s *scanner) readingField(key []byte, r *Reading) bool {
@@ -141,12 +99,7 @@ func (s *scanner) readingField(key []byte, r *Reading) bool {
 		if !s.mark(fValues) {
 			return false
 		}
-		if r.Values = s.vals; r.Values != nil {
-			clear(r.Values)
-		} else {
-			r.Values = make(Values, valuesHint)
-		}
-		return s.object(func(k []byte) bool { return s.value(k, r.Values) })
+		return s.object(func(k []byte) bool { return s.value(k, &r.Values) })
 	default:
 		return false
 	}
@@ -177,25 +130,32 @@ func (s *scanner) locationField(key []byte, l *EventLocation) bool {
 	return true
 }
 
-func (s *scanner) value(key []byte, vals Values) bool {
-	name, known := internName(key)
-	if !known && !valueName(name) {
+func (s *scanner) value(key []byte, vals *Values) bool {
+	var x float64
+	null := s.lit("null")
+	if !null && !s.num(&x) {
+		return false
+	}
+	if i, known := knownIndexBytes(key); known {
+		if vals.present&(1<<i) != 0 {
+			return false // a repeated name: let the general path decide
+		}
+		vals.setAt(i, x, null)
+		return true
+	}
+	if len(vals.extra) >= MaxValues {
+		return false // too many: the general path words the error
+	}
+	k, found := slices.BinarySearchFunc(vals.extra, string(key), extraByName)
+	if found {
+		return false // repeated
+	}
+	name := string(key)
+	if !valueName(name) {
 		s.badName = true // Validate words the error
 	}
-	var p *float64
-	if !s.lit("null") {
-		if len(s.nums) == cap(s.nums) {
-			s.nums = make([]float64, 0, valuesHint)
-		}
-		s.nums = append(s.nums, 0)
-		p = &s.nums[len(s.nums)-1]
-		if !s.num(p) {
-			return false
-		}
-	}
-	n := len(vals)
-	vals[name] = p
-	return len(vals) > n // a repeated name: let the general path decide
+	vals.extra = slices.Insert(vals.extra, k, Extra{Name: name, V: x, Null: null})
+	return true
 }
 
 func (s *scanner) mark(bit int) bool {

@@ -60,21 +60,23 @@ func TestDecode_FastPathMatchesGeneral(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, _, fast := decodeFast([]byte(tc.data), nil, nil)
+			var scratch Reading
+			_, fast := decodeFast([]byte(tc.data), &scratch)
 			if fast != tc.fast {
 				t.Errorf("fast path took it: %v, want %v", fast, tc.fast)
 			}
 			got, gotErr := Decode([]byte(tc.data))
-			want, wantErr := decodeGeneral([]byte(tc.data))
+			want, wantErr := generalDecode([]byte(tc.data))
 			if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
 				t.Fatalf("err = %v, general path says %v", gotErr, wantErr)
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Decode =\n%+v\ngeneral path =\n%+v", got, want)
 			}
-			for k, p := range want.Values {
-				if p != nil && math.Float64bits(*p) != math.Float64bits(*got.Values[k]) {
-					t.Errorf("value %s = %v, general path %v", k, *got.Values[k], *p)
+			gotVals := got.Values.Map()
+			for k, p := range want.Values.All() {
+				if p != nil && math.Float64bits(*p) != math.Float64bits(*gotVals[k]) {
+					t.Errorf("value %s = %v, general path %v", k, *gotVals[k], *p)
 				}
 			}
 		})
@@ -115,25 +117,33 @@ func TestSmallDecimal_MatchesParseFloat(t *testing.T) {
 	}
 }
 
-func TestInternName(t *testing.T) {
-	interned := 0
-	for _, n := range knownNames {
-		if n == "" {
-			continue
+func TestKnownIndex(t *testing.T) {
+	for i := range NumKnown {
+		n := KnownName(i)
+		if got, ok := KnownIndex(n); !ok || got != i {
+			t.Errorf("KnownIndex(%q) = %d, %v; want %d", n, got, ok, i)
 		}
-		interned++
-		if got, known := internName([]byte(n)); got != n || !known {
-			t.Errorf("internName(%q) = %q, %v", n, got, known)
-		}
-	}
-	if interned < 30 {
-		t.Errorf("only %d known names interned: the slot hash collides too much", interned)
-	}
-	for _, n := range []string{"", "x", "temperatureX", "someNewValue"} {
-		if got, known := internName([]byte(n)); got != n || known {
-			t.Errorf("internName(%q) = %q, %v", n, got, known)
+		if got, ok := knownIndexBytes([]byte(n)); !ok || got != i {
+			t.Errorf("knownIndexBytes(%q) = %d, %v; want %d", n, got, ok, i)
 		}
 	}
+	for i, c := range Columns {
+		if KnownName(i) != c.Name {
+			t.Errorf("slot %d is %q, want gold column %q", i, KnownName(i), c.Name)
+		}
+	}
+	for _, n := range []string{"", "x", "temperatureX", "someNewValue", "Temperature"} {
+		if i, ok := KnownIndex(n); ok {
+			t.Errorf("KnownIndex(%q) = %d, a known name", n, i)
+		}
+	}
+}
+
+// generalDecode is the general decoding path alone, as Decode returns.
+func generalDecode(data []byte) (Reading, error) {
+	var r Reading
+	err := decodeGeneral(&r, data)
+	return r, err
 }
 
 // FuzzDecode_FastPathMatchesGeneral: whatever the bytes, when the fast path
@@ -146,7 +156,7 @@ func FuzzDecode_FastPathMatchesGeneral(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fast, err := Decode(data)
-		general, gerr := decodeGeneral(data)
+		general, gerr := generalDecode(data)
 		if (err == nil) != (gerr == nil) {
 			t.Fatalf("Decode err %v, general err %v for %q", err, gerr, data)
 		}

@@ -3,7 +3,6 @@ package weather
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -66,9 +65,6 @@ func NewForecast(loc Location, provider string, issuedAt, ingestedAt time.Time, 
 			continue
 		}
 		s.ValidAt = s.ValidAt.UTC()
-		if s.Values == nil {
-			s.Values = Values{}
-		}
 		kept = append(kept, s)
 	}
 	sortSteps(kept)
@@ -125,16 +121,10 @@ func (f Forecast) MarshalJSON() ([]byte, error) {
 	}
 	steps := make([]wireStep, len(f.Steps))
 	for i, s := range f.Steps {
-		vals := s.Values
-		if vals == nil {
-			vals = Values{}
+		if err := s.Values.checkFinite(fmt.Sprintf("steps[%d]: ", i)); err != nil {
+			return nil, err
 		}
-		for k, p := range vals {
-			if p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0)) {
-				return nil, fmt.Errorf("steps[%d]: value %q is not a finite number", i, k)
-			}
-		}
-		steps[i] = wireStep{ValidAt: formatObserved(s.ValidAt), Values: vals}
+		steps[i] = wireStep{ValidAt: formatObserved(s.ValidAt), Values: s.Values}
 	}
 	return json.Marshal(wire{
 		Schema:     f.Schema,
@@ -220,16 +210,11 @@ func (f Forecast) Validate() error {
 		case i > 0 && !s.ValidAt.After(f.Steps[i-1].ValidAt):
 			return forecastInvalid(InvalidMalformed, "steps[%d].valid_at %s is not after steps[%d].valid_at", i,
 				s.ValidAt.UTC().Format(time.RFC3339), i-1)
-		case len(s.Values) > MaxValues:
-			return forecastInvalid(InvalidValues, "steps[%d]: %d values, want at most %d", i, len(s.Values), MaxValues)
+		case s.Values.Len() > MaxValues:
+			return forecastInvalid(InvalidValues, "steps[%d]: %d values, want at most %d", i, s.Values.Len(), MaxValues)
 		}
-		for k, p := range s.Values {
-			if !valueName(k) {
-				return forecastInvalid(InvalidValues, "steps[%d]: value name %s is not a camelCase name", i, clip(k))
-			}
-			if p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0)) {
-				return forecastInvalid(InvalidValues, "steps[%d]: value %q is not a finite number", i, k)
-			}
+		if err := f.Steps[i].Values.check(fmt.Sprintf("steps[%d]: ", i)); err != nil {
+			return forecastInvalid(InvalidValues, "%v", err)
 		}
 	}
 	return nil

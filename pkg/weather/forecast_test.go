@@ -48,14 +48,14 @@ func TestForecast_EncodeDecode(t *testing.T) {
 	if v, ok := got.Steps[2].Values.Get("temperature"); !ok || v != 8 {
 		t.Errorf("steps[2].temperature = %v, %v, want 8", v, ok)
 	}
-	if _, ok := got.Steps[0].Values["windGust"]; !ok {
+	if !got.Steps[0].Values.Has("windGust") {
 		t.Error("explicit null windGust lost")
 	}
 	if got.Lead(got.Steps[2]) != 2*time.Hour {
 		t.Errorf("lead of steps[2] = %s, want 2h", got.Lead(got.Steps[2]))
 	}
 	// A reading is not a forecast, and a forecast is not a reading.
-	r, _ := NewReading(Location{ID: "x"}, "p", f.IssuedAt, f.IssuedAt, nil).Encode()
+	r, _ := NewReading(Location{ID: "x"}, "p", f.IssuedAt, f.IssuedAt, Values{}).Encode()
 	if IsForecast(r) {
 		t.Error("IsForecast = true for a reading")
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -35,25 +34,6 @@ type EventLocation struct {
 	Lon  float64 `json:"lon"`
 }
 
-// Values maps Tomorrow.io value names (camelCase, metric units) to numbers.
-// A nil entry is an explicit null from the provider.
-type Values map[string]*float64
-
-// Get returns the value of name and whether it is present and not null.
-func (v Values) Get(name string) (float64, bool) {
-	p, ok := v[name]
-	if !ok || p == nil {
-		return 0, false
-	}
-	return *p, true
-}
-
-// Set stores a value.
-func (v Values) Set(name string, x float64) { v[name] = &x }
-
-// SetNull stores an explicit null.
-func (v Values) SetNull(name string) { v[name] = nil }
-
 // Reading is one observation of one location: the reading event on the
 // stream (docs/lake.md, "The reading contract").
 type Reading struct {
@@ -71,9 +51,6 @@ type Reading struct {
 // the schema, the deterministic event id and the units.
 func NewReading(loc Location, provider string, observedAt, ingestedAt time.Time, values Values) Reading {
 	observedAt = observedAt.UTC()
-	if values == nil {
-		values = Values{}
-	}
 	return Reading{
 		Schema:     Schema,
 		EventID:    EventID(loc.ID, observedAt),
@@ -109,14 +86,8 @@ func (r Reading) MarshalJSON() ([]byte, error) {
 		Units      string        `json:"units"`
 		Values     Values        `json:"values"`
 	}
-	values := r.Values
-	if values == nil {
-		values = Values{}
-	}
-	for k, p := range values {
-		if p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0)) {
-			return nil, fmt.Errorf("value %q is not a finite number", k)
-		}
+	if err := r.Values.checkFinite(""); err != nil {
+		return nil, err
 	}
 	return json.Marshal(wire{
 		Schema:     r.Schema,
@@ -126,7 +97,7 @@ func (r Reading) MarshalJSON() ([]byte, error) {
 		IngestedAt: r.IngestedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		Provider:   r.Provider,
 		Units:      r.Units,
-		Values:     values,
+		Values:     r.Values,
 	})
 }
 
@@ -305,42 +276,44 @@ func valueName(s string) bool {
 // goccy/go-json, which is several times faster than encoding/json; both give
 // the same Reading.
 func Decode(data []byte) (Reading, error) {
-	return DecodeReuse(data, nil, nil)
+	var r Reading
+	err := DecodeInto(&r, data)
+	return r, err
 }
 
-// DecodeReuse is Decode that keeps the reading's values in storage the
-// caller recycles: vals (cleared first) becomes the reading's Values map and
-// nums' array holds the numbers, as far as each has room, so decoding batch
-// after batch into the same storage does not allocate them again. The
-// reading shares that storage: it is valid until the caller reuses vals or
-// nums. Either may be nil.
-func DecodeReuse(data []byte, vals Values, nums []float64) (Reading, error) {
+// DecodeInto is Decode into *r, which it overwrites (the zero Reading on an
+// error): a caller decoding batch after batch into the same slice copies no
+// reading.
+func DecodeInto(r *Reading, data []byte) error {
 	if len(data) > MaxEventBytes {
-		return Reading{}, invalidAs(InvalidTooLarge, "event is %d bytes, want at most %d", len(data), MaxEventBytes)
+		*r = Reading{}
+		return invalidAs(InvalidTooLarge, "event is %d bytes, want at most %d", len(data), MaxEventBytes)
 	}
-	if r, namesOK, ok := decodeFast(data, vals, nums); ok {
+	if namesOK, ok := decodeFast(data, r); ok {
 		err := r.validateFields()
 		if err == nil && !namesOK {
 			err = r.Validate()
 		}
 		if err != nil {
-			return Reading{}, err
+			*r = Reading{}
 		}
-		return r, nil
+		return err
 	}
-	return decodeGeneral(data)
+	return decodeGeneral(r, data)
 }
 
 // decodeGeneral is Decode for any input: goccy/go-json, then Validate.
-func decodeGeneral(data []byte) (Reading, error) {
-	var r Reading
-	if err := gojson.Unmarshal(data, &r); err != nil {
-		return Reading{}, invalid("not JSON of the reading shape: %v", err)
+func decodeGeneral(r *Reading, data []byte) error {
+	*r = Reading{}
+	if err := gojson.Unmarshal(data, r); err != nil {
+		*r = Reading{}
+		return invalid("not JSON of the reading shape: %v", err)
 	}
 	if err := r.Validate(); err != nil {
-		return Reading{}, err
+		*r = Reading{}
+		return err
 	}
-	return r, nil
+	return nil
 }
 
 // eventIDMatches reports whether id == EventID(locationID, observedAt)
@@ -359,13 +332,8 @@ func (r Reading) Validate() error {
 	if err := r.validateFields(); err != nil {
 		return err
 	}
-	for k, p := range r.Values {
-		if !valueName(k) {
-			return invalidAs(InvalidValues, "value name %s is not a camelCase name", clip(k))
-		}
-		if p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0)) {
-			return invalidAs(InvalidValues, "value %q is not a finite number", k)
-		}
+	if err := r.Values.check(""); err != nil {
+		return invalidAs(InvalidValues, "%v", err)
 	}
 	return nil
 }
@@ -381,8 +349,8 @@ func (r *Reading) validateFields() error {
 		return invalidAs(InvalidLocationID, "location.id %s: want %s", clip(r.Location.ID), LocationIDRule)
 	case len(r.Location.Name) > MaxNameBytes:
 		return invalidAs(InvalidName, "location.name is %d bytes, want at most %d", len(r.Location.Name), MaxNameBytes)
-	case len(r.Values) > MaxValues:
-		return invalidAs(InvalidValues, "%d values, want at most %d", len(r.Values), MaxValues)
+	case r.Values.Len() > MaxValues:
+		return invalidAs(InvalidValues, "%d values, want at most %d", r.Values.Len(), MaxValues)
 	case r.ObservedAt.IsZero():
 		return invalid("observed_at is missing")
 	case !eventIDMatches(r.EventID, r.Location.ID, r.ObservedAt):

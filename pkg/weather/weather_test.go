@@ -41,7 +41,7 @@ func TestReading_EncodeDecodeRoundTrip(t *testing.T) {
 	if _, ok := back.Values.Get("cloudCeiling"); ok {
 		t.Errorf("null cloudCeiling came back as a value")
 	}
-	if p, present := back.Values["cloudCeiling"]; !present || p != nil {
+	if !back.Values.Has("cloudCeiling") {
 		t.Errorf("null cloudCeiling not kept as an explicit null")
 	}
 }

@@ -25,7 +25,7 @@ import (
 // stepLine is a step as "time name=value ..." in name order.
 func stepLine(s weather.ForecastStep) string {
 	var parts []string
-	for k, v := range s.Values {
+	for k, v := range s.Values.All() {
 		if v == nil {
 			parts = append(parts, k+"=null")
 		} else {
@@ -103,7 +103,7 @@ func TestClient_FetchForecast(t *testing.T) {
 			f, err := c.FetchForecast(context.Background(), loc, issued, 3*time.Hour)
 			if tc.want == "" {
 				// A variable that is not an array is skipped, not fatal.
-				if err != nil || len(f.Steps) != 1 || len(f.Steps[0].Values) != 0 {
+				if err != nil || len(f.Steps) != 1 || f.Steps[0].Values.Len() != 0 {
 					t.Fatalf("forecast %+v, err %v", f, err)
 				}
 				return

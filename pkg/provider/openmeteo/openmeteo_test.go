@@ -43,7 +43,7 @@ func TestParse(t *testing.T) {
 		if !obs.Time.Equal(time.Date(2026, 11, 26, 23, 45, 0, 0, time.UTC)) {
 			t.Fatalf("time %v", obs.Time)
 		}
-		want := weather.Values{
+		want := map[string]*float64{
 			"temperature": f(1.6), "humidity": f(95), "temperatureApparent": f(-0.7),
 			// 0.3 mm and 0.1 mm over 900 s → 1.2 and 0.4 mm/h.
 			"precipitationIntensity": f(1.2), "rainIntensity": f(0.4),
@@ -53,8 +53,8 @@ func TestParse(t *testing.T) {
 			"cloudCover":    f(100), "pressureSeaLevel": f(1024.3), "pressureSurfaceLevel": f(1013.2),
 			"windSpeed": f(2.1), "windDirection": f(225), "windGust": f(4.2),
 		}
-		if !reflect.DeepEqual(obs.Values, want) {
-			t.Fatalf("values\n got %v\nwant %v", dump(obs.Values), dump(want))
+		if !reflect.DeepEqual(obs.Values.Map(), want) {
+			t.Fatalf("values\n got %v\nwant %v", dump(obs.Values.Map()), dump(want))
 		}
 		if obs.Skipped != nil {
 			t.Fatalf("skipped %q", obs.Skipped)
@@ -65,9 +65,9 @@ func TestParse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := weather.Values{"temperature": f(24.1), "windGust": nil, "weatherCode": nil}
-		if !reflect.DeepEqual(obs.Values, want) {
-			t.Fatalf("values\n got %v\nwant %v", dump(obs.Values), dump(want))
+		want := map[string]*float64{"temperature": f(24.1), "windGust": nil, "weatherCode": nil}
+		if !reflect.DeepEqual(obs.Values.Map(), want) {
+			t.Fatalf("values\n got %v\nwant %v", dump(obs.Values.Map()), dump(want))
 		}
 	})
 	t.Run("OtherUnitsAndOffset", func(t *testing.T) {
@@ -80,9 +80,9 @@ func TestParse(t *testing.T) {
 			t.Fatalf("time %v", obs.Time)
 		}
 		// 34.9 °F → 1.61 °C; 0.1 inch over 3600 s → 2.54 mm/h; 7.2 km/h → 2 m/s.
-		want := weather.Values{"temperature": f(1.61), "precipitationIntensity": f(2.54), "windSpeed": f(2)}
-		if !reflect.DeepEqual(obs.Values, want) {
-			t.Fatalf("values\n got %v\nwant %v", dump(obs.Values), dump(want))
+		want := map[string]*float64{"temperature": f(1.61), "precipitationIntensity": f(2.54), "windSpeed": f(2)}
+		if !reflect.DeepEqual(obs.Values.Map(), want) {
+			t.Fatalf("values\n got %v\nwant %v", dump(obs.Values.Map()), dump(want))
 		}
 		if want := []string{`current_units.wind_gusts_10m is "furlong/fortnight", want "m/s"`}; !reflect.DeepEqual(obs.Skipped, want) {
 			t.Fatalf("skipped %q", obs.Skipped)
@@ -112,7 +112,7 @@ func TestWeatherCode(t *testing.T) {
 	}
 }
 
-func dump(v weather.Values) map[string]any {
+func dump(v map[string]*float64) map[string]any {
 	out := map[string]any{}
 	for k, p := range v {
 		if p == nil {
@@ -161,7 +161,7 @@ func TestClient_Fetch(t *testing.T) {
 		if !strings.HasPrefix(lastQuery.Load().(string), "/v1/forecast?") || !reflect.DeepEqual(q, want) {
 			t.Fatalf("query %s", lastQuery.Load())
 		}
-		if r.EventID != "toronto/2026-11-26T23:45:00Z" || r.Provider != "openmeteo" || !r.IngestedAt.Equal(now) || len(r.Values) != 13 {
+		if r.EventID != "toronto/2026-11-26T23:45:00Z" || r.Provider != "openmeteo" || !r.IngestedAt.Equal(now) || r.Values.Len() != 13 {
 			t.Fatalf("reading %+v", r)
 		}
 		if err := r.Validate(); err != nil {

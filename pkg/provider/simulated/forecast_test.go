@@ -89,7 +89,8 @@ func TestProvider_ForecastErrorGrowsWithLead(t *testing.T) {
 			}
 			s := f.Steps[lead]
 			fc, _ := s.Values.Get("temperature")
-			real, _ := p.Values(loc, s.ValidAt).Get("temperature")
+			now := p.Values(loc, s.ValidAt)
+			real, _ := now.Get("temperature")
 			sum += math.Abs(fc - real)
 		}
 		return sum / 40

@@ -68,8 +68,9 @@ func TestProvider_DailyCycle(t *testing.T) {
 	lisbon := locations[4] // about UTC
 	for day := range 5 {
 		base := time.Date(2026, 6, 1+day, 0, 0, 0, 0, time.UTC).Add(10 * 24 * time.Hour)
-		dawn, _ := p.Values(lisbon, base.Add(6*time.Hour+36*time.Minute)).Get("temperature")
-		afternoon, _ := p.Values(lisbon, base.Add(15*time.Hour+36*time.Minute)).Get("temperature")
+		dawnVals, afternoonVals := p.Values(lisbon, base.Add(6*time.Hour+36*time.Minute)), p.Values(lisbon, base.Add(15*time.Hour+36*time.Minute))
+		dawn, _ := dawnVals.Get("temperature")
+		afternoon, _ := afternoonVals.Get("temperature")
 		if afternoon-dawn < 4 {
 			t.Errorf("day %d: 15:00 %.1f°C vs 06:00 %.1f°C: want a daily cycle of several degrees", day, afternoon, dawn)
 		}
@@ -110,7 +111,8 @@ func TestProvider_FrontsFireTheDefaultRules(t *testing.T) {
 	}
 	// Fronts are staggered: the last location is still calm in the first minute.
 	for s := 0; s <= 60; s += 5 {
-		if g, _ := p.Values(locations[4], epoch.Add(time.Duration(s)*time.Second)).Get("windGust"); g >= 17.2 {
+		vals := p.Values(locations[4], epoch.Add(time.Duration(s)*time.Second))
+		if g, _ := vals.Get("windGust"); g >= 17.2 {
 			t.Fatalf("lisbon gusts %.1f at +%ds: fronts are not staggered", g, s)
 		}
 	}

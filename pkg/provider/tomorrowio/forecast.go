@@ -34,8 +34,8 @@ func (c *Client) FetchForecast(ctx context.Context, loc weather.Location, issued
 		return weather.Forecast{}, fmt.Errorf("tomorrowio forecast %s: %w", loc.ID, err)
 	}
 	if c.units == UnitsImperial {
-		for _, s := range steps {
-			ToMetric(s.Values)
+		for i := range steps {
+			ToMetric(&steps[i].Values)
 		}
 	}
 	steps = provider.WithinHorizon(steps, issuedAt, horizon)

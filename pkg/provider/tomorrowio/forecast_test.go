@@ -43,7 +43,7 @@ func TestClient_FetchForecast(t *testing.T) {
 		// 23:00 is before the issue time, 03:00 past the 2 h horizon.
 		var got []string
 		for _, s := range f.Steps {
-			got = append(got, s.ValidAt.Format(time.RFC3339)+" "+strings.TrimSpace(dump(s.Values)))
+			got = append(got, s.ValidAt.Format(time.RFC3339)+" "+strings.TrimSpace(dump(s.Values.Map())))
 		}
 		want := []string{
 			"2026-11-27T00:00:00Z cloudBase=0.16 cloudCeiling=null cloudCover=100 dewPoint=0 evapotranspiration=0.001 freezingRainIntensity=0 " +
@@ -128,7 +128,7 @@ func TestParseForecast_Metric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(steps) != 1 || !steps[0].ValidAt.Equal(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)) || strings.TrimSpace(dump(steps[0].Values)) != "temperature=-1.5 windGust=null" {
+	if len(steps) != 1 || !steps[0].ValidAt.Equal(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)) || strings.TrimSpace(dump(steps[0].Values.Map())) != "temperature=-1.5 windGust=null" {
 		t.Fatalf("steps %+v", steps)
 	}
 }

@@ -107,7 +107,7 @@ func (c *Client) Fetch(ctx context.Context, loc weather.Location) (weather.Readi
 		c.log.Debug("API warnings", "location", loc.ID, "warnings", secret.NewRedactor(c.key.Reveal()).Redact(string(obs.Warnings)))
 	}
 	if c.units == UnitsImperial {
-		ToMetric(obs.Values)
+		ToMetric(&obs.Values)
 	}
 	return weather.NewReading(loc, Name, obs.Time, c.http.Now(), obs.Values), nil
 }
@@ -165,7 +165,7 @@ func Parse(body []byte) (Observation, error) {
 // this version does not know); names that are not value names and
 // non-numeric values are skipped.
 func parseValues(raws map[string]json.RawMessage) weather.Values {
-	vals := make(weather.Values, len(raws))
+	var vals weather.Values
 	for name, raw := range raws {
 		if !valueName.MatchString(name) {
 			continue

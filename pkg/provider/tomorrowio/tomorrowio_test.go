@@ -48,7 +48,7 @@ func TestParse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := weather.Values{
+		want := map[string]*float64{
 			"cloudBase": f(0.2), "cloudCeiling": nil, "cloudCover": f(100), "dewPoint": f(0.88),
 			"freezingRainIntensity": f(0), "humidity": f(95), "precipitationProbability": f(0),
 			"pressureSurfaceLevel": f(1021.46), "rainIntensity": f(0), "sleetIntensity": f(0), "snowIntensity": f(0),
@@ -58,8 +58,8 @@ func TestParse(t *testing.T) {
 		if !obs.Time.Equal(time.Date(2026, 11, 26, 23, 40, 0, 0, time.UTC)) {
 			t.Fatalf("time %v", obs.Time)
 		}
-		if !reflect.DeepEqual(obs.Values, want) {
-			t.Fatalf("values\n got %v\nwant %v", dump(obs.Values), dump(want))
+		if !reflect.DeepEqual(obs.Values.Map(), want) {
+			t.Fatalf("values\n got %v\nwant %v", dump(obs.Values.Map()), dump(want))
 		}
 		if obs.Warnings != nil {
 			t.Fatalf("warnings %s", obs.Warnings)
@@ -72,10 +72,10 @@ func TestParse(t *testing.T) {
 		}
 		// Nulls kept, unknown numeric kept, strings/bools/objects/arrays and
 		// names weather.Decode would refuse skipped.
-		want := weather.Values{"cloudBase": nil, "cloudCeiling": nil, "temperature": f(-12.5), "humidity": f(40),
+		want := map[string]*float64{"cloudBase": nil, "cloudCeiling": nil, "temperature": f(-12.5), "humidity": f(40),
 			"pressureSeaLevel": f(1032.1), "ozoneLevel": f(31)}
-		if !reflect.DeepEqual(obs.Values, want) {
-			t.Fatalf("values\n got %v\nwant %v", dump(obs.Values), dump(want))
+		if !reflect.DeepEqual(obs.Values.Map(), want) {
+			t.Fatalf("values\n got %v\nwant %v", dump(obs.Values.Map()), dump(want))
 		}
 	})
 	t.Run("MissingFields", func(t *testing.T) {
@@ -83,8 +83,8 @@ func TestParse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(obs.Values, weather.Values{"temperature": f(24.1)}) {
-			t.Fatalf("values %v", dump(obs.Values))
+		if !reflect.DeepEqual(obs.Values.Map(), map[string]*float64{"temperature": f(24.1)}) {
+			t.Fatalf("values %v", dump(obs.Values.Map()))
 		}
 	})
 	t.Run("Warnings", func(t *testing.T) {
@@ -117,20 +117,20 @@ func TestToMetric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tomorrowio.ToMetric(obs.Values)
-	want := weather.Values{
+	tomorrowio.ToMetric(&obs.Values)
+	want := map[string]*float64{
 		"cloudBase": f(0.19), "cloudCeiling": nil, "cloudCover": f(100), "dewPoint": f(0.88),
 		"freezingRainIntensity": f(0), "humidity": f(95), "precipitationProbability": f(0),
 		"pressureSurfaceLevel": f(1021.34), "rainIntensity": f(2.54), "sleetIntensity": f(0), "snowIntensity": f(0),
 		"temperature": f(1.63), "temperatureApparent": f(-0.69), "uvHealthConcern": f(0), "uvIndex": f(0),
 		"visibility": f(8.63), "weatherCode": f(1001), "windDirection": f(225.13), "windGust": f(4.19), "windSpeed": f(2.13),
 	}
-	if !reflect.DeepEqual(obs.Values, want) {
-		t.Fatalf("values\n got %v\nwant %v", dump(obs.Values), dump(want))
+	if !reflect.DeepEqual(obs.Values.Map(), want) {
+		t.Fatalf("values\n got %v\nwant %v", dump(obs.Values.Map()), dump(want))
 	}
 }
 
-func dump(v weather.Values) string {
+func dump(v map[string]*float64) string {
 	var b strings.Builder
 	for _, k := range sortedKeys(v) {
 		if v[k] == nil {
@@ -142,7 +142,7 @@ func dump(v weather.Values) string {
 	return b.String()
 }
 
-func sortedKeys(v weather.Values) []string {
+func sortedKeys(v map[string]*float64) []string {
 	keys := make([]string, 0, len(v))
 	for k := range v {
 		keys = append(keys, k)
@@ -285,7 +285,7 @@ func TestClient_Fetch(t *testing.T) {
 			t.Fatalf("apikey header %q", h.api.lastKey)
 		}
 		if r.EventID != "toronto/2026-11-26T23:40:00Z" || r.Provider != "tomorrowio" || r.Units != "metric" ||
-			!r.IngestedAt.Equal(h.clock.Now()) || len(r.Values) != 20 || r.Values["cloudCeiling"] != nil {
+			!r.IngestedAt.Equal(h.clock.Now()) || r.Values.Len() != 20 || !r.Values.Has("cloudCeiling") || r.Values.Map()["cloudCeiling"] != nil {
 			t.Fatalf("reading %+v", r)
 		}
 		if err := r.Validate(); err != nil {

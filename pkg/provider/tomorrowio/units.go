@@ -45,8 +45,8 @@ func scale(k float64) func(float64) float64 { return func(x float64) float64 { r
 
 // ToMetric converts, in place, the values of an imperial realtime response to
 // the metric units readings carry, rounded to two decimals. Nulls stay null.
-func ToMetric(v weather.Values) {
-	for name, p := range v {
+func ToMetric(v *weather.Values) {
+	for name, p := range v.All() {
 		conv, ok := imperial[name]
 		if !ok || p == nil {
 			continue
