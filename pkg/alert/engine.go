@@ -240,7 +240,7 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 			return nil // a replay, or older than what was already judged
 		}
 		// 1. Evaluate: what the reading says about the rule.
-		v, err := rule.judge(r.Values, ev)
+		v, err := rule.judge(&r.Values, ev)
 		if err != nil {
 			e.log.Warn("alert rule evaluation failed; reading skipped for it", "rule", rule.Name, "event_id", r.EventID, "err", err)
 			return nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -38,11 +37,14 @@ var typeEnv = func() map[string]any {
 	return m
 }()
 
-// valueIndex numbers ValueNames (the slots of an evaluator).
+// valueIndex maps each of ValueNames to its slot in weather.Values (every
+// one is a known name: TestValueNames_AreKnownSlots).
 var valueIndex = func() map[string]int {
 	m := make(map[string]int, len(ValueNames))
-	for i, n := range ValueNames {
-		m[n] = i
+	for _, n := range ValueNames {
+		if i, ok := weather.KnownIndex(n); ok {
+			m[n] = i
+		}
 	}
 	return m
 }()
@@ -52,7 +54,12 @@ type condition struct {
 	src  string
 	prog *vm.Program
 	uses []string // in order of first use
-	idx  []int    // valueIndex of each of uses
+	idx  []int    // weather.Values slot of each of uses
+	mask uint64   // the bits of idx
+	// check is the expression as Go code reading only the values it uses
+	// (native.go), or nil when it uses more than numbers, comparisons,
+	// arithmetic and logic: then the expr VM runs it.
+	check func(*weather.Values) bool
 }
 
 // compileCondition compiles src against the value env and requires a boolean.
@@ -81,21 +88,23 @@ func compileCondition(src string) (*condition, error) {
 				seen[id.Value] = true
 				c.uses = append(c.uses, id.Value)
 				c.idx = append(c.idx, i)
+				c.mask |= 1 << i
 			}
 		}
 		return false
 	})
+	c.check, _ = nativeBool(prog.Node())
 	return c, nil
 }
 
-// evaluator holds what running conditions needs between readings: the
-// reading's values the current rule reads, the environment the programs
-// read, and a VM whose stack is reused. It is not safe for concurrent use:
-// Observe makes one per call.
+// evaluator holds what running conditions on the expr VM needs between
+// readings (conditions without a native check): the reading's values the
+// condition reads, the environment the programs read, and a VM whose stack
+// is reused. It is not safe for concurrent use: Observe makes one per call.
 type evaluator struct {
 	vm    vm.VM
 	env   map[string]any // what the programs read
-	slots []slot         // by valueIndex
+	slots []slot         // by weather.Values slot
 }
 
 // slot is one of ValueNames in an evaluator.
@@ -111,13 +120,13 @@ type slot struct {
 }
 
 func newEvaluator() *evaluator {
-	return &evaluator{env: make(map[string]any, len(ValueNames)), slots: make([]slot, len(ValueNames))}
+	return &evaluator{env: make(map[string]any, len(ValueNames)), slots: make([]slot, weather.NumKnown)}
 }
 
-// read looks up, once per rule, the values at idx (valueIndex slots).
-func (ev *evaluator) read(values weather.Values, idx []int) {
+// read loads the values at idx (weather.Values slots).
+func (ev *evaluator) read(values *weather.Values, idx []int) {
 	for _, i := range idx {
-		v, ok := values.Get(ValueNames[i])
+		v, ok := values.At(i)
 		if !ok {
 			v = math.NaN()
 		}
@@ -131,24 +140,21 @@ func (ev *evaluator) put(i int) {
 	if s.inEnv && math.Float64bits(s.envVal) == math.Float64bits(s.val) {
 		return
 	}
-	ev.env[ValueNames[i]] = s.val
+	ev.env[weather.KnownName(i)] = s.val
 	s.inEnv, s.envVal = true, s.val
 }
 
-// eval runs the condition on the values ev.read loaded. Missing and null
-// values are NaN, so any comparison with them is false. ok is false when
-// none of the values the condition reads is present: the reading says
-// nothing about it.
-func (c *condition) eval(ev *evaluator) (result, ok bool, err error) {
-	for _, i := range c.idx {
-		if ev.slots[i].present {
-			ok = true
-			break
-		}
-	}
-	if !ok {
+// eval runs the condition on values. Missing and null values are NaN, so
+// any comparison with them is false. ok is false when none of the values
+// the condition reads is present: the reading says nothing about it.
+func (c *condition) eval(values *weather.Values, ev *evaluator) (result, ok bool, err error) {
+	if set, _ := values.Numbers(); set&c.mask == 0 {
 		return false, false, nil
 	}
+	if c.check != nil {
+		return c.check(values), true, nil
+	}
+	ev.read(values, c.idx)
 	for _, i := range c.idx {
 		ev.put(i)
 	}
@@ -166,7 +172,6 @@ type Rule struct {
 	index int
 	fire  *condition
 	clear *condition      // nil: not fire
-	idx   []int           // valueIndex of every value fire and clear read
 	low   map[string]bool // values whose lowest forecast matters (lowValues)
 }
 
@@ -182,14 +187,6 @@ func compileRule(i int, rc RuleConfig) (*Rule, error) {
 		}
 	}
 	r.low = lowValues(r.fire)
-	r.idx = slices.Clone(r.fire.idx)
-	if r.clear != nil {
-		for _, i := range r.clear.idx {
-			if !slices.Contains(r.idx, i) {
-				r.idx = append(r.idx, i)
-			}
-		}
-	}
 	return r, nil
 }
 
@@ -213,9 +210,8 @@ const (
 	between                // neither: inside the hysteresis band
 )
 
-func (r *Rule) judge(values weather.Values, ev *evaluator) (verdict, error) {
-	ev.read(values, r.idx)
-	fire, ok, err := r.fire.eval(ev)
+func (r *Rule) judge(values *weather.Values, ev *evaluator) (verdict, error) {
+	fire, ok, err := r.fire.eval(values, ev)
 	if err != nil || !ok {
 		return unknown, err
 	}
@@ -225,7 +221,7 @@ func (r *Rule) judge(values weather.Values, ev *evaluator) (verdict, error) {
 	if r.clear == nil {
 		return cleared, nil
 	}
-	clr, ok, err := r.clear.eval(ev)
+	clr, ok, err := r.clear.eval(values, ev)
 	if err != nil {
 		return unknown, err
 	}

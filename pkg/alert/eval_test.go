@@ -65,6 +65,11 @@ func TestEvaluator_ReusedMatchesFresh(t *testing.T) {
 		rule("rain", "rainIntensity >= 7.6", func(r *RuleConfig) { r.Clear = "rainIntensity < 2.5" }),
 		rule("calm", "windGust < 1"),
 		rule("signs", "windSpeed != windSpeed || 1 / temperature < 0", func(r *RuleConfig) { r.Clear = "temperature > 1" }),
+		rule("shapes", "not (windGust - windSpeed * 2 > -1.5) and (rainIntensity == 7.6 || 25 <= windGust)",
+			func(r *RuleConfig) { r.Clear = "!(windSpeed != 0) && -temperature / 2 + 1 >= +rainIntensity" }),
+		rule("ints", "windGust == 25 or windSpeed > -0 * temperature", func(r *RuleConfig) { r.Clear = "1 < temperature && temperature <= 12" }),
+		rule("const", "true && windGust >= 2 + 3", func(r *RuleConfig) { r.Clear = "false || windGust < 5" }),
+		rule("vm", "max(windGust, windSpeed) >= 17.2", func(r *RuleConfig) { r.Clear = "windGust in [0, 1, 2.5]" }),
 	} {
 		r, err := compileRule(i, rc)
 		if err != nil {
@@ -88,7 +93,7 @@ func TestEvaluator_ReusedMatchesFresh(t *testing.T) {
 			}
 		}
 		for _, r := range rules {
-			got, err := r.judge(vals, ev)
+			got, err := r.judge(&vals, ev)
 			if err != nil {
 				t.Fatalf("judge %s on %v: %v", r.Name, vals, err)
 			}
@@ -97,6 +102,13 @@ func TestEvaluator_ReusedMatchesFresh(t *testing.T) {
 				t.Fatalf("reading %d, rule %s, values %v: verdict %d, fresh %d", n, r.Name, vals, got, want)
 			}
 			counts[got]++
+		}
+	}
+	// Every rule but "vm" runs natively; "vm" keeps the expr VM covered.
+	for _, r := range rules {
+		native := r.fire.check != nil && (r.clear == nil || r.clear.check != nil)
+		if native != (r.Name != "vm") || r.Name == "vm" && (r.fire.check != nil || r.clear.check != nil) {
+			t.Errorf("rule %s: expr %q native %v, clear native %v", r.Name, r.fire.src, r.fire.check != nil, r.clear == nil || r.clear.check != nil)
 		}
 	}
 	for _, v := range []verdict{unknown, holds, cleared, between} {
@@ -109,6 +121,7 @@ func TestEvaluator_ReusedMatchesFresh(t *testing.T) {
 // freshJudge is Rule.judge with nothing reused: each condition runs on a new
 // environment of its own values (NaN when missing or null).
 func freshJudge(t *testing.T, r *Rule, vals weather.Values) verdict {
+
 	t.Helper()
 	run := func(c *condition) (result, ok bool) {
 		env := map[string]any{}
@@ -143,4 +156,15 @@ func freshJudge(t *testing.T, r *Rule, vals weather.Values) verdict {
 		return cleared
 	}
 	return between
+}
+
+// TestValueNames_AreKnownSlots: every value a rule may use has a slot in
+// weather.Values, which the native checks and the evaluator index.
+func TestValueNames_AreKnownSlots(t *testing.T) {
+	for _, n := range ValueNames {
+		i, ok := weather.KnownIndex(n)
+		if !ok || valueIndex[n] != i {
+			t.Errorf("%s: slot %d, %v; valueIndex %d", n, i, ok, valueIndex[n])
+		}
+	}
 }

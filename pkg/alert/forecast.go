@@ -193,8 +193,7 @@ func (r *Rule) predict(f *weather.Forecast, ev *evaluator, skipOngoing bool) (pr
 		if s.ValidAt.After(end) {
 			break
 		}
-		ev.read(s.Values, r.idx)
-		holds, known, err := r.fire.eval(ev)
+		holds, known, err := r.fire.eval(&s.Values, ev)
 		if err != nil {
 			return prediction{}, err
 		}
@@ -216,13 +215,13 @@ func (r *Rule) predict(f *weather.Forecast, ev *evaluator, skipOngoing bool) (pr
 		} else if !holds {
 			break // the expected event is over: its extremes are complete
 		}
-		p.extremes = r.extend(p.extremes, ev)
+		p.extremes = r.extend(p.extremes, &s.Values)
 	}
 	return p, nil
 }
 
-// extend folds the values ev holds into the extremes.
-func (r *Rule) extend(ext []state.Extreme, ev *evaluator) []state.Extreme {
+// extend folds the values the rule's expr reads into the extremes.
+func (r *Rule) extend(ext []state.Extreme, values *weather.Values) []state.Extreme {
 	if ext == nil {
 		ext = make([]state.Extreme, 0, len(r.fire.uses))
 		for _, n := range r.fire.uses {
@@ -230,13 +229,13 @@ func (r *Rule) extend(ext []state.Extreme, ev *evaluator) []state.Extreme {
 		}
 	}
 	for k, i := range r.fire.idx {
-		s := ev.slots[i]
-		if !s.present {
+		v, ok := values.At(i)
+		if !ok {
 			continue
 		}
 		x := &ext[k]
-		if x.Value != x.Value || (x.Low && s.val < x.Value) || (!x.Low && s.val > x.Value) {
-			x.Value = s.val
+		if x.Value != x.Value || (x.Low && v < x.Value) || (!x.Low && v > x.Value) {
+			x.Value = v
 		}
 	}
 	return ext

@@ -181,8 +181,8 @@ func usedValues(rule *Rule, vals *weather.Values) map[string]float64 {
 		if c == nil {
 			return
 		}
-		for _, n := range c.uses {
-			if v, ok := vals.Get(n); ok {
+		for k, n := range c.uses {
+			if v, ok := vals.At(c.idx[k]); ok {
 				out[n] = v
 			}
 		}
