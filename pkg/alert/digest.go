@@ -78,7 +78,7 @@ func (d *digests) acc(ch *digestChannel, loc weather.EventLocation, tz string) *
 }
 
 // observe counts a reading; replays and late readings are ignored.
-func (d *digests) observe(r weather.Reading, tz string) {
+func (d *digests) observe(r *weather.Reading, tz string) {
 	if len(d.channels) == 0 {
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -184,7 +185,9 @@ func (e *Engine) Observe(ctx context.Context, readings []weather.Reading) error 
 	}
 	start := time.Now()
 	defer func() { e.m.evaluation.Observe(time.Since(start).Seconds()) }()
-	ids, idx, starts := groupByLocation(readings)
+	g := groupings.Get().(*grouping)
+	defer g.release()
+	ids, idx, starts := g.group(readings)
 	ev := newEvaluator()
 	var errs []error
 	for k, id := range ids {
@@ -209,7 +212,7 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 	tz := e.zoneName(id)
 	for _, i := range idx {
 		r := &readings[i]
-		e.dig.observe(*r, tz)
+		e.dig.observe(r, tz)
 		for _, rule := range ls.rules {
 			if err := e.evaluate(ctx, ls, rule, r, ev); err != nil {
 				return err
@@ -435,36 +438,60 @@ func (e *Engine) zoneName(id string) string {
 // ids are the locations in order of first appearance, and
 // idx[starts[k]:starts[k+1]] the indexes of ids[k]'s readings, in stream order.
 func groupByLocation(readings []weather.Reading) (ids []string, idx, starts []int32) {
-	// Sized for a batch of distinct locations (capped: a large batch usually
-	// holds few), so that they rarely grow.
-	hint := min(len(readings), 256)
-	group := make(map[string]int32, hint)
-	ids = make([]string, 0, hint)
-	counts := make([]int32, 0, hint)
-	of := make([]int32, len(readings))
+	return new(grouping).group(readings)
+}
+
+// grouping is groupByLocation's storage, kept between batches (groupings)
+// so a batch of a few hundred locations allocates no map and no slices.
+type grouping struct {
+	index                   map[string]int32
+	ids                     []string
+	counts, of, idx, starts []int32
+}
+
+var groupings = sync.Pool{New: func() any { return new(grouping) }}
+
+// release clears what refers to the batch's strings and returns g to
+// groupings.
+func (g *grouping) release() {
+	clear(g.index)
+	clear(g.ids[:cap(g.ids)])
+	groupings.Put(g)
+}
+
+func (g *grouping) group(readings []weather.Reading) (ids []string, idx, starts []int32) {
+	if g.index == nil {
+		// Sized for a batch of distinct locations (capped: a large batch
+		// usually holds few), so that it rarely grows.
+		g.index = make(map[string]int32, min(len(readings), 256))
+	}
+	ids, counts := g.ids[:0], g.counts[:0]
+	of := slices.Grow(g.of[:0], len(readings))[:len(readings)]
 	for i := range readings {
 		id := readings[i].Location.ID
-		k, ok := group[id]
+		k, ok := g.index[id]
 		if !ok {
 			k = int32(len(ids))
-			group[id] = k
+			g.index[id] = k
 			ids = append(ids, id)
 			counts = append(counts, 0)
 		}
 		of[i] = k
 		counts[k]++
 	}
-	starts = make([]int32, len(ids)+1)
+	starts = slices.Grow(g.starts[:0], len(ids)+1)[:len(ids)+1]
+	starts[0] = 0
 	for k, c := range counts {
 		starts[k+1] = starts[k] + c
 	}
 	next := counts // reused as each group's next free slot
 	copy(next, starts)
-	idx = make([]int32, len(readings))
+	idx = slices.Grow(g.idx[:0], len(readings))[:len(readings)]
 	for i, k := range of {
 		idx[next[k]] = int32(i)
 		next[k]++
 	}
+	g.ids, g.counts, g.of, g.starts, g.idx = ids, counts, of, starts, idx
 	return ids, idx, starts
 }
 

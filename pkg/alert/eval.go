@@ -119,12 +119,16 @@ type slot struct {
 	envVal float64
 }
 
-func newEvaluator() *evaluator {
-	return &evaluator{env: make(map[string]any, len(ValueNames)), slots: make([]slot, weather.NumKnown)}
-}
+// newEvaluator returns an evaluator whose storage is made at its first use:
+// the default rules never need it.
+func newEvaluator() *evaluator { return &evaluator{} }
 
 // read loads the values at idx (weather.Values slots).
 func (ev *evaluator) read(values *weather.Values, idx []int) {
+	if ev.env == nil {
+		ev.env = make(map[string]any, len(ValueNames))
+		ev.slots = make([]slot, weather.NumKnown)
+	}
 	for _, i := range idx {
 		v, ok := values.At(i)
 		if !ok {
