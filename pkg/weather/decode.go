@@ -1,7 +1,6 @@
 package weather
 
 import (
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -56,7 +55,6 @@ func decodeFast(data []byte, r *Reading) (namesOK, ok bool) {
 	if s.i != len(s.b) {
 		return false, false
 	}
-	r.Values.extra = r.Values.extra[:len(r.Values.extra):len(r.Values.extra)]
 	return !s.badName, true
 }
 
@@ -146,15 +144,14 @@ func (s *scanner) value(key []byte, vals *Values) bool {
 	if len(vals.extra) >= MaxValues {
 		return false // too many: the general path words the error
 	}
-	k, found := slices.BinarySearchFunc(vals.extra, string(key), extraByName)
-	if found {
-		return false // repeated
+	if _, repeated := vals.extra[string(key)]; repeated {
+		return false
 	}
 	name := string(key)
 	if !valueName(name) {
 		s.badName = true // Validate words the error
 	}
-	vals.extra = slices.Insert(vals.extra, k, Extra{Name: name, V: x, Null: null})
+	vals.setExtra(name, x, null)
 	return true
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"maps"
 	"math"
 	"math/bits"
 	"slices"
@@ -103,23 +104,19 @@ func knownIndexBytes(b []byte) (int, bool) {
 // slot for present and for null; any other name goes to a short list. The
 // zero Values is empty and ready to use.
 //
-// A Values is a value: copying it copies the known values, while the list
-// of other names is shared until either copy adds one.
+// Copying a Values copies the known values; the map of other names, made
+// at the first such name, is shared by the copies, as the map of every
+// name was before the array.
 type Values struct {
 	present uint64 // bit i: slot i holds a number or a null
 	null    uint64 // bit i: slot i is an explicit null (present too)
 	known   [NumKnown]float64
-	// extra holds the names outside knownNames in byte order, each once.
-	// Its capacity is its length, so an insert by one copy never writes
-	// into another's.
-	extra []Extra
+	extra   map[string]extraValue // names outside knownNames
 }
 
-// Extra is a value whose name is not a known one.
-type Extra struct {
-	Name string
-	V    float64
-	Null bool
+type extraValue struct {
+	v    float64
+	null bool
 }
 
 // Get returns the value of name and whether it is present and not null.
@@ -127,12 +124,8 @@ func (v *Values) Get(name string) (float64, bool) {
 	if i, ok := KnownIndex(name); ok {
 		return v.At(i)
 	}
-	for _, e := range v.extra {
-		if e.Name == name {
-			return e.V, !e.Null
-		}
-	}
-	return 0, false
+	e, ok := v.extra[name]
+	return e.v, ok && !e.null
 }
 
 // Has reports whether name is present, as a number or as a null.
@@ -140,12 +133,8 @@ func (v *Values) Has(name string) bool {
 	if i, ok := KnownIndex(name); ok {
 		return v.present&(1<<i) != 0
 	}
-	for _, e := range v.extra {
-		if e.Name == name {
-			return true
-		}
-	}
-	return false
+	_, ok := v.extra[name]
+	return ok
 }
 
 // At returns the value of known slot i and whether it is present and not
@@ -164,10 +153,6 @@ func (v *Values) Numbers() (set uint64, known *[NumKnown]float64) {
 // slot i).
 func (v *Values) Present() uint64 { return v.present }
 
-// Extras returns the values whose names are not known ones, in byte order
-// of their names. The caller must not change them.
-func (v *Values) Extras() []Extra { return v.extra }
-
 // Set stores a value.
 func (v *Values) Set(name string, x float64) { v.put(name, x, false) }
 
@@ -179,20 +164,26 @@ func (v *Values) put(name string, x float64, null bool) {
 		v.setAt(i, x, null)
 		return
 	}
-	e := Extra{Name: name, V: x, Null: null}
-	k, found := slices.BinarySearchFunc(v.extra, name, extraByName)
-	if found {
-		// Another copy may share the list: replace the list, not the entry.
-		v.extra = slices.Clone(v.extra)
-		v.extra[k] = e
-		return
-	}
-	// The list is full (len == cap), so Insert allocates a new one.
-	v.extra = slices.Insert(v.extra, k, e)
-	v.extra = v.extra[:len(v.extra):len(v.extra)]
+	v.setExtra(name, x, null)
 }
 
-func extraByName(e Extra, name string) int { return strings.Compare(e.Name, name) }
+func (v *Values) setExtra(name string, x float64, null bool) {
+	if v.extra == nil {
+		v.extra = make(map[string]extraValue, 1)
+	}
+	if null {
+		x = 0
+	}
+	v.extra[name] = extraValue{x, null}
+}
+
+// extraNames returns the names outside knownNames in byte order.
+func (v *Values) extraNames() []string {
+	if len(v.extra) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(v.extra))
+}
 
 func (v *Values) setAt(i int, x float64, null bool) {
 	v.present |= 1 << i
@@ -224,13 +215,13 @@ func (v *Values) All() iter.Seq2[string, *float64] {
 				return
 			}
 		}
-		for _, e := range v.extra {
+		for _, name := range v.extraNames() {
 			var p *float64
-			if !e.Null {
-				x := e.V
+			if e := v.extra[name]; !e.null {
+				x := e.v
 				p = &x
 			}
-			if !yield(e.Name, p) {
+			if !yield(name, p) {
 				return
 			}
 		}
@@ -263,9 +254,9 @@ func ValuesOf(m map[string]*float64) Values {
 // contract: a name that is not camelCase, or a number that is not finite.
 // prefix goes before the message (e.g. "steps[2]: ").
 func (v *Values) check(prefix string) error {
-	for _, e := range v.extra {
-		if !valueName(e.Name) {
-			return fmt.Errorf("%svalue name %s is not a camelCase name", prefix, clip(e.Name))
+	for _, name := range v.extraNames() {
+		if !valueName(name) {
+			return fmt.Errorf("%svalue name %s is not a camelCase name", prefix, clip(name))
 		}
 	}
 	return v.checkFinite(prefix)
@@ -280,9 +271,9 @@ func (v *Values) checkFinite(prefix string) error {
 			return fmt.Errorf("%svalue %q is not a finite number", prefix, knownNames[i])
 		}
 	}
-	for _, e := range v.extra {
-		if !e.Null && (math.IsNaN(e.V) || math.IsInf(e.V, 0)) {
-			return fmt.Errorf("%svalue %q is not a finite number", prefix, e.Name)
+	for _, name := range v.extraNames() {
+		if e := v.extra[name]; !e.null && (math.IsNaN(e.v) || math.IsInf(e.v, 0)) {
+			return fmt.Errorf("%svalue %q is not a finite number", prefix, name)
 		}
 	}
 	return nil
@@ -307,7 +298,7 @@ func (v Values) MarshalJSON() ([]byte, error) {
 }
 
 func (v *Values) appendJSON(b []byte) ([]byte, error) {
-	extra := v.extra // sorted, as the keys must be
+	extra := v.extraNames() // sorted, as the keys must be
 	b = append(b, '{')
 	first := true
 	k := 0
@@ -341,8 +332,8 @@ func (v *Values) appendJSON(b []byte) ([]byte, error) {
 			continue
 		}
 		name := knownNames[i]
-		for ; k < len(extra) && extra[k].Name < name; k++ {
-			if err := emit(extra[k].Name, extra[k].V, extra[k].Null); err != nil {
+		for ; k < len(extra) && extra[k] < name; k++ {
+			if err := emit(extra[k], v.extra[extra[k]].v, v.extra[extra[k]].null); err != nil {
 				return nil, err
 			}
 		}
@@ -351,7 +342,7 @@ func (v *Values) appendJSON(b []byte) ([]byte, error) {
 		}
 	}
 	for ; k < len(extra); k++ {
-		if err := emit(extra[k].Name, extra[k].V, extra[k].Null); err != nil {
+		if err := emit(extra[k], v.extra[extra[k]].v, v.extra[extra[k]].null); err != nil {
 			return nil, err
 		}
 	}

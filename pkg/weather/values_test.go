@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,8 +61,12 @@ func TestValues_GetSetNull(t *testing.T) {
 	if got := v.Map(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Map = %v, want %v", got, want)
 	}
-	if ex := v.Extras(); len(ex) != 2 || ex[0] != (Extra{Name: "otherNewValue", Null: true}) || ex[1] != (Extra{Name: "someNewValue", V: -0.5}) {
-		t.Errorf("Extras = %+v, want them in byte order", ex)
+	var names []string
+	for name := range v.All() {
+		names = append(names, name)
+	}
+	if want := []string{"temperature", "windGust", "cloudCeiling", "otherNewValue", "someNewValue"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("All yields %q, want %q (slot order, then the other names in byte order)", names, want)
 	}
 	// A null replaces a number and a number a null.
 	v.SetNull("windGust")
@@ -74,22 +79,33 @@ func TestValues_GetSetNull(t *testing.T) {
 	}
 }
 
-func TestValues_CopiesAreIndependent(t *testing.T) {
+func TestValues_CopiesKeepTheirKnownValues(t *testing.T) {
 	var a Values
 	a.Set("temperature", 1)
-	a.Set("someNewValue", 1)
 	b := a
 	b.Set("temperature", 2)
-	b.Set("someNewValue", 2)
-	b.Set("anotherValue", 2)
-	if x, _ := a.Get("temperature"); x != 1 {
-		t.Errorf("a.temperature = %v after setting the copy's", x)
+	b.SetNull("windGust")
+	if x, _ := a.Get("temperature"); x != 1 || a.Has("windGust") || a.Len() != 1 {
+		t.Errorf("a = %v after setting the copy's values", a.Map())
 	}
-	if x, _ := a.Get("someNewValue"); x != 1 {
-		t.Errorf("a.someNewValue = %v after setting the copy's", x)
+	if x, _ := b.Get("temperature"); x != 2 || !b.Has("windGust") || b.Len() != 2 {
+		t.Errorf("b = %v", b.Map())
 	}
-	if a.Has("anotherValue") || a.Len() != 2 {
-		t.Errorf("a gained the copy's new value: %v", a.Map())
+}
+
+// TestValues_ManyUnknownNames: a reading of thousands of unknown names
+// (a poison record) is built and encoded in linear time.
+func TestValues_ManyUnknownNames(t *testing.T) {
+	var v Values
+	for i := range 20000 {
+		v.Set(fmt.Sprintf("value%05d", i), float64(i))
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != 20000 || !strings.HasPrefix(string(data), `{"value00000":0,"value00001":1,`) || !strings.HasSuffix(string(data), `"value19999":19999}`) {
+		t.Errorf("Len %d, JSON %s…%s", v.Len(), data[:40], data[len(data)-40:])
 	}
 }
 
