@@ -101,8 +101,8 @@ func knownIndexBytes(b []byte) (int, bool) {
 // Values are a reading's values by Tomorrow.io name (camelCase, metric
 // units). Each value is a number, an explicit null from the provider, or
 // absent. The known names (KnownName) sit in a fixed array with a bit per
-// slot for present and for null; any other name goes to a short list. The
-// zero Values is empty and ready to use.
+// slot for present and for null; any other name goes to a map. The zero
+// Values is empty and ready to use.
 //
 // Copying a Values copies the known values; the map of other names, made
 // at the first such name, is shared by the copies, as the map of every
@@ -144,7 +144,8 @@ func (v *Values) At(i int) (float64, bool) {
 }
 
 // Numbers returns the known slots that hold a number (bit i for slot i) and
-// the array of their values: a gold row reads them without a lookup per name.
+// the array of their values: a gold row reads them without a lookup per
+// name. The array is v's own; the caller must not change it.
 func (v *Values) Numbers() (set uint64, known *[NumKnown]float64) {
 	return v.present &^ v.null, &v.known
 }
