@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"text/template"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/weatherd/weatherd/pkg/alert/match"
 	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/secret"
@@ -141,8 +141,6 @@ func severityRank(s string) int {
 	return -1
 }
 
-var ruleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // cronParser accepts 5-field specs, descriptors (@daily, @every 1h) and CRON_TZ=.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
@@ -188,7 +186,7 @@ func (c Config) Validate(key string, ps *check.Problems) {
 		switch {
 		case r.Name == "":
 			ps.Add(check.Key(rk, "name"), "required")
-		case !ruleName.MatchString(r.Name):
+		case !match.ValidRule(r.Name):
 			ps.Add(check.Key(rk, "name"), "got %q, want 1-64 of letters, digits, '_', '.' and '-'", r.Name)
 		default:
 			if j, dup := seen[r.Name]; dup {
