@@ -125,7 +125,7 @@ type OutboxConfig struct {
 	// MaxBackoff caps the wait between delivery attempts of one notification.
 	MaxBackoff time.Duration `mapstructure:"max_backoff"`
 	// SendTimeout bounds one delivery attempt of one notification, retries
-	// inside the channel included (0: 30s).
+	// inside the channel included.
 	SendTimeout time.Duration `mapstructure:"send_timeout"`
 }
 
@@ -165,15 +165,15 @@ func (c Config) Validate(key string, ps *check.Problems) {
 		ps.Add(check.Key(key, "state.driver"), "got %q, want memory or dynamodb", c.State.Driver)
 	}
 	c.validateInhibit(check.Key(key, "inhibit"), ps)
-	if c.Outbox.Limit < 0 {
-		ps.Add(check.Key(key, "outbox.limit"), "got %d, want a positive number (0: default %d)", c.Outbox.Limit, defaultOutboxLimit)
+	if c.Outbox.Limit <= 0 {
+		ps.Add(check.Key(key, "outbox.limit"), "got %d, want a positive number", c.Outbox.Limit)
 	}
-	if c.Outbox.MaxBackoff < 0 {
+	if c.Outbox.MaxBackoff <= 0 {
 		ps.Add(check.Key(key, "outbox.max_backoff"), "got %s, want a positive duration", c.Outbox.MaxBackoff)
 	}
 	switch {
-	case c.Outbox.SendTimeout < 0:
-		ps.Add(check.Key(key, "outbox.send_timeout"), "got %s, want a positive duration (0: default %s)", c.Outbox.SendTimeout, defaultSendTimeout)
+	case c.Outbox.SendTimeout <= 0:
+		ps.Add(check.Key(key, "outbox.send_timeout"), "got %s, want a positive duration", c.Outbox.SendTimeout)
 	case c.State.Driver == "dynamodb" && c.Outbox.SendTimeout > claimTTL/2:
 		// An engine sends only while its claim has claimTTL/2 left; a longer
 		// send could outlive the claim and be repeated by another engine.

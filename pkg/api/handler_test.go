@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/alert"
 	"github.com/weatherd/weatherd/pkg/api"
 	"github.com/weatherd/weatherd/pkg/weather"
@@ -38,6 +39,7 @@ func newService(t *testing.T) service {
 		Rules:    []alert.RuleConfig{{Name: "gusty", Expr: "windGust >= 20", Severity: "warning", Locations: []string{"*"}, Channels: []string{"log"}}},
 		Channels: map[string]alert.ChannelConfig{"log": {Type: "log"}},
 		State:    alert.StateConfig{Driver: "memory"},
+		Outbox:   testkit.Default[alert.OutboxConfig](t, "alerts.outbox"),
 	}, locations, alert.Deps{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
