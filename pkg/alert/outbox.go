@@ -15,7 +15,6 @@ import (
 // instead of checkpointing, so nothing is dropped.
 var ErrOutboxFull = errors.New("alert outbox full")
 
-
 // claimTTL is how long an engine owns an outbox entry it is delivering;
 // another engine (or this one after a restart) takes it over after that.
 const claimTTL = 2 * time.Minute
