@@ -207,7 +207,7 @@ type messageData struct {
 
 type valueView struct{ Name, Text string }
 
-func newMessageData(ev state.Event, channel string, u notify.Units, loc *time.Location) messageData {
+func newMessageData(ev state.Event, channel string, u notify.Units, loc *time.Location, now time.Time) messageData {
 	d := messageData{Event: ev, Channel: channel, State: stateOf(ev)}
 	switch ev.Kind {
 	case KindFiring:
@@ -248,7 +248,7 @@ func newMessageData(ev state.Event, channel string, u notify.Units, loc *time.Lo
 		}
 		d.ValueList = append(d.ValueList, valueView{Name: n, Text: txt})
 	}
-	humanize(&d, u, loc)
+	humanize(&d, u, loc, now)
 	return d
 }
 
@@ -264,12 +264,12 @@ func stateOf(ev state.Event) string {
 
 // render turns an entry into the message a channel sends, showing values
 // in units u.
-func (t *templates) render(e state.Entry, u notify.Units) (notify.Message, error) {
+func (t *templates) render(e state.Entry, u notify.Units, now time.Time) (notify.Message, error) {
 	z, err := t.inZone(e.Event.Timezone)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("render %s: %w", e.ID, err)
 	}
-	d := newMessageData(e.Event, e.Channel, u, z.loc)
+	d := newMessageData(e.Event, e.Channel, u, z.loc, now)
 	exec := func(tm *template.Template) (string, error) {
 		var b strings.Builder
 		if err := tm.Execute(&b, d); err != nil {
