@@ -155,28 +155,13 @@ func (d *DynamoDB) DeleteSilence(ctx context.Context, s Silence) error {
 
 // scanAlerts visits every alert item, the silences (location '#...') left out.
 func (d *DynamoDB) scanAlerts(ctx context.Context, visit func(map[string]types.AttributeValue) error) error {
-	in := &dynamodb.ScanInput{
+	return d.scan(ctx, &dynamodb.ScanInput{
 		TableName:                 aws.String(d.table),
 		ConsistentRead:            aws.Bool(true),
 		FilterExpression:          aws.String("NOT begins_with(#l, :internal)"),
 		ExpressionAttributeNames:  map[string]string{"#l": "location"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":internal": &types.AttributeValueMemberS{Value: "#"}},
-	}
-	for {
-		res, err := d.api.Scan(ctx, in)
-		if err != nil {
-			return err
-		}
-		for _, item := range res.Items {
-			if err := visit(item); err != nil {
-				return err
-			}
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-	}
+	}, visit)
 }
 
 func decodeSilence(item map[string]types.AttributeValue) (Silence, error) {
