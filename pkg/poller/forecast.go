@@ -106,12 +106,8 @@ func (p *ForecastPoller) Run(ctx context.Context) error {
 			next = p.schedule.Next(next)
 		}
 		// Skip schedule times that passed while the tick ran.
-		now := p.now()
-		skipped := 0
-		for !next.IsZero() && !next.After(now) {
-			skipped++
-			next = p.schedule.Next(next)
-		}
+		var skipped int
+		next, skipped = notPassed(p.schedule, next, p.now())
 		if skipped > 0 {
 			p.m.ticksSkipped.Add(float64(skipped))
 			p.log.Warn("forecast tick ran past the next schedule time; skipping", "skipped_ticks", skipped, "tick", at.Format(time.RFC3339))

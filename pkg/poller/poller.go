@@ -107,13 +107,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			pending = p.snapshot()
 		}
 		// Skip schedule times that passed while the tick ran.
-		now := p.now()
-		following := p.schedule.Next(next)
-		skipped := 0
-		for !following.IsZero() && !following.After(now) {
-			skipped++
-			following = p.schedule.Next(following)
-		}
+		following, skipped := notPassed(p.schedule, p.schedule.Next(next), p.now())
 		if skipped > 0 {
 			p.metrics.ticksSkipped.Add(float64(skipped))
 			p.log.Warn("poll tick ran past the next schedule time; skipping", "skipped_ticks", skipped, "tick", next.Format(time.RFC3339))
