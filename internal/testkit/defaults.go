@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,21 +19,39 @@ import (
 // import it back) take theirs from here.
 func Default[T any](tb testing.TB, key string) T {
 	tb.Helper()
+	out, err := DefaultOf[T](key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// MustDefault is Default for package-level test fixtures: it panics.
+func MustDefault[T any](key string) T {
+	out, err := DefaultOf[T](key)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// DefaultOf is Default returning its error.
+func DefaultOf[T any](key string) (T, error) {
+	var out T
 	var root map[string]any
 	if err := yaml.Unmarshal(weatherd.DefaultConfig, &root); err != nil {
-		tb.Fatalf("embedded config.yaml: %v", err)
+		return out, fmt.Errorf("embedded config.yaml: %w", err)
 	}
 	var section any = root
 	for _, k := range strings.Split(key, ".") {
 		m, ok := section.(map[string]any)
 		if !ok {
-			tb.Fatalf("embedded config.yaml has no section %s", key)
+			return out, fmt.Errorf("embedded config.yaml has no section %s", key)
 		}
 		if section, ok = m[k]; !ok {
-			tb.Fatalf("embedded config.yaml has no section %s", key)
+			return out, fmt.Errorf("embedded config.yaml has no section %s", key)
 		}
 	}
-	var out T
 	var md mapstructure.Metadata
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:   &out,
@@ -43,13 +62,13 @@ func Default[T any](tb testing.TB, key string) T {
 		),
 	})
 	if err != nil {
-		tb.Fatal(err)
+		return out, err
 	}
 	if err := dec.Decode(section); err != nil {
-		tb.Fatalf("embedded config.yaml %s: %v", key, err)
+		return out, fmt.Errorf("embedded config.yaml %s: %w", key, err)
 	}
 	if len(md.Unused) > 0 {
-		tb.Fatalf("embedded config.yaml %s: keys %q fit no field of %T", key, md.Unused, out)
+		return out, fmt.Errorf("embedded config.yaml %s: keys %q fit no field of %T", key, md.Unused, out)
 	}
-	return out
+	return out, nil
 }

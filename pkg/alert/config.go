@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"text/template"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/weatherd/weatherd/pkg/alert/match"
 	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/secret"
@@ -125,7 +125,7 @@ type OutboxConfig struct {
 	// MaxBackoff caps the wait between delivery attempts of one notification.
 	MaxBackoff time.Duration `mapstructure:"max_backoff"`
 	// SendTimeout bounds one delivery attempt of one notification, retries
-	// inside the channel included (0: 30s).
+	// inside the channel included.
 	SendTimeout time.Duration `mapstructure:"send_timeout"`
 }
 
@@ -140,8 +140,6 @@ func severityRank(s string) int {
 	}
 	return -1
 }
-
-var ruleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // cronParser accepts 5-field specs, descriptors (@daily, @every 1h) and CRON_TZ=.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -167,15 +165,15 @@ func (c Config) Validate(key string, ps *check.Problems) {
 		ps.Add(check.Key(key, "state.driver"), "got %q, want memory or dynamodb", c.State.Driver)
 	}
 	c.validateInhibit(check.Key(key, "inhibit"), ps)
-	if c.Outbox.Limit < 0 {
-		ps.Add(check.Key(key, "outbox.limit"), "got %d, want a positive number (0: default %d)", c.Outbox.Limit, defaultOutboxLimit)
+	if c.Outbox.Limit <= 0 {
+		ps.Add(check.Key(key, "outbox.limit"), "got %d, want a positive number", c.Outbox.Limit)
 	}
-	if c.Outbox.MaxBackoff < 0 {
+	if c.Outbox.MaxBackoff <= 0 {
 		ps.Add(check.Key(key, "outbox.max_backoff"), "got %s, want a positive duration", c.Outbox.MaxBackoff)
 	}
 	switch {
-	case c.Outbox.SendTimeout < 0:
-		ps.Add(check.Key(key, "outbox.send_timeout"), "got %s, want a positive duration (0: default %s)", c.Outbox.SendTimeout, defaultSendTimeout)
+	case c.Outbox.SendTimeout <= 0:
+		ps.Add(check.Key(key, "outbox.send_timeout"), "got %s, want a positive duration", c.Outbox.SendTimeout)
 	case c.State.Driver == "dynamodb" && c.Outbox.SendTimeout > claimTTL/2:
 		// An engine sends only while its claim has claimTTL/2 left; a longer
 		// send could outlive the claim and be repeated by another engine.
@@ -188,7 +186,7 @@ func (c Config) Validate(key string, ps *check.Problems) {
 		switch {
 		case r.Name == "":
 			ps.Add(check.Key(rk, "name"), "required")
-		case !ruleName.MatchString(r.Name):
+		case !match.ValidRule(r.Name):
 			ps.Add(check.Key(rk, "name"), "got %q, want 1-64 of letters, digits, '_', '.' and '-'", r.Name)
 		default:
 			if j, dup := seen[r.Name]; dup {

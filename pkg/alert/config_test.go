@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/alert"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/config"
@@ -22,6 +23,7 @@ func validConfig() alert.Config {
 		}},
 		Channels: map[string]alert.ChannelConfig{"log": {Type: "log"}},
 		State:    alert.StateConfig{Driver: "memory"},
+		Outbox:   testkit.MustDefault[alert.OutboxConfig]("alerts.outbox"),
 	}
 }
 
@@ -130,6 +132,11 @@ func TestConfig_Validate(t *testing.T) {
 			`alerts.channels.log.wind_units: got "knots", want km/h, m/s, mph or kn`,
 			`alerts.rules[0].labels.gust: unknown value "gust" (want one of the reading values, e.g. windGust)`,
 			`alerts.rules[0].labels.windSpeed: got " ", want 1-40 characters`,
+		}},
+		{"OutboxUnset", func(c *alert.Config) { c.Outbox = alert.OutboxConfig{MaxBackoff: -time.Second} }, []string{
+			`alerts.outbox.limit: got 0, want a positive number`,
+			`alerts.outbox.max_backoff: got -1s, want a positive duration`,
+			`alerts.outbox.send_timeout: got 0s, want a positive duration`,
 		}},
 		{"StateDriver", func(c *alert.Config) { c.State = alert.StateConfig{Driver: "dynamodb"} },
 			[]string{`alerts.state.table: required when alerts.state.driver is dynamodb`}},

@@ -227,10 +227,10 @@ func (e *Engine) send(ctx context.Context, en state.Entry) error {
 		e.log.Error("notification for an unknown channel kept in the outbox", "id", en.ID, "channel", en.Channel)
 		return fmt.Errorf("unknown channel %q", en.Channel)
 	}
-	msg, err := ch.tmpl.render(en, ch.units)
+	msg, err := ch.tmpl.render(en, ch.units, e.now())
 	if err != nil {
 		e.log.Warn("channel template failed; using the default templates", "channel", ch.name, "err", err)
-		if msg, err = ch.fallback.render(en, ch.units); err != nil {
+		if msg, err = ch.fallback.render(en, ch.units, e.now()); err != nil {
 			e.log.Error("render notification", "id", en.ID, "err", err)
 			e.m.notifications.WithLabelValues(en.Channel, OutcomeFailed).Inc()
 			return err

@@ -119,7 +119,27 @@ func pick(cur *float64, v float64, better func(x, y float64) bool) *float64 {
 
 // transition counts a firing or resolved transition.
 func (d *digests) transition(loc weather.EventLocation, tz, rule, kind string) {
-	if len(d.channels) == 0 || (kind != KindFiring && kind != KindResolved) {
+	if kind != KindFiring && kind != KindResolved {
+		return
+	}
+	d.eachAlert(loc, tz, rule, func(da *state.DigestAlert) {
+		if kind == KindFiring {
+			da.Fired++
+		} else {
+			da.Resolved++
+		}
+	})
+}
+
+// acked notes who acknowledged rule at loc, for the next digest.
+func (d *digests) acked(loc weather.EventLocation, tz, rule, by string) {
+	d.eachAlert(loc, tz, rule, func(da *state.DigestAlert) { da.AckBy = by })
+}
+
+// eachAlert runs update on rule's entry at loc in every digest channel's
+// period, adding the entry when missing.
+func (d *digests) eachAlert(loc weather.EventLocation, tz, rule string, update func(*state.DigestAlert)) {
+	if len(d.channels) == 0 {
 		return
 	}
 	d.mu.Lock()
@@ -131,11 +151,7 @@ func (d *digests) transition(loc weather.EventLocation, tz, rule, kind string) {
 			da = &state.DigestAlert{Rule: rule}
 			a.alerts[rule] = da
 		}
-		if kind == KindFiring {
-			da.Fired++
-		} else {
-			da.Resolved++
-		}
+		update(da)
 	}
 }
 

@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -10,6 +11,8 @@ import (
 func TestEngine_Digest(t *testing.T) {
 	cfg := testConfig(rule("gusty", "windGust >= 20"))
 	cfg.Channels["daily"] = ChannelConfig{Type: "log", Digest: DigestConfig{Schedule: "0 7 * * *", Timezone: "America/Sao_Paulo"}}
+	cfg.Channels["daily-us"] = ChannelConfig{Type: "log", Units: "imperial", WindUnits: "mph",
+		Digest: DigestConfig{Schedule: "0 7 * * *", Timezone: "America/Sao_Paulo"}}
 	h := newHarness(t, cfg, Deps{})
 	// t0 is 09:00 local in São Paulo; the digest runs at 07:00 local (10:00Z) the next day.
 	h.observe(t,
@@ -40,9 +43,9 @@ func TestEngine_Digest(t *testing.T) {
 	wantText := `Weather digest for São Paulo (sao-paulo)
 2026-11-26 12:00 UTC to 2026-11-27 10:00 UTC, 4 readings.
 
-Temperature: 18.0 to 25.5 °C
-Max gust:    30.0 m/s
-Rain:        4.0 mm (max 6.0 mm/h)
+Temperature: 18 °C to 25.5 °C
+Max gust:    108 km/h
+Rain:        4 mm (max 6 mm/h)
 
 Alerts:
   gusty: fired 1, resolved 1
@@ -50,8 +53,16 @@ Alerts:
 	if m.Text != wantText {
 		t.Errorf("text:\n%s\nwant:\n%s", m.Text, wantText)
 	}
-	if want := "Sao Paulo 2026-11-27: 18.0..25.5 C, gust 30.0 m/s, rain 4.0 mm, 1 alert(s)"; m.SMS != want {
+	if want := "Sao Paulo 2026-11-27: 18 C..25.5 C, gust 108 km/h, rain 4 mm, 1 alert(s)"; m.SMS != want {
 		t.Errorf("sms = %q, want %q", m.SMS, want)
+	}
+	// A channel in imperial units shows the digest in its units.
+	if us := h.rec["daily-us"].msgs; len(us) != 2 || !strings.Contains(us[0].Text, `
+Temperature: 64.4 °F to 77.9 °F
+Max gust:    67 mph
+Rain:        0.16 in (max 0.24 in/h)
+`) {
+		t.Errorf("imperial digests: %d, first:\n%s", len(us), us[0].Text)
 	}
 	// The next period starts empty: nothing to send at the next run.
 	h.clk.Set(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))

@@ -117,15 +117,6 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 		sendTimeout: cfg.Outbox.SendTimeout,
 		wake:        make(chan struct{}, 1),
 	}
-	if e.limit == 0 {
-		e.limit = defaultOutboxLimit
-	}
-	if e.maxBackoff == 0 {
-		e.maxBackoff = defaultMaxBackoff
-	}
-	if e.sendTimeout == 0 {
-		e.sendTimeout = defaultSendTimeout
-	}
 	for _, l := range locations {
 		e.names[l.ID] = l.Name
 		if l.Timezone != "" {

@@ -36,6 +36,18 @@ type ForecastConfig struct {
 
 func (f ForecastConfig) isZero() bool { return f == ForecastConfig{} }
 
+// ForecastRules names the rules with a forecast block, in configuration
+// order.
+func (c Config) ForecastRules() []string {
+	var out []string
+	for _, r := range c.Rules {
+		if !r.Forecast.isZero() {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
 // maxForecastWithin is the longest forecast horizon a provider gives
 // (16 days of hourly steps).
 const maxForecastWithin = 384 * time.Hour

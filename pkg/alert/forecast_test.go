@@ -331,8 +331,8 @@ func TestEngine_ForecastWindowAndDigest(t *testing.T) {
 	}
 	h.clk.Set(t0.Add(time.Hour)) // 10:00 local: the window opens, the digest runs
 	h.e.Tick(context.Background())
-	if got, want := h.rec["day"].sms(), []string{"WARNING: Frost expected in Sao Paulo at 13:00 (in 4 h): temperature down to -1 C"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("window channel: %q, want %q", got, want)
+	if got, want := h.rec["day"].sms(), []string{"WARNING: Frost expected in Sao Paulo at 13:00 (in 3 h): temperature down to -1 C"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("window channel: %q, want %q (the lead counted from the sending, an hour after the issue)", got, want)
 	}
 	dg := h.rec["daily"].msgs
 	if len(dg) != 1 {
@@ -386,7 +386,7 @@ func TestEngine_ForecastHeldPredictionFolds(t *testing.T) {
 	}
 	h.clk.Set(t0.Add(3 * time.Hour)) // both windows open (10:00 in Toronto)
 	h.e.Tick(context.Background())
-	if got, want := h.rec["rec"].sms(), []string{"WARNING: Frost expected in Sao Paulo at 17:00 (in 7 h 50 min): temperature down to -3 C"}; !reflect.DeepEqual(got, want) {
+	if got, want := h.rec["rec"].sms(), []string{"WARNING: Frost expected in Sao Paulo at 17:00 (in 5 h): temperature down to -3 C"}; !reflect.DeepEqual(got, want) { // sent at 12:00 local
 		t.Errorf("messages %q, want %q", got, want)
 	}
 	if n := h.e.outboxLen.Load(); n != 0 {

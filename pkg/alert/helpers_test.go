@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/weather"
 )
@@ -71,11 +72,15 @@ func rule(name, exprSrc string, mod ...func(*RuleConfig)) RuleConfig {
 	return r
 }
 
+// defaultOutbox is alerts.outbox of the embedded config.yaml.
+var defaultOutbox = testkit.MustDefault[OutboxConfig]("alerts.outbox")
+
 func testConfig(rules ...RuleConfig) Config {
 	return Config{
 		Rules:    rules,
 		Channels: map[string]ChannelConfig{"rec": {Type: "log"}},
 		State:    StateConfig{Driver: "memory"},
+		Outbox:   defaultOutbox,
 	}
 }
 

@@ -17,8 +17,11 @@ import (
 // notify.Subject), the email body is not.
 
 // humanize fills the message fields of d: Title, Message, Facts, and for
-// forecast notices OnsetLocal and Lead, in units u and time zone loc.
-func humanize(d *messageData, u notify.Units, loc *time.Location) {
+// forecast notices OnsetLocal and Lead, in units u and time zone loc. The
+// lead counts from now, the time of sending (a notice a delivery window
+// held is sent with the time left then), or from the forecast's issue time
+// when now is zero or earlier.
+func humanize(d *messageData, u notify.Units, loc *time.Location, now time.Time) {
 	ev := d.Event
 	d.Units = u
 	if ev.Kind == KindDigest {
@@ -34,7 +37,11 @@ func humanize(d *messageData, u notify.Units, loc *time.Location) {
 		d.Facts = forecastFacts(f, ev.Labels, u)
 		if !f.Onset.IsZero() {
 			d.OnsetLocal = onsetText(f.Onset, f.IssuedAt, loc)
-			d.Lead = leadText(f.Onset.Sub(f.IssuedAt))
+			from := f.IssuedAt
+			if now.After(from) {
+				from = now
+			}
+			d.Lead = leadText(f.Onset.Sub(from))
 		}
 		prev := ""
 		if !f.PreviousOnset.IsZero() {

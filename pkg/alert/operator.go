@@ -144,6 +144,21 @@ func (e *Engine) Silences(ctx context.Context) ([]api.Silence, error) {
 	return out, nil
 }
 
+// forgetExpired deletes the silences expired for longer than
+// silenceRetention (no longer listed), so that the silences every batch
+// reads stay few. A failure is only logged: the next silence added tries
+// again.
+func (e *Engine) forgetExpired(ctx context.Context, all []state.Silence, now time.Time) {
+	for _, s := range all {
+		if now.Sub(s.EndsAt) <= silenceRetention {
+			continue
+		}
+		if err := e.store.DeleteSilence(ctx, s); err != nil && !errors.Is(err, state.ErrConflict) {
+			e.log.Warn("could not delete an expired silence", "silence", s.ID, "ended_at", s.EndsAt, "err", err)
+		}
+	}
+}
+
 func silenceView(s state.Silence, now time.Time) api.Silence {
 	st := api.SilenceActive
 	switch {
@@ -179,6 +194,7 @@ func (e *Engine) AddSilence(ctx context.Context, req api.SilenceRequest) (api.Si
 			live++
 		}
 	}
+	e.forgetExpired(ctx, all, now)
 	if live >= maxSilences {
 		return api.Silence{}, fmt.Errorf("%w: %d silences are pending or active, the most weatherd keeps; expire some first", api.ErrConflict, live)
 	}

@@ -15,14 +15,6 @@ import (
 // instead of checkpointing, so nothing is dropped.
 var ErrOutboxFull = errors.New("alert outbox full")
 
-const (
-	defaultOutboxLimit = 10000
-	defaultMaxBackoff  = 5 * time.Minute
-	// defaultSendTimeout bounds one delivery: a webhook's attempts (3 of
-	// its 10 s request timeout) or an SNS Publish with the SDK's retries.
-	defaultSendTimeout = 30 * time.Second
-)
-
 // claimTTL is how long an engine owns an outbox entry it is delivering;
 // another engine (or this one after a restart) takes it over after that.
 const claimTTL = 2 * time.Minute

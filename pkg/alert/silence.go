@@ -187,18 +187,8 @@ func (e *Engine) mute(ctx context.Context, ls *locState, rule *Rule, d *state.Al
 	}
 	if kind == KindRepeat && d.Ack != nil {
 		m.reason = ReasonAcknowledged
-	} else {
-		ids, err := e.silencedBy(ctx, ls, rule, d.Location)
-		if err != nil {
-			return m, err
-		}
-		if len(ids) > 0 {
-			m.reason, m.silences = ReasonSilenced, ids
-		} else if m.by, err = e.inhibitedBy(ctx, ls, rule, d.Location); err != nil {
-			return m, err
-		} else if m.by != "" {
-			m.reason = ReasonInhibited
-		}
+	} else if err := e.mutedBy(ctx, ls, rule, d.Location, &m); err != nil {
+		return m, err
 	}
 	switch {
 	case kind == "" && m.reason == "":
@@ -215,8 +205,26 @@ func (e *Engine) mute(ctx context.Context, ls *locState, rule *Rule, d *state.Al
 	return m, nil
 }
 
-// silencedBy returns the ids of the silences in force now that match rule at
-// loc, reading them from the store once per batch.
+// mutedBy sets m's reason when a silence in force or an inhibition mutes
+// rule at loc.
+func (e *Engine) mutedBy(ctx context.Context, ls *locState, rule *Rule, loc string, m *muted) error {
+	ids, err := e.silencedBy(ctx, ls, rule, loc)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		m.reason, m.silences = ReasonSilenced, ids
+		return nil
+	}
+	if m.by, err = e.inhibitedBy(ctx, ls, rule, loc); err != nil {
+		return err
+	}
+	if m.by != "" {
+		m.reason = ReasonInhibited
+	}
+	return nil
+}
+
 // muteNotice decides whether a forecast rule's notice of transition kind
 // is muted by a silence or an inhibition, and updates d's operator fields.
 // A muted prediction is owed: the first update heard afterwards is sent as
@@ -232,16 +240,8 @@ func (e *Engine) muteNotice(ctx context.Context, ls *locState, rule *Rule, d *st
 		m.reason = "unsent" // nobody heard of the prediction
 		return m, nil
 	}
-	ids, err := e.silencedBy(ctx, ls, rule, d.Location)
-	if err != nil {
+	if err := e.mutedBy(ctx, ls, rule, d.Location, &m); err != nil {
 		return m, err
-	}
-	if len(ids) > 0 {
-		m.reason, m.silences = ReasonSilenced, ids
-	} else if m.by, err = e.inhibitedBy(ctx, ls, rule, d.Location); err != nil {
-		return m, err
-	} else if m.by != "" {
-		m.reason = ReasonInhibited
 	}
 	if kind == KindPredicted { // a new prediction: nothing owed yet
 		d.Suppressed, d.Unsent = 0, false
@@ -258,6 +258,8 @@ func (e *Engine) muteNotice(ctx context.Context, ls *locState, rule *Rule, d *st
 	return m, nil
 }
 
+// silencedBy returns the ids of the silences in force now that match rule at
+// loc, reading them from the store once per batch.
 func (e *Engine) silencedBy(ctx context.Context, ls *locState, rule *Rule, loc string) ([]string, error) {
 	if !ls.ops.silencesRead {
 		s, err := e.store.Silences(ctx)
@@ -427,22 +429,4 @@ func notifyKind(kind string) string {
 		return KindFiring
 	}
 	return kind
-}
-
-// acked notes who acknowledged rule at loc, for the next digest.
-func (d *digests) acked(loc weather.EventLocation, tz, rule, by string) {
-	if len(d.channels) == 0 {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, ch := range d.channels {
-		a := d.acc(ch, loc, tz)
-		da := a.alerts[rule]
-		if da == nil {
-			da = &state.DigestAlert{Rule: rule}
-			a.alerts[rule] = da
-		}
-		da.AckBy = by
-	}
 }

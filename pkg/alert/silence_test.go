@@ -285,3 +285,31 @@ func TestEngine_SilenceMutesForecastNotices(t *testing.T) {
 		}
 	})
 }
+
+// TestEngine_AddSilenceForgetsLongExpiredOnes: silences expired for more
+// than a week are no longer listed, and adding a silence deletes them from
+// the store, so the silences every batch reads stay few.
+func TestEngine_AddSilenceForgetsLongExpiredOnes(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, testConfig(rule("gusty", "windGust >= 20")), Deps{})
+	old := h.silence(t, api.Matchers{Rule: "gusty"}, time.Hour)
+	h.clk.Set(t0.Add(5 * 24 * time.Hour))
+	recent := h.silence(t, api.Matchers{Location: "toronto"}, time.Hour)
+	h.clk.Set(t0.Add(8 * 24 * time.Hour))
+	listed, err := h.e.Silences(ctx)
+	if err != nil || len(listed) != 1 || listed[0].ID != recent.ID {
+		t.Fatalf("Silences = %+v, %v; want only %s (the other ended over a week ago)", listed, err, recent.ID)
+	}
+	if stored, _ := h.e.store.Silences(ctx); len(stored) != 2 {
+		t.Fatalf("stored %d silences before the next add, want 2 (listing deletes nothing)", len(stored))
+	}
+	added := h.silence(t, api.Matchers{Rule: "gusty"}, time.Hour)
+	stored, err := h.e.store.Silences(ctx)
+	var ids []string
+	for _, s := range stored {
+		ids = append(ids, s.ID)
+	}
+	if want := []string{recent.ID, added.ID}; err != nil || !reflect.DeepEqual(ids, want) {
+		t.Errorf("stored after an add: %q, %v; want %q (%s deleted)", ids, err, want, old.ID)
+	}
+}

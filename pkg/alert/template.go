@@ -43,8 +43,8 @@ While notifications were held:
 {{end}}`
 
 	DefaultSMSTemplate = `{{if eq .Kind "digest"}}{{.LocationName}} {{date .Digest.To}}: ` +
-		`{{with .Digest.MinTemperature}}{{num .}}{{else}}?{{end}}..{{with .Digest.MaxTemperature}}{{num .}}{{else}}?{{end}} C, ` +
-		`gust {{with .Digest.MaxGust}}{{num .}}{{else}}?{{end}} m/s, rain {{num .Digest.RainMM}} mm, ` +
+		`{{.Show "temperature" .Digest.MinTemperature}}..{{.Show "temperature" .Digest.MaxTemperature}}, ` +
+		`gust {{.Show "windGust" .Digest.MaxGust}}, rain {{.Show "rainAccumulation" .Digest.RainMM}}, ` +
 		`{{len .Digest.Alerts}} alert(s)` +
 		`{{with .Digest.Expected}}; expected: {{range $i, $x := .}}{{if $i}}, {{end}}{{$x.Summary}} {{localtime $x.Onset}}{{end}}{{end}}` +
 		`{{else -}}
@@ -55,9 +55,9 @@ While notifications were held:
 Weather digest for {{.LocationName}} ({{.LocationID}})
 {{utc .Digest.From}} to {{utc .Digest.To}}, {{.Digest.Readings}} readings.
 
-Temperature: {{with .Digest.MinTemperature}}{{num .}}{{else}}n/a{{end}} to {{with .Digest.MaxTemperature}}{{num .}}{{else}}n/a{{end}} °C
-Max gust:    {{with .Digest.MaxGust}}{{num .}} m/s{{else}}n/a{{end}}
-Rain:        {{num .Digest.RainMM}} mm (max {{with .Digest.MaxRain}}{{num .}}{{else}}0{{end}} mm/h)
+Temperature: {{.Show "temperature" .Digest.MinTemperature}} to {{.Show "temperature" .Digest.MaxTemperature}}
+Max gust:    {{.Show "windGust" .Digest.MaxGust}}
+Rain:        {{.Show "rainAccumulation" .Digest.RainMM}} (max {{with .Digest.MaxRain}}{{$.Show "rainIntensity" .}}{{else}}{{$.Show "rainIntensity" 0.0}}{{end}})
 {{if .Digest.Alerts}}
 Alerts:
 {{- range .Digest.Alerts}}
@@ -207,7 +207,22 @@ type messageData struct {
 
 type valueView struct{ Name, Text string }
 
-func newMessageData(ev state.Event, channel string, u notify.Units, loc *time.Location) messageData {
+// Show formats v, a value of the reading value name (a float64, or a
+// *float64 where nil is "n/a"), in the channel's units: {{.Show
+// "windGust" .Digest.MaxGust}} is "108 km/h" or "67 mph".
+func (d messageData) Show(name string, v any) string {
+	switch x := v.(type) {
+	case float64:
+		return d.Units.Format(name, x)
+	case *float64:
+		if x != nil {
+			return d.Units.Format(name, *x)
+		}
+	}
+	return "n/a"
+}
+
+func newMessageData(ev state.Event, channel string, u notify.Units, loc *time.Location, now time.Time) messageData {
 	d := messageData{Event: ev, Channel: channel, State: stateOf(ev)}
 	switch ev.Kind {
 	case KindFiring:
@@ -248,7 +263,7 @@ func newMessageData(ev state.Event, channel string, u notify.Units, loc *time.Lo
 		}
 		d.ValueList = append(d.ValueList, valueView{Name: n, Text: txt})
 	}
-	humanize(&d, u, loc)
+	humanize(&d, u, loc, now)
 	return d
 }
 
@@ -264,12 +279,12 @@ func stateOf(ev state.Event) string {
 
 // render turns an entry into the message a channel sends, showing values
 // in units u.
-func (t *templates) render(e state.Entry, u notify.Units) (notify.Message, error) {
+func (t *templates) render(e state.Entry, u notify.Units, now time.Time) (notify.Message, error) {
 	z, err := t.inZone(e.Event.Timezone)
 	if err != nil {
 		return notify.Message{}, fmt.Errorf("render %s: %w", e.ID, err)
 	}
-	d := newMessageData(e.Event, e.Channel, u, z.loc)
+	d := newMessageData(e.Event, e.Channel, u, z.loc, now)
 	exec := func(tm *template.Template) (string, error) {
 		var b strings.Builder
 		if err := tm.Execute(&b, d); err != nil {

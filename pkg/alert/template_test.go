@@ -31,7 +31,7 @@ func TestTemplates_LocalTimePerZone(t *testing.T) {
 			Kind: KindFiring, Rule: "strong-wind", Severity: "warning", LocationID: "l", LocationName: "L",
 			Timezone: tc.zone, ObservedAt: at,
 		}}
-		m, err := tm.render(e, notify.Units{})
+		m, err := tm.render(e, notify.Units{}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,9 +36,28 @@ func Handler(svc Service, auth Auth, log *slog.Logger) http.Handler {
 	mux.HandleFunc("DELETE /api/v1/silences/{id}", h.write(h.expireSilence))
 	mux.HandleFunc("POST /api/v1/alerts/{location}/{rule}/ack", h.write(h.ack))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowed(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// allowed lists the methods an endpoint of mux answers at r's path, for a
+// request whose method it does not.
+func allowed(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "/api/v1/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 type handler struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/alert"
 	"github.com/weatherd/weatherd/pkg/api"
 	"github.com/weatherd/weatherd/pkg/weather"
@@ -38,6 +39,7 @@ func newService(t *testing.T) service {
 		Rules:    []alert.RuleConfig{{Name: "gusty", Expr: "windGust >= 20", Severity: "warning", Locations: []string{"*"}, Channels: []string{"log"}}},
 		Channels: map[string]alert.ChannelConfig{"log": {Type: "log"}},
 		State:    alert.StateConfig{Driver: "memory"},
+		Outbox:   testkit.Default[alert.OutboxConfig](t, "alerts.outbox"),
 	}, locations, alert.Deps{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +93,9 @@ func TestHandler(t *testing.T) {
 		{name: "Status", path: "/api/v1/status", status: 200, want: `"leases": [` + "\n" + `    "shardId-000000000001"`},
 		{name: "SilencesEmpty", path: "/api/v1/silences", status: 200, want: "[]"},
 		{name: "NoSuchEndpoint", path: "/api/v1/alert", status: 404, isError: true, want: "no endpoint GET /api/v1/alert"},
-		{name: "WrongMethod", method: "PUT", path: "/api/v1/silences", auth: bearer, status: 404, isError: true, want: "no endpoint PUT /api/v1/silences"},
+		{name: "WrongMethod", method: "PUT", path: "/api/v1/silences", auth: bearer, status: 405, isError: true, want: "PUT /api/v1/silences: method not allowed (allowed: GET, POST)"},
+		{name: "WrongMethodOnAnId", path: "/api/v1/silences/abc123", status: 405, isError: true, want: "GET /api/v1/silences/abc123: method not allowed (allowed: DELETE)"},
+		{name: "WrongMethodOnAck", path: "/api/v1/alerts/toronto/gusty/ack", status: 405, isError: true, want: "GET /api/v1/alerts/toronto/gusty/ack: method not allowed (allowed: POST)"},
 
 		{name: "WriteWithoutConfiguredToken", h: noToken, method: "POST", path: "/api/v1/silences", auth: bearer, body: silence, status: 403, isError: true, want: api.NoTokenMessage},
 		{name: "WriteMissingToken", method: "POST", path: "/api/v1/silences", body: silence, status: 401, isError: true, want: `missing bearer token: send "Authorization: Bearer <token>"`},
@@ -161,6 +165,11 @@ func TestHandler(t *testing.T) {
 				}
 				if tt.status == 401 && rec.Header().Get("WWW-Authenticate") == "" {
 					t.Error("401 without WWW-Authenticate")
+				}
+				if tt.status == 405 {
+					if allow, want := rec.Header().Get("Allow"), strings.TrimSuffix(tt.want[strings.LastIndex(tt.want, "allowed: ")+len("allowed: "):], ")"); allow != want {
+						t.Errorf("Allow = %q, want %q", allow, want)
+					}
 				}
 				return
 			}

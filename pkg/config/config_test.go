@@ -246,6 +246,11 @@ func TestWarnings(t *testing.T) {
 	if ws := Warnings(cfg); len(ws) != 0 {
 		t.Errorf("the embedded default warns: %q", ws)
 	}
+	cfg.Poller.Forecast.Enabled = false
+	if ws, want := Warnings(cfg), "poller.forecast.enabled is false, so the forecast rules of alerts.rules (strong-wind-ahead) get no forecasts from this poller and never fire; enable forecasts or remove the rules"; len(ws) != 1 || ws[0] != want {
+		t.Errorf("forecast rules without forecasts: %q, want [%q]", ws, want)
+	}
+	cfg.Poller.Forecast.Enabled = true
 	cfg.Stream.Driver = "kinesis"
 	if ws := Warnings(cfg); len(ws) != 1 || !strings.HasPrefix(ws[0], "poller.leader.enabled is false with stream.driver kinesis") {
 		t.Errorf("kinesis without leadership: %q", ws)

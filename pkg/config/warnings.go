@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/weatherd/weatherd/pkg/stream"
@@ -15,6 +17,9 @@ func Warnings(c *Config) []string {
 		return ws
 	}
 	ws = append(ws, c.Poller.BudgetWarnings(len(c.Locations), time.Now())...)
+	if fr := c.Alerts.ForecastRules(); len(fr) > 0 && !c.Poller.Forecast.Enabled {
+		ws = append(ws, fmt.Sprintf("poller.forecast.enabled is false, so the forecast rules of alerts.rules (%s) get no forecasts from this poller and never fire; enable forecasts or remove the rules", strings.Join(fr, ", ")))
+	}
 	ws = append(ws, c.Stream.Warnings("stream")...)
 	switch {
 	case c.Stream.Driver == stream.DriverKinesis && !c.Poller.Leader.Enabled:

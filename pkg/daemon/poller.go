@@ -3,11 +3,15 @@ package daemon
 import (
 	"context"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/weatherd/weatherd/pkg/awsconf"
 	"github.com/weatherd/weatherd/pkg/lake"
 	"github.com/weatherd/weatherd/pkg/leader"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/poller"
+	"github.com/weatherd/weatherd/pkg/provider"
+	"github.com/weatherd/weatherd/pkg/stream"
 )
 
 // newPoller returns the poller component, or nil when poller.enabled is
@@ -57,6 +61,29 @@ func newPoller(dp deps, st *streamParts, writer *lake.Writer) (*lifecycle.Compon
 	// is ready); reaching the lease table is. Only the leader fetches
 	// forecasts too.
 	return &lifecycle.Component{Name: "poller", Run: leader.NewGate(elector, run).Run, Check: elector.Health}, elector, nil
+}
+
+// withForecasts returns run and, with poller.forecast.enabled, the forecast
+// poller running beside it (both stop when either fails or ctx ends).
+func withForecasts(dp deps, run func(context.Context) error, fc provider.Forecaster, out stream.Producer, m *poller.Metrics) (func(context.Context) error, error) {
+	cfg := dp.cfg
+	if !cfg.Poller.Forecast.Enabled {
+		return run, nil
+	}
+	if fc == nil {
+		dp.log.Warn("poller.forecast.enabled is true but the provider does not forecast; no forecasts fetched", "provider", cfg.Poller.Provider)
+		return run, nil
+	}
+	fp, err := poller.NewForecast(cfg.Poller.Config, cfg.Locations, fc, out, m, dp.log)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		g, ctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return run(ctx) })
+		g.Go(func() error { return fp.Run(ctx) })
+		return g.Wait()
+	}, nil
 }
 
 // newElector returns the poller leadership election, as workerID (the

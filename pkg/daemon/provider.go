@@ -1,21 +1,17 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/weatherd/weatherd/pkg/config"
-	"github.com/weatherd/weatherd/pkg/poller"
 	"github.com/weatherd/weatherd/pkg/provider"
 	"github.com/weatherd/weatherd/pkg/provider/openmeteo"
 	"github.com/weatherd/weatherd/pkg/provider/simulated"
 	"github.com/weatherd/weatherd/pkg/provider/tomorrowio"
-	"github.com/weatherd/weatherd/pkg/stream"
 )
 
 // newProvider builds the weather provider poller.provider names, its
@@ -46,27 +42,4 @@ func newSource(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) 
 		return openmeteo.New(p.OpenMeteo, p.Timeout, reg, log)
 	}
 	return nil, fmt.Errorf("unknown provider %q", p.Provider)
-}
-
-// withForecasts returns run and, with poller.forecast.enabled, the forecast
-// poller running beside it (both stop when either fails or ctx ends).
-func withForecasts(dp deps, run func(context.Context) error, fc provider.Forecaster, out stream.Producer, m *poller.Metrics) (func(context.Context) error, error) {
-	cfg := dp.cfg
-	if !cfg.Poller.Forecast.Enabled {
-		return run, nil
-	}
-	if fc == nil {
-		dp.log.Warn("poller.forecast.enabled is true but the provider does not forecast; no forecasts fetched", "provider", cfg.Poller.Provider)
-		return run, nil
-	}
-	fp, err := poller.NewForecast(cfg.Poller.Config, cfg.Locations, fc, out, m, dp.log)
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context) error {
-		g, ctx := errgroup.WithContext(ctx)
-		g.Go(func() error { return run(ctx) })
-		g.Go(func() error { return fp.Run(ctx) })
-		return g.Wait()
-	}, nil
 }

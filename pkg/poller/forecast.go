@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -55,8 +54,7 @@ type ForecastPoller struct {
 	out       stream.Producer
 	m         *forecastMetrics
 	log       *slog.Logger
-	now       func() time.Time
-	wait      func(ctx context.Context, d time.Duration) error
+	clock     // now and wait
 }
 
 // NewForecast returns the forecast poller of locations through prov into
@@ -72,15 +70,15 @@ func NewForecast(cfg Config, locations []weather.Location, prov provider.Forecas
 	}
 	// The options are the realtime poller's: apply them to one to read
 	// the clock they set.
-	p := &Poller{now: time.Now, wait: lifecycle.Sleep}
+	p := &Poller{clock: clock{now: time.Now, wait: lifecycle.Sleep}}
 	for _, o := range opts {
 		o(p)
 	}
 	return &ForecastPoller{
 		cfg: cfg, schedule: sched, locations: locations, prov: prov, out: out,
-		m:   m.forForecasts(prov.Name()),
-		log: log.With("component", "forecast-poller", "provider", prov.Name()),
-		now: p.now, wait: p.wait,
+		m:     m.forForecasts(prov.Name()),
+		log:   log.With("component", "forecast-poller", "provider", prov.Name()),
+		clock: p.clock,
 	}, nil
 }
 
@@ -108,12 +106,8 @@ func (p *ForecastPoller) Run(ctx context.Context) error {
 			next = p.schedule.Next(next)
 		}
 		// Skip schedule times that passed while the tick ran.
-		now := p.now()
-		skipped := 0
-		for !next.IsZero() && !next.After(now) {
-			skipped++
-			next = p.schedule.Next(next)
-		}
+		var skipped int
+		next, skipped = notPassed(p.schedule, next, p.now())
 		if skipped > 0 {
 			p.m.ticksSkipped.Add(float64(skipped))
 			p.log.Warn("forecast tick ran past the next schedule time; skipping", "skipped_ticks", skipped, "tick", at.Format(time.RFC3339))
@@ -131,43 +125,9 @@ func (p *ForecastPoller) Run(ctx context.Context) error {
 
 // tick fetches every location's forecast issued at at.
 func (p *ForecastPoller) tick(ctx context.Context, at time.Time) {
-	start := p.now()
 	half := p.schedule.Next(at).Sub(at) / 2
-	spread := max(0, min(p.cfg.Spread, half))
-	t := &tally{counts: map[string]int{}, firstErr: map[string]string{}}
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for _, loc := range p.locations {
-		delay := jitter(loc.ID, at, spread)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if p.wait(ctx, delay-p.now().Sub(start)) != nil {
-				return
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			outcome, err := p.fetchOne(ctx, loc, at)
-			t.add(outcome, loc.ID, err)
-		}()
-	}
-	wg.Wait()
-	attrs := []any{"tick", at.UTC().Format(time.RFC3339), "locations", len(p.locations), "duration", p.now().Sub(start).Round(time.Millisecond).String()}
-	for _, o := range outcomes {
-		if n := t.counts[o]; n > 0 {
-			attrs = append(attrs, o, n)
-		}
-	}
-	p.log.Info("forecast poll", attrs...)
-	for _, o := range outcomes {
-		if msg, ok := t.firstErr[o]; ok {
-			p.log.Error("forecast poll failures", "outcome", o, "count", t.counts[o], "first", msg)
-		}
-	}
+	fanOut(ctx, p.clock, p.locations, at, max(0, min(p.cfg.Spread, half)), p.cfg.Concurrency, p.log, "forecast poll",
+		func(ctx context.Context, loc weather.Location) (string, error) { return p.fetchOne(ctx, loc, at) })
 }
 
 // fetchOne fetches loc's forecast issued at at and hands it to the producer.

@@ -31,8 +31,7 @@ type Poller struct {
 	out       stream.Producer
 	metrics   *metrics
 	log       *slog.Logger
-	now       func() time.Time
-	wait      func(ctx context.Context, d time.Duration) error
+	clock     // now and wait
 
 	store StateStore // optional: remembers last across restarts
 
@@ -68,8 +67,7 @@ func New(cfg Config, locations []weather.Location, prov provider.Provider, out s
 		out:       out,
 		metrics:   m.forProvider(prov.Name()),
 		log:       log.With("component", "poller", "provider", prov.Name()),
-		now:       time.Now,
-		wait:      lifecycle.Sleep,
+		clock:     clock{now: time.Now, wait: lifecycle.Sleep},
 		last:      make(map[string]time.Time, len(locations)),
 	}
 	for _, o := range opts {
@@ -109,13 +107,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			pending = p.snapshot()
 		}
 		// Skip schedule times that passed while the tick ran.
-		now := p.now()
-		following := p.schedule.Next(next)
-		skipped := 0
-		for !following.IsZero() && !following.After(now) {
-			skipped++
-			following = p.schedule.Next(following)
-		}
+		following, skipped := notPassed(p.schedule, p.schedule.Next(next), p.now())
 		if skipped > 0 {
 			p.metrics.ticksSkipped.Add(float64(skipped))
 			p.log.Warn("poll tick ran past the next schedule time; skipping", "skipped_ticks", skipped, "tick", next.Format(time.RFC3339))
@@ -137,65 +129,10 @@ func (p *Poller) idle(ctx context.Context) error {
 	return nil
 }
 
-// tally tallies a tick's results for its one summary line.
-type tally struct {
-	mu       sync.Mutex
-	counts   map[string]int
-	firstErr map[string]string
-}
-
-func (t *tally) add(outcome string, loc string, err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.counts[outcome]++
-	if err != nil {
-		if _, ok := t.firstErr[outcome]; !ok {
-			t.firstErr[outcome] = fmt.Sprintf("%s: %v", loc, err)
-		}
-	}
-}
-
 // tick polls every location once for schedule time at.
 func (p *Poller) tick(ctx context.Context, at time.Time) {
-	start := p.now()
 	p.metrics.ticks.Inc()
-	spread := p.spread(at)
-	t := &tally{counts: map[string]int{}, firstErr: map[string]string{}}
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for _, loc := range p.locations {
-		delay := jitter(loc.ID, at, spread)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if p.wait(ctx, delay-p.now().Sub(start)) != nil {
-				return
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			outcome, err := p.pollOne(ctx, loc)
-			t.add(outcome, loc.ID, err)
-		}()
-	}
-	wg.Wait()
-	attrs := []any{"tick", at.UTC().Format(time.RFC3339), "locations", len(p.locations), "duration", p.now().Sub(start).Round(time.Millisecond).String()}
-	for _, o := range outcomes {
-		if n := t.counts[o]; n > 0 {
-			attrs = append(attrs, o, n)
-		}
-	}
-	p.log.Info("poll", attrs...)
-	// One error line per kind of failure per tick: an expired key or a rate
-	// limit says so once, not once per location.
-	for _, o := range outcomes {
-		if msg, ok := t.firstErr[o]; ok {
-			p.log.Error("poll failures", "outcome", o, "count", t.counts[o], "first", msg)
-		}
-	}
+	fanOut(ctx, p.clock, p.locations, at, p.spread(at), p.cfg.Concurrency, p.log, "poll", p.pollOne)
 }
 
 // outcomes in the order the summary line shows them.

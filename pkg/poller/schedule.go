@@ -26,3 +26,15 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	}
 	return s, nil
 }
+
+// notPassed returns the first time of s from next on that is after now, and
+// how many passed ones it skipped (a tick ran past them). The zero time
+// means s has no next time.
+func notPassed(s cron.Schedule, next, now time.Time) (time.Time, int) {
+	skipped := 0
+	for !next.IsZero() && !next.After(now) {
+		skipped++
+		next = s.Next(next)
+	}
+	return next, skipped
+}

@@ -11,26 +11,26 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
-// StreamAPI is the part of the Kinesis client EnsureStream uses.
-type StreamAPI interface {
+// streamAPI is the part of the Kinesis client EnsureStream uses.
+type streamAPI interface {
 	CreateStream(ctx context.Context, in *kinesis.CreateStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error)
 	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
 }
 
-var _ StreamAPI = (*kinesis.Client)(nil)
+var _ streamAPI = (*kinesis.Client)(nil)
 
-// EnsureTimeout bounds how long EnsureStream waits for a stream to become
+// ensureTimeout bounds how long EnsureStream waits for a stream to become
 // ACTIVE when ctx has no earlier deadline.
-const EnsureTimeout = 2 * time.Minute
+const ensureTimeout = 2 * time.Minute
 
 // EnsureStream creates the stream name with shards shards unless it exists,
 // and waits until it is ACTIVE. It is idempotent: an existing stream is left
 // as it is, whatever its shard count.
-func EnsureStream(ctx context.Context, api StreamAPI, name string, shards int) error {
+func EnsureStream(ctx context.Context, api streamAPI, name string, shards int) error {
 	if shards < 1 {
 		return fmt.Errorf("ensure stream %s: %d shards, want at least 1", name, shards)
 	}
-	ctx, cancel := context.WithTimeout(ctx, EnsureTimeout)
+	ctx, cancel := context.WithTimeout(ctx, ensureTimeout)
 	defer cancel()
 	status, err := streamStatus(ctx, api, name)
 	var nf *types.ResourceNotFoundException
@@ -66,7 +66,7 @@ func EnsureStream(ctx context.Context, api StreamAPI, name string, shards int) e
 	}
 }
 
-func streamStatus(ctx context.Context, api StreamAPI, name string) (types.StreamStatus, error) {
+func streamStatus(ctx context.Context, api streamAPI, name string) (types.StreamStatus, error) {
 	out, err := api.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
 	if err != nil {
 		return "", err

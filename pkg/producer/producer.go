@@ -31,24 +31,24 @@ import (
 
 // Kinesis limits and the producer's own bounds.
 const (
-	// MaxBatchRecords and MaxBatchBytes bound one PutRecords call.
-	MaxBatchRecords = 500
-	MaxBatchBytes   = 5 << 20
-	// MaxRecordBytes bounds one record, data plus partition key.
-	MaxRecordBytes = 1 << 20
-	// MaxPartitionKey is the longest partition key, in characters.
-	MaxPartitionKey = 256
-	// MaxBufferedBytes bounds the buffer's memory whatever BufferRecords says.
-	MaxBufferedBytes = 64 << 20
+	// maxBatchRecords and maxBatchBytes bound one PutRecords call.
+	maxBatchRecords = 500
+	maxBatchBytes   = 5 << 20
+	// maxRecordBytes bounds one record, data plus partition key.
+	maxRecordBytes = 1 << 20
+	// maxPartitionKey is the longest partition key, in characters.
+	maxPartitionKey = 256
+	// maxBufferedBytes bounds the buffer's memory whatever BufferRecords says.
+	maxBufferedBytes = 64 << 20
 	// DrainTimeout is how long Run keeps delivering the buffer after its
 	// context ends.
 	DrainTimeout = 5 * time.Second
-	// CallTimeout bounds one PutRecords call.
-	CallTimeout = 10 * time.Second
-	// MinBackoff and MaxBackoff bound the jittered exponential wait after a
+	// callTimeout bounds one PutRecords call.
+	callTimeout = 10 * time.Second
+	// minBackoff and maxBackoff bound the jittered exponential wait after a
 	// failed call or failed entries.
-	MinBackoff = 100 * time.Millisecond
-	MaxBackoff = 5 * time.Second
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
 	// dropLogEvery rate-limits the log line about dropped records.
 	dropLogEvery = 10 * time.Second
 )
@@ -63,21 +63,21 @@ var (
 	ErrClosed = errors.New("producer stopped")
 )
 
-// PutRecordsAPI is the part of the Kinesis client the producer uses.
-type PutRecordsAPI interface {
+// putRecordsAPI is the part of the Kinesis client the producer uses.
+type putRecordsAPI interface {
 	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
 }
 
-var _ PutRecordsAPI = (*kinesis.Client)(nil)
+var _ putRecordsAPI = (*kinesis.Client)(nil)
 
-// Journal is the part of the spool the producer uses.
-type Journal interface {
+// journal is the part of the spool the producer uses.
+type journal interface {
 	Append(key string, data []byte) (spool.ID, error)
 	Ack(ids ...spool.ID)
 	Sync() error
 }
 
-var _ Journal = (*spool.Spool)(nil)
+var _ journal = (*spool.Spool)(nil)
 
 type entry struct {
 	key     string
@@ -91,7 +91,7 @@ func (e entry) size() int { return len(e.key) + len(e.data) }
 // Producer is a stream.Producer for Kinesis.
 type Producer struct {
 	cfg stream.KinesisConfig
-	api PutRecordsAPI
+	api putRecordsAPI
 	m   *metrics
 	log *slog.Logger
 
@@ -110,7 +110,7 @@ type Producer struct {
 
 	health lifecycle.Health // whether PutRecords reaches Kinesis
 
-	spool       Journal // nil: records live in memory only
+	spool       journal // nil: records live in memory only
 	recovered   int     // records the spool handed over at New
 	lastSyncLog time.Time
 }
@@ -126,13 +126,13 @@ type Option func(*Producer)
 // lose them): Put then reports stream.ErrBufferFull until the buffer drains
 // below the bound. Records still buffered when Run returns stay in the spool
 // for the next start instead of being dropped.
-func WithSpool(j Journal, recovered []spool.Entry) Option {
+func WithSpool(j journal, recovered []spool.Entry) Option {
 	return func(p *Producer) {
 		p.spool = j
 		for _, e := range recovered {
 			// Put checked these before spooling them; a record Kinesis
 			// would refuse would take its whole batch down with it.
-			if n := utf8.RuneCountInString(e.Key); n == 0 || n > MaxPartitionKey || len(e.Key)+len(e.Data) > MaxRecordBytes {
+			if n := utf8.RuneCountInString(e.Key); n == 0 || n > maxPartitionKey || len(e.Key)+len(e.Data) > maxRecordBytes {
 				p.m.dropped.WithLabelValues("rejected").Inc()
 				p.log.Error("spooled record Kinesis would refuse; dropped", "spool_id", e.ID.String(), "key_chars", n, "bytes", len(e.Key)+len(e.Data))
 				j.Ack(e.ID)
@@ -150,7 +150,7 @@ var _ stream.Producer = (*Producer)(nil)
 // New returns a producer for the stream cfg.Name, with cfg as
 // stream.Config.Validate accepted it. Run must run for records to be
 // delivered.
-func New(cfg stream.KinesisConfig, api PutRecordsAPI, reg prometheus.Registerer, log *slog.Logger, opts ...Option) *Producer {
+func New(cfg stream.KinesisConfig, api putRecordsAPI, reg prometheus.Registerer, log *slog.Logger, opts ...Option) *Producer {
 	p := &Producer{
 		cfg:          cfg,
 		api:          api,
@@ -173,11 +173,11 @@ func New(cfg stream.KinesisConfig, api PutRecordsAPI, reg prometheus.Registerer,
 // record is appended to it first; if that fails Put returns the error, which
 // names the spool file, and the record is not queued.
 func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) error {
-	if n := utf8.RuneCountInString(partitionKey); n == 0 || n > MaxPartitionKey {
-		return fmt.Errorf("%w: %d characters, want 1 to %d", ErrBadPartitionKey, n, MaxPartitionKey)
+	if n := utf8.RuneCountInString(partitionKey); n == 0 || n > maxPartitionKey {
+		return fmt.Errorf("%w: %d characters, want 1 to %d", ErrBadPartitionKey, n, maxPartitionKey)
 	}
 	e := entry{key: partitionKey, data: data}
-	if e.size() > MaxRecordBytes {
+	if e.size() > maxRecordBytes {
 		p.m.dropped.WithLabelValues("too_large").Inc()
 		return fmt.Errorf("%w: record for partition key %q is %d bytes (data + key), over the 1 MiB limit", ErrRecordTooLarge, partitionKey, e.size())
 	}
@@ -186,7 +186,7 @@ func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) er
 		p.mu.Unlock()
 		return ErrClosed
 	}
-	if len(p.queue) >= p.cfg.BufferRecords || p.bytes+e.size() > MaxBufferedBytes {
+	if len(p.queue) >= p.cfg.BufferRecords || p.bytes+e.size() > maxBufferedBytes {
 		p.noteDropLocked()
 		p.mu.Unlock()
 		return stream.ErrBufferFull
@@ -313,7 +313,7 @@ func (p *Producer) linger(ctx context.Context) {
 	}
 	t := time.NewTimer(p.cfg.Linger)
 	defer t.Stop()
-	for p.Buffered() < MaxBatchRecords {
+	for p.Buffered() < maxBatchRecords {
 		select {
 		case <-ctx.Done():
 			return
@@ -337,16 +337,16 @@ func (p *Producer) sendAndBackoff(ctx context.Context, failures int) int {
 	return failures
 }
 
-// sendBackoff is the wait after failed sends: from MinBackoff, doubling up
-// to MaxBackoff, jittered into [d/2, d).
-var sendBackoff = backoff.Exponential{Base: MinBackoff, Max: MaxBackoff}
+// sendBackoff is the wait after failed sends: from minBackoff, doubling up
+// to maxBackoff, jittered into [d/2, d).
+var sendBackoff = backoff.Exponential{Base: minBackoff, Max: maxBackoff}
 
 // batch returns the oldest records that fit one PutRecords call.
 func (p *Producer) batch() []entry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n, size := 0, 0
-	for n < len(p.queue) && n < MaxBatchRecords && size+p.queue[n].size() <= MaxBatchBytes {
+	for n < len(p.queue) && n < maxBatchRecords && size+p.queue[n].size() <= maxBatchBytes {
 		size += p.queue[n].size()
 		n++
 	}
@@ -366,7 +366,7 @@ func (p *Producer) send(ctx context.Context) bool {
 	for i, e := range b {
 		in.Records[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(e.key), Data: e.data}
 	}
-	cctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	start := time.Now()
 	out, err := p.api.PutRecords(cctx, in)
 	cancel()

@@ -39,7 +39,7 @@ func newLogger(w *syncBuffer) *slog.Logger {
 // them, and passes the others through; later calls pass through. It records
 // the partition keys and bodies of every call.
 type failFirst struct {
-	api   PutRecordsAPI
+	api   putRecordsAPI
 	fail  map[int]bool
 	mu    sync.Mutex
 	calls [][]string
@@ -331,7 +331,7 @@ func TestProducer_KinesisDown(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for i, d := range sleeps[:3] {
-		base := min(MinBackoff<<i, MaxBackoff)
+		base := min(minBackoff<<i, maxBackoff)
 		if d < base/2 || d >= base {
 			t.Errorf("backoff %d = %s, want in [%s, %s)", i+1, d, base/2, base)
 		}
@@ -348,7 +348,7 @@ func TestProducer_KinesisDown(t *testing.T) {
 func TestProducer_Put(t *testing.T) {
 	p := New(stream.KinesisConfig{Name: "s", BufferRecords: 10}, closedPortKinesis(t), prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	ctx := context.Background()
-	big := make([]byte, MaxRecordBytes-len("toronto")+1)
+	big := make([]byte, maxRecordBytes-len("toronto")+1)
 	err := p.Put(ctx, "toronto", big)
 	want := `record too large for Kinesis: record for partition key "toronto" is 1048577 bytes (data + key), over the 1 MiB limit`
 	if !errors.Is(err, ErrRecordTooLarge) || err.Error() != want {
@@ -368,12 +368,12 @@ func TestProducer_Put(t *testing.T) {
 	}
 	// The byte bound holds whatever buffer_records says.
 	q := New(stream.KinesisConfig{Name: "s", BufferRecords: 1000}, closedPortKinesis(t), prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
-	rec := make([]byte, MaxRecordBytes-10)
+	rec := make([]byte, maxRecordBytes-10)
 	n := 0
 	for ; q.Put(ctx, "k", rec) == nil; n++ {
 	}
-	if n != MaxBufferedBytes/(MaxRecordBytes-9) {
-		t.Fatalf("buffered %d records of ~1 MiB, want %d", n, MaxBufferedBytes/(MaxRecordBytes-9))
+	if n != maxBufferedBytes/(maxRecordBytes-9) {
+		t.Fatalf("buffered %d records of ~1 MiB, want %d", n, maxBufferedBytes/(maxRecordBytes-9))
 	}
 }
 
@@ -420,7 +420,7 @@ func benchProducer(b *testing.B, opts ...Option) {
 
 // outage sends to down while it is set, else to up.
 type outage struct {
-	up, down PutRecordsAPI
+	up, down putRecordsAPI
 	isDown   atomic.Bool
 	calls    atomic.Int32
 }

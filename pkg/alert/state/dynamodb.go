@@ -20,6 +20,7 @@ type DynamoDBAPI interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
@@ -138,29 +139,40 @@ func (d *DynamoDB) Save(ctx context.Context, a *Alert) error {
 // Pending scans for alerts with undelivered notifications.
 func (d *DynamoDB) Pending(ctx context.Context) ([]Alert, error) {
 	var out []Alert
-	var start map[string]types.AttributeValue
-	for {
-		res, err := d.api.Scan(ctx, &dynamodb.ScanInput{
-			TableName:                aws.String(d.table),
-			FilterExpression:         aws.String("attribute_exists(#p)"),
-			ExpressionAttributeNames: map[string]string{"#p": "pending"},
-			ConsistentRead:           aws.Bool(true),
-			ExclusiveStartKey:        start,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("scan alert state for pending notifications: %w", err)
-		}
-		for _, item := range res.Items {
-			a, err := decodeItem(item)
-			if err != nil {
-				return nil, err
-			}
+	err := d.scan(ctx, &dynamodb.ScanInput{
+		TableName:                aws.String(d.table),
+		FilterExpression:         aws.String("attribute_exists(#p)"),
+		ExpressionAttributeNames: map[string]string{"#p": "pending"},
+		ConsistentRead:           aws.Bool(true),
+	}, func(item map[string]types.AttributeValue) error {
+		a, err := decodeItem(item)
+		if err == nil {
 			out = append(out, a)
 		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return out, nil
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan alert state for pending notifications: %w", err)
+	}
+	return out, nil
+}
+
+// scan visits every item in, page after page.
+func (d *DynamoDB) scan(ctx context.Context, in *dynamodb.ScanInput, visit func(map[string]types.AttributeValue) error) error {
+	for {
+		res, err := d.api.Scan(ctx, in)
+		if err != nil {
+			return err
 		}
-		start = res.LastEvaluatedKey
+		for _, item := range res.Items {
+			if err := visit(item); err != nil {
+				return err
+			}
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
 	}
 }
 

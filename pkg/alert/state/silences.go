@@ -135,30 +135,33 @@ func (d *DynamoDB) SaveSilence(ctx context.Context, s *Silence) error {
 	return nil
 }
 
+// DeleteSilence removes s conditionally on its version.
+func (d *DynamoDB) DeleteSilence(ctx context.Context, s Silence) error {
+	_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(d.table),
+		Key:                       key(silencePartition, s.ID),
+		ConditionExpression:       aws.String("attribute_not_exists(#v) OR #v = :v"),
+		ExpressionAttributeNames:  map[string]string{"#v": "version"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": ddbtable.N(s.Version)},
+	})
+	if ddbtable.ConditionFailed(err) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("delete silence %s: %w", s.ID, err)
+	}
+	return nil
+}
+
 // scanAlerts visits every alert item, the silences (location '#...') left out.
 func (d *DynamoDB) scanAlerts(ctx context.Context, visit func(map[string]types.AttributeValue) error) error {
-	in := &dynamodb.ScanInput{
+	return d.scan(ctx, &dynamodb.ScanInput{
 		TableName:                 aws.String(d.table),
 		ConsistentRead:            aws.Bool(true),
 		FilterExpression:          aws.String("NOT begins_with(#l, :internal)"),
 		ExpressionAttributeNames:  map[string]string{"#l": "location"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":internal": &types.AttributeValueMemberS{Value: "#"}},
-	}
-	for {
-		res, err := d.api.Scan(ctx, in)
-		if err != nil {
-			return err
-		}
-		for _, item := range res.Items {
-			if err := visit(item); err != nil {
-				return err
-			}
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			return nil
-		}
-		in.ExclusiveStartKey = res.LastEvaluatedKey
-	}
+	}, visit)
 }
 
 func decodeSilence(item map[string]types.AttributeValue) (Silence, error) {
@@ -222,6 +225,21 @@ func (m *Memory) SaveSilence(_ context.Context, s *Silence) error {
 	}
 	s.Version++
 	m.silences[s.ID] = *s
+	return nil
+}
+
+// DeleteSilence removes s when its version matches.
+func (m *Memory) DeleteSilence(_ context.Context, s Silence) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.silences[s.ID]
+	if !ok {
+		return nil
+	}
+	if cur.Version != s.Version {
+		return ErrConflict
+	}
+	delete(m.silences, s.ID)
 	return nil
 }
 

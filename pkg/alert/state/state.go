@@ -220,4 +220,7 @@ type Store interface {
 	// SaveSilence writes s like Save writes an alert: only if the stored
 	// version is still s.Version (0: absent), else ErrConflict.
 	SaveSilence(ctx context.Context, s *Silence) error
+	// DeleteSilence removes s if the stored version is still s.Version,
+	// else ErrConflict; a silence already gone is not an error.
+	DeleteSilence(ctx context.Context, s Silence) error
 }

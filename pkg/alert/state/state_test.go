@@ -113,6 +113,20 @@ func TestStore_Silences(t *testing.T) {
 			if err != nil || len(all) != 1 || all[0].Rule != "gusty" || all[0].Ack == nil || all[0].Ack.By != "ops" || all[0].Suppressed != 2 || !all[0].Unsent {
 				t.Fatalf("All = %+v, %v (silences must not be listed as alerts)", all, err)
 			}
+			stale = older
+			stale.Version = 1
+			if err := s.DeleteSilence(ctx, stale); !errors.Is(err, state.ErrConflict) {
+				t.Fatalf("DeleteSilence of an older version = %v, want ErrConflict", err)
+			}
+			if err := s.DeleteSilence(ctx, older); err != nil {
+				t.Fatalf("DeleteSilence: %v", err)
+			}
+			if err := s.DeleteSilence(ctx, older); err != nil {
+				t.Fatalf("DeleteSilence of a silence already gone = %v, want nil", err)
+			}
+			if got, err := s.Silences(ctx); err != nil || len(got) != 1 || got[0].ID != "a2" {
+				t.Fatalf("Silences after deleting b1 = %+v, %v", got, err)
+			}
 		})
 	}
 }

@@ -26,19 +26,19 @@ import (
 
 // Defaults.
 const (
-	// BaseBackoff is the first retry delay; it doubles per retry (jittered
-	// between half and all of it) up to MaxBackoff.
-	BaseBackoff = 500 * time.Millisecond
-	MaxBackoff  = 8 * time.Second
+	// baseBackoff is the first retry delay; it doubles per retry (jittered
+	// between half and all of it) up to maxBackoff.
+	baseBackoff = 500 * time.Millisecond
+	maxBackoff  = 8 * time.Second
 	// RateLimitFloor is how long calls stop after a 429 that says neither
 	// Retry-After nor which window is exhausted, when the plan has no hour
 	// or minute limit.
 	RateLimitFloor = time.Minute
 	// maxErrorBody is how much of an error body an error quotes.
 	maxErrorBody = 200
-	// MaxLimiterWait is the longest a request waits for a window to reset
+	// maxLimiterWait is the longest a request waits for a window to reset
 	// (the per-second one) instead of failing with a RateLimitedError.
-	MaxLimiterWait = 2 * time.Second
+	maxLimiterWait = 2 * time.Second
 )
 
 // Config configures a Client.
@@ -79,7 +79,7 @@ type Client struct {
 	hc      *http.Client
 	lim     *limiter
 	redact  secret.Redactor
-	metrics *Metrics
+	metrics *httpMetrics
 	log     *slog.Logger
 	now     func() time.Time
 	sleep   func(ctx context.Context, d time.Duration) error
@@ -100,7 +100,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger, opts ...Option
 	if err := ps.Err(); err != nil {
 		return nil, fmt.Errorf("httpx: %w", err)
 	}
-	m, err := NewMetrics(reg)
+	m, err := newHTTPMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
@@ -158,9 +158,9 @@ func (c *Client) Get(ctx context.Context, what, url string, header http.Header) 
 // Now is the client's clock (WithClock), for the readings' ingested_at.
 func (c *Client) Now() time.Time { return c.now() }
 
-// retryBackoff is the wait after a failed attempt: from BaseBackoff,
-// doubling up to MaxBackoff, jittered into [d/2, d).
-var retryBackoff = backoff.Exponential{Base: BaseBackoff, Max: MaxBackoff}
+// retryBackoff is the wait after a failed attempt: from baseBackoff,
+// doubling up to maxBackoff, jittered into [d/2, d).
+var retryBackoff = backoff.Exponential{Base: baseBackoff, Max: maxBackoff}
 
 // admit reserves a call within the limits, waiting for a short window
 // (per second) to reset but failing fast on long ones.
@@ -173,7 +173,7 @@ func (c *Client) admit(ctx context.Context, what string) error {
 			return nil
 		}
 		wait := at.Sub(now)
-		if wait > MaxLimiterWait {
+		if wait > maxLimiterWait {
 			return fmt.Errorf("%s: %w", what, &provider.RateLimitedError{RetryAt: at, Reason: reason})
 		}
 		if err := c.sleep(ctx, wait); err != nil {

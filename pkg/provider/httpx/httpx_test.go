@@ -71,7 +71,7 @@ func TestLimiter_take(t *testing.T) {
 		h := http.Header{}
 		h.Set("X-RateLimit-Remaining-Hour", "1")
 		l.observe(h, at(10, 0, 0))
-		if got := l.remaining(at(10, 0, 1))[WindowHour]; got != 1 {
+		if got := l.remaining(at(10, 0, 1))[windowHour]; got != 1 {
 			t.Fatalf("remaining %d, want 1", got)
 		}
 		if r, _ := l.take(at(10, 0, 1)); !r.IsZero() {
@@ -80,7 +80,7 @@ func TestLimiter_take(t *testing.T) {
 		if r, why := l.take(at(10, 0, 2)); !r.Equal(at(11, 0, 0)) || why != "the API reports no calls left this hour" {
 			t.Fatalf("got %v %q", r, why)
 		}
-		if got := l.remaining(at(11, 0, 0))[WindowHour]; got != 25 {
+		if got := l.remaining(at(11, 0, 0))[windowHour]; got != 25 {
 			t.Fatalf("next hour remaining %d, want 25", got)
 		}
 	})
@@ -91,7 +91,7 @@ func TestLimiter_take(t *testing.T) {
 				t.Fatal("refused")
 			}
 		}
-		if got := l.remaining(at(10, 0, 0)); got[WindowDay] != -1 {
+		if got := l.remaining(at(10, 0, 0)); got[windowDay] != -1 {
 			t.Fatalf("remaining %v, want unknown", got)
 		}
 	})

@@ -12,19 +12,19 @@ import (
 // Windows, the values of the window metric label and of the
 // X-RateLimit-Remaining-<window> headers.
 const (
-	WindowSecond = "second"
-	WindowMinute = "minute"
-	WindowHour   = "hour"
-	WindowDay    = "day"
+	windowSecond = "second"
+	windowMinute = "minute"
+	windowHour   = "hour"
+	windowDay    = "day"
 )
 
-var windowNames = []string{WindowSecond, WindowMinute, WindowHour, WindowDay}
+var windowNames = []string{windowSecond, windowMinute, windowHour, windowDay}
 
 var windowLength = map[string]time.Duration{
-	WindowSecond: time.Second,
-	WindowMinute: time.Minute,
-	WindowHour:   time.Hour,
-	WindowDay:    24 * time.Hour,
+	windowSecond: time.Second,
+	windowMinute: time.Minute,
+	windowHour:   time.Hour,
+	windowDay:    24 * time.Hour,
 }
 
 // windowEnd is when the fixed UTC window holding t resets: the next second,
@@ -77,7 +77,7 @@ type limiter struct {
 }
 
 func newLimiter(l Limits) *limiter {
-	limits := map[string]int{WindowSecond: l.PerSecond, WindowMinute: l.PerMinute, WindowHour: l.PerHour, WindowDay: l.PerDay}
+	limits := map[string]int{windowSecond: l.PerSecond, windowMinute: l.PerMinute, windowHour: l.PerHour, windowDay: l.PerDay}
 	lm := &limiter{}
 	for _, name := range windowNames {
 		lm.windows = append(lm.windows, &window{name: name, limit: limits[name], remote: -1})
@@ -156,11 +156,11 @@ func (l *limiter) rejectedUntil(now time.Time, floor time.Duration) time.Time {
 	defer l.mu.Unlock()
 	for i := len(l.windows) - 1; i >= 0; i-- {
 		w := l.windows[i]
-		if w.remote == 0 && w.name != WindowSecond {
+		if w.remote == 0 && w.name != windowSecond {
 			return windowEnd(w.name, now)
 		}
 	}
-	for _, name := range []string{WindowHour, WindowMinute} {
+	for _, name := range []string{windowHour, windowMinute} {
 		if w := l.window(name); w.limit > 0 {
 			return windowEnd(name, now)
 		}

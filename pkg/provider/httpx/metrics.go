@@ -6,16 +6,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the HTTP-level metrics of the provider clients.
-type Metrics struct {
+// httpMetrics are the HTTP-level metrics of the provider clients.
+type httpMetrics struct {
 	remaining *prometheus.GaugeVec
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 }
 
-// NewMetrics registers the metrics with reg; when another client already
+// newHTTPMetrics registers the metrics with reg; when another client already
 // registered them, that client's collectors are shared.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 	remaining := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "weatherd_poll_ratelimit_remaining",
 		Help: "Calls left in the API plan's window (second, minute, hour, day): the API's X-RateLimit-Remaining when it sends one, else the local count against poller.<provider>.limits.",
@@ -29,7 +29,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Help:    "Duration of one HTTP request to the weather API, body read included.",
 		Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"provider"})
-	m := &Metrics{}
+	m := &httpMetrics{}
 	var err error
 	if m.remaining, err = register(reg, remaining); err != nil {
 		return nil, err
