@@ -52,6 +52,7 @@ func BenchmarkEngine_Observe(b *testing.B) {
 		Rules:    DefaultRules(),
 		Channels: map[string]ChannelConfig{"log": {Type: "log"}},
 		State:    StateConfig{Driver: "memory"},
+		Outbox:   defaultOutbox,
 	}
 	b.Run("default-rules", func(b *testing.B) { benchObserve(b, defaults, "log", 10) })
 	b.Run("default-rules-steady", func(b *testing.B) { benchObserve(b, defaults, "log", 0) })
