@@ -34,7 +34,9 @@ func TestProxy_KinesisShardsAndS3(t *testing.T) {
 	if _, err := kin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(2)}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = emulator.Kinesis(t).DeleteStream(context.Background(), &kinesis.DeleteStreamInput{StreamName: aws.String(name)}) })
+	t.Cleanup(func() {
+		_, _ = emulator.Kinesis(t).DeleteStream(context.Background(), &kinesis.DeleteStreamInput{StreamName: aws.String(name)})
+	})
 	testkit.WaitFor(t, "stream active", time.Minute, 100*time.Millisecond, func() (bool, string) {
 		out, err := kin.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
 		if err != nil {
