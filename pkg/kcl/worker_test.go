@@ -693,8 +693,8 @@ func TestWorker_CheckpointStateReachesTheNextOwner(t *testing.T) {
 	var shard, last string
 	for id, l := range h.leases() {
 		shard, last = id, l.Checkpoint
-		if want := "state@" + l.Checkpoint; string(l.State) != want {
-			t.Fatalf("lease %s state %q, want %q", id, l.State, want)
+		if want := "state@" + l.Checkpoint; string(l.state()) != want {
+			t.Fatalf("lease %s state %q, want %q", id, l.state(), want)
 		}
 	}
 
@@ -717,8 +717,8 @@ func TestWorker_CheckpointStateReachesTheNextOwner(t *testing.T) {
 	if err := tbl.checkpoint(context.Background(), shard, "b", l.Counter, last, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	if l := h.leases()[shard]; string(l.State) != "state@"+last {
-		t.Fatalf("state after a plain checkpoint %q, want %q", l.State, "state@"+last)
+	if l := h.leases()[shard]; string(l.state()) != "state@"+last {
+		t.Fatalf("state after a plain checkpoint %q, want %q", l.state(), "state@"+last)
 	}
 	if err := tbl.checkpoint(context.Background(), shard, "b", l.Counter, last, nil, true); err != nil {
 		t.Fatal(err)
