@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -38,6 +39,7 @@ type cluster struct {
 	dir    string
 	config string
 	stream string
+	leases string            // the lease table
 	eps    map[string]string // emulator endpoints by service
 
 	mu    sync.Mutex
@@ -49,7 +51,7 @@ type cluster struct {
 // `weatherd bootstrap`.
 func newCluster(b *testing.B, extra string) *cluster {
 	b.Helper()
-	c := &cluster{b: b, dir: b.TempDir(), stream: emulator.Name(b, "bench-scale"), eps: map[string]string{}}
+	c := &cluster{b: b, dir: b.TempDir(), stream: emulator.Name(b, "bench-scale"), leases: emulator.Name(b, "bench-scale-leases"), eps: map[string]string{}}
 	for _, n := range []string{awsconf.Kinesis, awsconf.DynamoDB, awsconf.S3, awsconf.SNS} {
 		c.eps[n] = emulator.Endpoint(b, n)
 	}
@@ -67,7 +69,7 @@ stream:
 consumer: {application_name: %q}
 lake: {url: %q}
 %s`, c.eps[awsconf.Kinesis], c.eps[awsconf.DynamoDB], c.eps[awsconf.S3], c.eps[awsconf.SNS],
-		c.stream, emulator.Name(b, "bench-scale-leases"), "s3://"+emulator.Name(b, "bench-scale-lake")+"/lake", extra)
+		c.stream, c.leases, "s3://"+emulator.Name(b, "bench-scale-lake")+"/lake", extra)
 	if err := os.WriteFile(c.config, []byte(yaml), 0o600); err != nil {
 		b.Fatal(err)
 	}
@@ -86,6 +88,7 @@ lake: {url: %q}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_, _ = emulator.Kinesis(b).DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(c.stream)})
+		_, _ = emulator.DynamoDB(b).DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(c.leases)})
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

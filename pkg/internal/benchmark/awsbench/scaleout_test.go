@@ -33,7 +33,7 @@ const (
 // One run: replica r0 holds both shards of a 2-shard stream fed 20
 // records/s. Then scaleRounds times: a new replica starts and steals one
 // shard (a join); its predecessor, left with the other shard, is stopped
-// with SIGTERM (even rounds) or SIGKILL (odd rounds), and the newcomer
+// with SIGTERM (rounds 1, 3, ...) or SIGKILL (rounds 2, 4, ...), and the newcomer
 // takes that shard too (a handoff or a failover).
 func BenchmarkScaleOut(b *testing.B) {
 	var join, term, kill []float64
