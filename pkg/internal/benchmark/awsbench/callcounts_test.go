@@ -42,8 +42,9 @@ const (
 // a recording proxy in front of every emulator, and weatherd's own metrics:
 //
 //   - idle: both shards empty, for idleWindow;
-//   - ticks: a poll of 5, 100 and 1,000 locations put at once (as the poller
-//     does every poller.schedule), each watched for tickWindow;
+//   - ticks: a poll of 5, 100 and 1,000 locations put at once (the poller
+//     spreads a tick's fetches over up to poller.spread), each watched for
+//     tickWindow;
 //   - load: loadRecords readings put on one shard as fast as kinesis-local
 //     takes them, watched from the first put until the lake has flushed
 //     them; the lake's buffered bytes per record give the size-triggered
@@ -51,7 +52,7 @@ const (
 //
 // It logs the counts (run it with -v to see them all) behind the cost model
 // in BENCHMARKS.md and reports per-shard-hour figures. It is not part of
-// `make bench`: it takes about 5 minutes.
+// `make bench`: it takes about 4 minutes.
 func BenchmarkCallCounts(b *testing.B) {
 	for range b.N {
 		c := newCluster(b, "")
