@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -79,6 +80,9 @@ func Start(tb testing.TB, upstream string) *Proxy {
 			r.Out.Host = r.In.Host
 		},
 		Transport: recorder{p: p, next: http.DefaultTransport},
+		// A client killed mid-call (the scale-out benchmark's SIGKILL) is
+		// expected; the client sees any other failure as a 502.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	p.srv = &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
