@@ -21,7 +21,7 @@ const (
 	attrLeaseCounter   = "LeaseCounter"
 	attrAdjacentParent = "AdjacentParentShardId"
 	// attrState (binary) is the processor state saved with the checkpoint
-	// (stream.StateCheckpointer), gzipped (state.go). The whole item must
+	// (stream.StateCheckpointer), gzipped (lease.PackBlob). The whole item must
 	// stay under DynamoDB's 400 KB limit, so processors keep it to a few
 	// hundred KB at most before compression.
 	attrState = "WeatherdState"
@@ -39,7 +39,7 @@ type lease struct {
 	LeaseTimeout string // RFC3339Nano UTC, informational only (expiry is timed locally)
 	Checkpoint   string // "" when never checkpointed
 	// State is the processor state written with Checkpoint, as stored
-	// (gzipped: see state.go; state() unpacks it); nil when none (never
+	// (gzipped: lease.PackBlob; state() unpacks it); nil when none (never
 	// written, or the item was last written by vmware-go-kcl-v2).
 	State          []byte
 	Parent         string

@@ -78,26 +78,3 @@ func TestCheckpoint_StateStoredGzipped(t *testing.T) {
 		t.Errorf("a renewal of the item consumed %v write units, want at most %v", wcu, most)
 	}
 }
-
-// TestUnpackState: a state written before states were compressed (no gzip
-// header) and one that claims gzip but does not unpack are handed over as
-// stored; the processor judges them.
-func TestUnpackState(t *testing.T) {
-	packed, err := packState([]byte(`{"v":1}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name          string
-		stored, wants []byte
-	}{
-		{"packed", packed, []byte(`{"v":1}`)},
-		{"older, uncompressed", []byte(`{"v":1,"recent":{}}`), []byte(`{"v":1,"recent":{}}`)},
-		{"gzip header, corrupt", []byte{0x1f, 0x8b, 0, 1, 2}, []byte{0x1f, 0x8b, 0, 1, 2}},
-		{"truncated", packed[:len(packed)-6], packed[:len(packed)-6]},
-	} {
-		if got := unpackState(c.stored); !bytes.Equal(got, c.wants) {
-			t.Errorf("%s: unpackState = %q, want %q", c.name, got, c.wants)
-		}
-	}
-}

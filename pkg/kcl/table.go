@@ -144,7 +144,7 @@ func (t *leaseTable) checkpoint(ctx context.Context, shardID, me string, counter
 	u.Set(attrCheckpoint, str(seq))
 	switch {
 	case withState && len(state) > 0:
-		packed, err := packState(state)
+		packed, err := fenced.PackBlob(state)
 		if err != nil {
 			return fmt.Errorf("checkpoint %s: %w", shardID, err)
 		}
