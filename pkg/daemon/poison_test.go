@@ -341,7 +341,7 @@ func TestDaemon_DedupeStateAtItsBound(t *testing.T) {
 		cp, _ := item["Checkpoint"].(*types.AttributeValueMemberS)
 		return cp != nil && cp.Value == last
 	})
-	// The lease item holds the state gzipped (pkg/kcl/state.go).
+	// The lease item holds the state gzipped (lease.PackBlob).
 	zr, err := gzip.NewReader(bytes.NewReader(item["WeatherdState"].(*types.AttributeValueMemberB).Value))
 	if err != nil {
 		t.Fatalf("saved state: %v", err)
