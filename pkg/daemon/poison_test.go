@@ -341,7 +341,15 @@ func TestDaemon_DedupeStateAtItsBound(t *testing.T) {
 		cp, _ := item["Checkpoint"].(*types.AttributeValueMemberS)
 		return cp != nil && cp.Value == last
 	})
-	saved := item["WeatherdState"].(*types.AttributeValueMemberB).Value
+	// The lease item holds the state gzipped (lease.PackBlob).
+	zr, err := gzip.NewReader(bytes.NewReader(item["WeatherdState"].(*types.AttributeValueMemberB).Value))
+	if err != nil {
+		t.Fatalf("saved state: %v", err)
+	}
+	saved, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("saved state: %v", err)
+	}
 	var got struct {
 		V      int                `json:"v"`
 		Recent map[string][]int64 `json:"recent"`

@@ -85,7 +85,7 @@ func startPosition(l lease, leases map[string]lease, shards map[string]shardInfo
 		// The sentinel carries no time: it is the configured one.
 		return stream.Position{Initial: AtTimestamp, At: cfg.InitialAt}
 	default:
-		return stream.Position{AfterSequence: l.Checkpoint, State: l.State}
+		return stream.Position{AfterSequence: l.Checkpoint, State: l.state()}
 	}
 	child := false
 	var states [][]byte
@@ -94,7 +94,7 @@ func startPosition(l lease, leases map[string]lease, shards map[string]shardInfo
 		_, inStream := shards[p]
 		child = child || inTable || inStream
 		if inTable && len(pl.State) > 0 {
-			states = append(states, pl.State)
+			states = append(states, pl.state())
 		}
 	}
 	if child {

@@ -47,8 +47,9 @@
 // while the thief is two below), so counts settle at ⌈S/W⌉ or ⌊S/W⌋. A steal
 // writes ClaimRequest; the owner sees it on its next renewal, calls
 // Shutdown(Requested) after the current batch, then sets AssignedTo to the
-// thief. A claim not honoured within graceful_handoff_timeout plus
-// lease_duration is withdrawn.
+// thief, which reads the table every quarter take_interval (at most 250ms)
+// while its claim is pending and adopts the lease at once. A claim not
+// honoured within graceful_handoff_timeout plus lease_duration is withdrawn.
 //
 // # Shards
 //

@@ -21,8 +21,9 @@ const (
 	attrLeaseCounter   = "LeaseCounter"
 	attrAdjacentParent = "AdjacentParentShardId"
 	// attrState (binary) is the processor state saved with the checkpoint
-	// (stream.StateCheckpointer). The whole item must stay under DynamoDB's
-	// 400 KB limit, so processors keep it to a few hundred KB at most.
+	// (stream.StateCheckpointer), gzipped (lease.PackBlob). The whole item must
+	// stay under DynamoDB's 400 KB limit, so processors keep it to a few
+	// hundred KB at most before compression.
 	attrState = "WeatherdState"
 )
 
@@ -37,8 +38,9 @@ type lease struct {
 	AssignedTo   string // "" when free
 	LeaseTimeout string // RFC3339Nano UTC, informational only (expiry is timed locally)
 	Checkpoint   string // "" when never checkpointed
-	// State is the processor state written with Checkpoint; nil when none
-	// (never written, or the item was last written by vmware-go-kcl-v2).
+	// State is the processor state written with Checkpoint, as stored
+	// (gzipped: lease.PackBlob; state() unpacks it); nil when none (never
+	// written, or the item was last written by vmware-go-kcl-v2).
 	State          []byte
 	Parent         string
 	AdjacentParent string

@@ -144,7 +144,11 @@ func (t *leaseTable) checkpoint(ctx context.Context, shardID, me string, counter
 	u.Set(attrCheckpoint, str(seq))
 	switch {
 	case withState && len(state) > 0:
-		u.Set(attrState, &types.AttributeValueMemberB{Value: state})
+		packed, err := fenced.PackBlob(state)
+		if err != nil {
+			return fmt.Errorf("checkpoint %s: %w", shardID, err)
+		}
+		u.Set(attrState, &types.AttributeValueMemberB{Value: packed})
 	case withState:
 		u.Remove(attrState)
 	}

@@ -205,6 +205,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.takePass(ctx, shardCtx)
 	take := time.NewTicker(w.cfg.TakeInterval)
 	defer take.Stop()
+	claimed := time.NewTicker(claimPollInterval(w.cfg.TakeInterval))
+	defer claimed.Stop()
 	sync := time.NewTicker(w.cfg.ShardSyncInterval)
 	defer sync.Stop()
 loop:
@@ -212,6 +214,13 @@ loop:
 		select {
 		case <-ctx.Done():
 			break loop
+		case <-claimed.C:
+			// Nobody reads a claimed shard from the moment its owner hands
+			// it over until this worker adopts it, so while a claim is
+			// pending the table is read more often than take_interval.
+			if w.claim != nil {
+				w.takePass(ctx, shardCtx)
+			}
 		case <-take.C:
 			w.takePass(ctx, shardCtx)
 			w.mu.Lock()
@@ -254,6 +263,13 @@ loop:
 	<-renewDone
 	w.log.Info("consumer stopped")
 	return nil
+}
+
+// claimPollInterval is how often a worker waiting for a shard it claimed
+// reads the lease table: a quarter of take_interval, at most 250ms. The
+// extra scans last only as long as a steal (seconds, a few a day).
+func claimPollInterval(take time.Duration) time.Duration {
+	return max(min(take/4, 250*time.Millisecond), 10*time.Millisecond)
 }
 
 // retry runs fn until it succeeds, ctx ends (nil) or the error is one that

@@ -693,8 +693,8 @@ func TestWorker_CheckpointStateReachesTheNextOwner(t *testing.T) {
 	var shard, last string
 	for id, l := range h.leases() {
 		shard, last = id, l.Checkpoint
-		if want := "state@" + l.Checkpoint; string(l.State) != want {
-			t.Fatalf("lease %s state %q, want %q", id, l.State, want)
+		if want := "state@" + l.Checkpoint; string(l.state()) != want {
+			t.Fatalf("lease %s state %q, want %q", id, l.state(), want)
 		}
 	}
 
@@ -717,8 +717,8 @@ func TestWorker_CheckpointStateReachesTheNextOwner(t *testing.T) {
 	if err := tbl.checkpoint(context.Background(), shard, "b", l.Counter, last, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	if l := h.leases()[shard]; string(l.State) != "state@"+last {
-		t.Fatalf("state after a plain checkpoint %q, want %q", l.State, "state@"+last)
+	if l := h.leases()[shard]; string(l.state()) != "state@"+last {
+		t.Fatalf("state after a plain checkpoint %q, want %q", l.state(), "state@"+last)
 	}
 	if err := tbl.checkpoint(context.Background(), shard, "b", l.Counter, last, nil, true); err != nil {
 		t.Fatal(err)
@@ -726,4 +726,24 @@ func TestWorker_CheckpointStateReachesTheNextOwner(t *testing.T) {
 	if l := h.leases()[shard]; l.State != nil {
 		t.Fatalf("state after an empty one %q, want none", l.State)
 	}
+}
+
+// TestWorker_StolenShardAdoptedBeforeTheNextTakePass: a worker that claimed
+// a shard for balance reads the table more often while it waits, so the
+// shard, unread from the moment its owner hands it over, is adopted well
+// before the thief's next take pass (here take_interval is 5s).
+func TestWorker_StolenShardAdoptedBeforeTheNextTakePass(t *testing.T) {
+	h := newHarness(t, 2)
+	slowTakes := func(c *Config) { c.TakeInterval = 5 * time.Second }
+	a := h.start("a", slowTakes)
+	eventually(t, 30*time.Second, "a holding both shards", func() bool { return len(a.heldIDs()) == 2 })
+	start := time.Now()
+	b := h.start("b", slowTakes)
+	eventually(t, 30*time.Second, "b holding one shard", func() bool { return len(b.heldIDs()) == 1 })
+	took := time.Since(start)
+	if took >= 3*time.Second {
+		t.Errorf("b adopted the shard it claimed %v after it started, want well before its next take pass (5s)", took.Round(time.Millisecond))
+	}
+	eventually(t, 10*time.Second, "a left with one shard", func() bool { return len(a.heldIDs()) == 1 })
+	t.Logf("b held its share %v after it started", took.Round(time.Millisecond))
 }

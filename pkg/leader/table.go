@@ -21,7 +21,7 @@ const (
 	attrCounter      = "Counter"
 	attrLeaseTimeout = "LeaseTimeout"
 	// attrState holds what the leader keeps for its successor (the poller's
-	// newest observation per location).
+	// newest observation per location), gzipped (lease.PackBlob).
 	attrState = "State"
 )
 
@@ -142,7 +142,7 @@ func (t *table) loadState(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("read leader state %q: %w", t.key, err)
 	}
 	if v, ok := out.Item[attrState].(*types.AttributeValueMemberB); ok {
-		return v.Value, nil
+		return lease.UnpackBlob(v.Value), nil
 	}
 	return nil, nil
 }
@@ -150,9 +150,14 @@ func (t *table) loadState(ctx context.Context) ([]byte, error) {
 // saveState stores blob on the item, fenced on me owning it. The counter is
 // not part of the condition: renewals move it concurrently, and ownership
 // alone decides who may write.
+// The blob is stored gzipped: every renewal pays for the whole item.
 func (t *table) saveState(ctx context.Context, me string, blob []byte) error {
+	packed, err := lease.PackBlob(blob)
+	if err != nil {
+		return fmt.Errorf("save leader state %q: %w", t.key, err)
+	}
 	u := t.items().NewUpdate()
-	u.Set(attrState, &types.AttributeValueMemberB{Value: blob})
+	u.Set(attrState, &types.AttributeValueMemberB{Value: packed})
 	u.OwnedBy(me)
 	if _, err := t.items().Write(ctx, t.key, u); err != nil {
 		return fmt.Errorf("save leader state %q: %w", t.key, err)

@@ -75,6 +75,7 @@ const (
 	pipelineBench = "BenchmarkPipelineVsDuckDB"
 	e2eBench      = "BenchmarkEndToEndEmulators"
 	latencyBench  = "BenchmarkAlertLatencyEmulators"
+	scaleOutBench = "BenchmarkScaleOut"
 )
 
 // WriteSummary prints the table `make bench` ends with: the in-process
@@ -116,6 +117,7 @@ func WriteSummary(w io.Writer, r Results) {
 	row("end-to-end readings/s on the emulators (until consumed)", e2eBench, "consumed-readings/s", "%.0f", 1)
 	row("alert latency put → SNS HTTP delivery p50 ms", latencyBench, "p50-ms", "%.0f", 1)
 	row("alert latency put → SNS HTTP delivery p99 ms", latencyBench, "p99-ms", "%.0f", 1)
+	writeScaleOut(w, r)
 	if x, ok := r.Median(pipelineBench, "norules-x-duckdb"); ok {
 		verdict := "NOT met"
 		if x >= 1 {
