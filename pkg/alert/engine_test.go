@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
@@ -295,5 +297,30 @@ func TestEngine_ObserveOutboxFull(t *testing.T) {
 	want := []string{"firing gusty toronto", "resolved gusty toronto", "firing gusty toronto"}
 	if got := h.rec["rec"].lines(); !reflect.DeepEqual(got, want) {
 		t.Errorf("messages = %q, want %q", got, want)
+	}
+}
+
+// TestNew_LocationsShareTheirZone: locations in one time zone share one
+// *time.Location, so the engine's zone data grows with the number of zones,
+// not of locations (a load is a few KiB: 270 MiB at 100,000 locations).
+func TestNew_LocationsShareTheirZone(t *testing.T) {
+	var locs []weather.Location
+	for i := range 300 {
+		tz := []string{"America/Sao_Paulo", "Europe/Lisbon", ""}[i%3]
+		locs = append(locs, weather.Location{ID: fmt.Sprintf("l%03d", i), Name: "L", Timezone: tz})
+	}
+	e, err := New(testConfig(rule("r", "temperature > 30")), locs, Deps{}, prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	distinct := map[*time.Location]int{}
+	for _, z := range e.zones {
+		distinct[z]++
+	}
+	if len(e.zones) != 200 || len(distinct) != 2 {
+		t.Fatalf("%d locations with a zone, %d distinct *time.Location; want 200 sharing 2", len(e.zones), len(distinct))
+	}
+	if got := e.zone("l001").String(); got != "Europe/Lisbon" {
+		t.Errorf("zone of l001 = %s, want Europe/Lisbon", got)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -135,27 +134,10 @@ func (p *ForecastPoller) tick(ctx context.Context, at time.Time) {
 	half := p.schedule.Next(at).Sub(at) / 2
 	spread := max(0, min(p.cfg.Spread, half))
 	t := &tally{counts: map[string]int{}, firstErr: map[string]string{}}
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for _, loc := range p.locations {
-		delay := jitter(loc.ID, at, spread)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if p.wait(ctx, delay-p.now().Sub(start)) != nil {
-				return
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			outcome, err := p.fetchOne(ctx, loc, at)
-			t.add(outcome, loc.ID, err)
-		}()
-	}
-	wg.Wait()
+	fanOut(ctx, p.locations, at, spread, p.cfg.Concurrency, start, p.now, p.wait, func(loc weather.Location) {
+		outcome, err := p.fetchOne(ctx, loc, at)
+		t.add(outcome, loc.ID, err)
+	})
 	attrs := []any{"tick", at.UTC().Format(time.RFC3339), "locations", len(p.locations), "duration", p.now().Sub(start).Round(time.Millisecond).String()}
 	for _, o := range outcomes {
 		if n := t.counts[o]; n > 0 {

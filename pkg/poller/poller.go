@@ -161,27 +161,10 @@ func (p *Poller) tick(ctx context.Context, at time.Time) {
 	p.metrics.ticks.Inc()
 	spread := p.spread(at)
 	t := &tally{counts: map[string]int{}, firstErr: map[string]string{}}
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for _, loc := range p.locations {
-		delay := jitter(loc.ID, at, spread)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if p.wait(ctx, delay-p.now().Sub(start)) != nil {
-				return
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			outcome, err := p.pollOne(ctx, loc)
-			t.add(outcome, loc.ID, err)
-		}()
-	}
-	wg.Wait()
+	fanOut(ctx, p.locations, at, spread, p.cfg.Concurrency, start, p.now, p.wait, func(loc weather.Location) {
+		outcome, err := p.pollOne(ctx, loc)
+		t.add(outcome, loc.ID, err)
+	})
 	attrs := []any{"tick", at.UTC().Format(time.RFC3339), "locations", len(p.locations), "duration", p.now().Sub(start).Round(time.Millisecond).String()}
 	for _, o := range outcomes {
 		if n := t.counts[o]; n > 0 {
