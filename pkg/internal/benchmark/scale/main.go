@@ -153,15 +153,21 @@ func runSize(ctx context.Context, bin string, n int, duration, every time.Durati
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return Result{}, err
 	}
+	// A stop past shutdown_timeout is a finding of the run, not a reason to
+	// lose its figures: the row says so.
+	var stopErr string
 	select {
 	case err := <-exited:
 		if err != nil {
-			return Result{}, fmt.Errorf("weatherd stopped with %v (log: %s)", err, tail(logf.Name()))
+			stopErr = err.Error()
+			fmt.Fprintf(progress, "scale: %d locations: weatherd stopped with %v (log: %s)\n", n, err, tail(logf.Name()))
 		}
 	case <-time.After(time.Minute):
 		return Result{}, errors.New("weatherd did not stop within a minute of SIGTERM")
 	}
-	return Summarize(n, schedule(n), samples)
+	r, err := Summarize(n, schedule(n), samples)
+	r.StopErr = stopErr
+	return r, err
 }
 
 // cleanEnv drops WEATHERD_ variables: every key of the run comes from the

@@ -70,6 +70,8 @@ type Result struct {
 	ObjectsPerHour, BytesPerHour           float64
 	// BufferFull counts readings the poller could not hand to the stream.
 	BufferFull float64
+	// StopErr is how the daemon's graceful stop failed, or "".
+	StopErr string
 }
 
 // Summarize computes n locations' row from samples (in time order).
@@ -125,6 +127,11 @@ func WriteTable(w io.Writer, rs []Result) error {
 			r.Locations, r.Schedule, r.ReadingsPerSec, mib(r.RSSMedian), mib(r.RSSMax), 100*r.Drift, mib(r.RSSMaxAll),
 			mib(r.HeapMedian), mib(r.HeapMax), r.CPUPerTick, r.PollPerTick, r.EvalPerTick, r.FlushPerTick,
 			r.ObjectsPerHour, r.BytesPerHour/(1<<20), r.BufferFull)
+	}
+	for _, r := range rs {
+		if r.StopErr != "" {
+			fmt.Fprintf(&b, "\n%d locations: the graceful stop failed: %s\n", r.Locations, r.StopErr)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
