@@ -324,3 +324,41 @@ func TestNew_LocationsShareTheirZone(t *testing.T) {
 		t.Errorf("zone of l001 = %s, want Europe/Lisbon", got)
 	}
 }
+
+// TestEngine_DeliveryWalksQueuedLocations: a delivery round visits the
+// locations with outbox entries, not every location the engine knows
+// (walking and sorting 100,000 of them every second was a quarter of the
+// process's CPU); a location leaves the set once its entries are sent.
+func TestEngine_DeliveryWalksQueuedLocations(t *testing.T) {
+	h := newHarness(t, testConfig(rule("gusty", "windGust > 20")), Deps{})
+	var calm []weather.Reading
+	for i := range 1000 {
+		calm = append(calm, rd(fmt.Sprintf("calm-%04d", i), 1, "windGust", 5))
+	}
+	h.observe(t, calm...)
+	queued := func() []string {
+		h.e.queuedMu.Lock()
+		defer h.e.queuedMu.Unlock()
+		var ids []string
+		for id := range h.e.queued {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	if q := queued(); len(h.e.locs) != 1000 || len(q) != 0 {
+		t.Fatalf("%d locations known, %d queued after readings that notify nothing; want 1000, 0", len(h.e.locs), len(q))
+	}
+	if err := h.e.Observe(context.Background(), []weather.Reading{rd("calm-0007", 2, "windGust", 25)}); err != nil {
+		t.Fatal(err)
+	}
+	if q := queued(); len(q) != 1 || q[0] != "calm-0007" {
+		t.Fatalf("queued %q after calm-0007 fired, want [calm-0007]", q)
+	}
+	h.deliver()
+	if got := h.rec["rec"].lines(); len(got) != 1 || !strings.Contains(got[0], "calm-0007") {
+		t.Fatalf("sent %q, want calm-0007's firing notice", got)
+	}
+	if q := queued(); len(q) != 0 {
+		t.Errorf("queued %q after delivery, want none", q)
+	}
+}
