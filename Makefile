@@ -15,7 +15,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build test test-unit bench lint run emulators-start emulators-stop emulators-status
+.PHONY: build test test-unit bench bench-scale lint run emulators-start emulators-stop emulators-status
 
 ## build: static binary bin/weatherd stamped with version and commit
 build:
@@ -42,6 +42,14 @@ bench:
 	  $(GO) test -run '^$$' -bench ScaleOut -benchtime 1x -count 1 -timeout 15m ./pkg/internal/benchmark/awsbench/ && \
 	  $(GO) test -run '^$$' -bench 'BenchmarkDecode|BenchmarkEncodeStages' -benchmem -timeout 10m ./pkg/weather/ ./pkg/lake/; } 2>&1 \
 	  | $(GO) run ./pkg/internal/benchmark/cmd/report || rc=$$?; exit $$rc
+
+## bench-scale: the release binary with the simulated provider at 1,000, 10,000 and 100,000 locations
+##              (memory stream, default rules, file lake), SCALE_DURATION each; prints memory, CPU and
+##              time per tick, lake output per hour (BENCHMARKS.md, "Scale"). Takes 3 x SCALE_DURATION.
+SCALE_DURATION ?= 10m
+SCALE_SIZES    ?= 1000,10000,100000
+bench-scale: build
+	$(GO) run ./pkg/internal/benchmark/scale -binary bin/weatherd -duration $(SCALE_DURATION) -sizes $(SCALE_SIZES)
 
 ## lint: gofmt and go vet
 lint:

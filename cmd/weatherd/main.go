@@ -12,10 +12,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	// Time zones for locations, windows and CRON_TZ even in images without
-	// /usr/share/zoneinfo.
-	_ "time/tzdata"
 )
+
+// Time zones (locations, windows, CRON_TZ) come from the system's
+// /usr/share/zoneinfo, which the image's base (distroless/static) and every
+// usual host has; time/tzdata would add 0.4 MB to the binary for hosts
+// without it, where validate names the location whose zone is unknown.
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
 var (

@@ -111,24 +111,24 @@ func (e *Engine) adopt(ctx context.Context) {
 // so a black-holed endpoint costs one send timeout per round, not one per
 // waiting notification.
 func (e *Engine) deliverAll(ctx context.Context) {
-	e.mu.Lock()
-	ids := make([]string, 0, len(e.locs))
-	for id := range e.locs {
+	e.queuedMu.Lock()
+	ids := make([]string, 0, len(e.queued))
+	for id := range e.queued {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	locs := make([]*locState, len(ids))
 	for i, id := range ids {
-		locs[i] = e.locs[id]
+		locs[i] = e.queued[id]
 	}
-	e.mu.Unlock()
+	e.queuedMu.Unlock()
 	failed := map[string]bool{}
 	for _, ls := range locs {
 		e.deliver(ctx, ls, failed)
 	}
 	held := 0
 	now := e.now()
-	for _, ls := range locs {
+	for i, ls := range locs {
 		ls.mu.Lock()
 		for _, a := range ls.alerts {
 			for _, en := range a.Outbox {
@@ -138,6 +138,13 @@ func (e *Engine) deliverAll(ctx context.Context) {
 			}
 		}
 		forgetRemoved(ls)
+		if !hasOutbox(ls) {
+			// Under ls.mu, as setCached queues it: an entry added since
+			// is not lost.
+			e.queuedMu.Lock()
+			delete(e.queued, ids[i])
+			e.queuedMu.Unlock()
+		}
 		ls.mu.Unlock()
 	}
 	e.m.held.Set(float64(held))

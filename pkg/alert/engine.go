@@ -60,9 +60,16 @@ type Engine struct {
 	locs map[string]*locState
 
 	outboxLen atomic.Int64
-	initMu    sync.Mutex
-	inited    bool
-	running   atomic.Bool
+	// queued holds the locations whose cached alerts have outbox entries:
+	// setCached adds them, deliverAll drops them once empty, so a delivery
+	// round walks those, not every location (at 100,000 locations walking
+	// and sorting them all, every second and after every batch that queued
+	// a notification, was a quarter of the process's CPU).
+	queuedMu sync.Mutex
+	queued   map[string]*locState
+	initMu   sync.Mutex
+	inited   bool
+	running  atomic.Bool
 	// storeHealth follows the state store's calls (see healthStore).
 	storeHealth lifecycle.Health
 	lastScan    time.Time // used by Run's goroutine only
@@ -73,6 +80,7 @@ type Engine struct {
 // locState caches the alerts of one location; its mutex serialises work on
 // the location (evaluation, delivery), so tiers see each other consistently.
 type locState struct {
+	id     string // the location's
 	mu     sync.Mutex
 	loaded bool
 	alerts map[string]*state.Alert
@@ -112,17 +120,27 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 		owner:       randomID(),
 		log:         log,
 		locs:        map[string]*locState{},
+		queued:      map[string]*locState{},
 		limit:       int64(cfg.Outbox.Limit),
 		maxBackoff:  cfg.Outbox.MaxBackoff,
 		sendTimeout: cfg.Outbox.SendTimeout,
 		wake:        make(chan struct{}, 1),
 	}
+	// Locations share one *time.Location per zone name: each load is a
+	// few KiB of transition tables, 270 MiB at 100,000 locations.
+	byName := map[string]*time.Location{}
 	for _, l := range locations {
 		e.names[l.ID] = l.Name
-		if l.Timezone != "" {
-			if z, err := time.LoadLocation(l.Timezone); err == nil {
-				e.zones[l.ID] = z
-			}
+		if l.Timezone == "" {
+			continue
+		}
+		z, ok := byName[l.Timezone]
+		if !ok {
+			z, _ = time.LoadLocation(l.Timezone)
+			byName[l.Timezone] = z
+		}
+		if z != nil {
+			e.zones[l.ID] = z
 		}
 	}
 	for i, rc := range cfg.Rules {
@@ -399,7 +417,7 @@ func (e *Engine) loc(id string) *locState {
 	defer e.mu.Unlock()
 	ls := e.locs[id]
 	if ls == nil {
-		ls = &locState{alerts: map[string]*state.Alert{}}
+		ls = &locState{id: id, alerts: map[string]*state.Alert{}}
 		for _, r := range e.rules {
 			if r.Matches(id) {
 				ls.rules = append(ls.rules, r)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
@@ -295,5 +297,68 @@ func TestEngine_ObserveOutboxFull(t *testing.T) {
 	want := []string{"firing gusty toronto", "resolved gusty toronto", "firing gusty toronto"}
 	if got := h.rec["rec"].lines(); !reflect.DeepEqual(got, want) {
 		t.Errorf("messages = %q, want %q", got, want)
+	}
+}
+
+// TestNew_LocationsShareTheirZone: locations in one time zone share one
+// *time.Location, so the engine's zone data grows with the number of zones,
+// not of locations (a load is a few KiB: 270 MiB at 100,000 locations).
+func TestNew_LocationsShareTheirZone(t *testing.T) {
+	var locs []weather.Location
+	for i := range 300 {
+		tz := []string{"America/Sao_Paulo", "Europe/Lisbon", ""}[i%3]
+		locs = append(locs, weather.Location{ID: fmt.Sprintf("l%03d", i), Name: "L", Timezone: tz})
+	}
+	e, err := New(testConfig(rule("r", "temperature > 30")), locs, Deps{}, prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	distinct := map[*time.Location]int{}
+	for _, z := range e.zones {
+		distinct[z]++
+	}
+	if len(e.zones) != 200 || len(distinct) != 2 {
+		t.Fatalf("%d locations with a zone, %d distinct *time.Location; want 200 sharing 2", len(e.zones), len(distinct))
+	}
+	if got := e.zone("l001").String(); got != "Europe/Lisbon" {
+		t.Errorf("zone of l001 = %s, want Europe/Lisbon", got)
+	}
+}
+
+// TestEngine_DeliveryWalksQueuedLocations: a delivery round visits the
+// locations with outbox entries, not every location the engine knows
+// (walking and sorting 100,000 of them every second was a quarter of the
+// process's CPU); a location leaves the set once its entries are sent.
+func TestEngine_DeliveryWalksQueuedLocations(t *testing.T) {
+	h := newHarness(t, testConfig(rule("gusty", "windGust > 20")), Deps{})
+	var calm []weather.Reading
+	for i := range 1000 {
+		calm = append(calm, rd(fmt.Sprintf("calm-%04d", i), 1, "windGust", 5))
+	}
+	h.observe(t, calm...)
+	queued := func() []string {
+		h.e.queuedMu.Lock()
+		defer h.e.queuedMu.Unlock()
+		var ids []string
+		for id := range h.e.queued {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	if q := queued(); len(h.e.locs) != 1000 || len(q) != 0 {
+		t.Fatalf("%d locations known, %d queued after readings that notify nothing; want 1000, 0", len(h.e.locs), len(q))
+	}
+	if err := h.e.Observe(context.Background(), []weather.Reading{rd("calm-0007", 2, "windGust", 25)}); err != nil {
+		t.Fatal(err)
+	}
+	if q := queued(); len(q) != 1 || q[0] != "calm-0007" {
+		t.Fatalf("queued %q after calm-0007 fired, want [calm-0007]", q)
+	}
+	h.deliver()
+	if got := h.rec["rec"].lines(); len(got) != 1 || !strings.Contains(got[0], "calm-0007") {
+		t.Fatalf("sent %q, want calm-0007's firing notice", got)
+	}
+	if q := queued(); len(q) != 0 {
+		t.Errorf("queued %q after delivery, want none", q)
 	}
 }

@@ -47,7 +47,8 @@ func (e *Engine) refresh(ctx context.Context, id string, ls *locState) error {
 	return nil
 }
 
-// setCached replaces the cached alert, keeping the outbox gauge right.
+// setCached replaces the cached alert, keeping the outbox gauge and the
+// queued locations right. ls.mu is held.
 func (e *Engine) setCached(ls *locState, a state.Alert) {
 	old := 0
 	if c := ls.alerts[a.Rule]; c != nil {
@@ -55,6 +56,11 @@ func (e *Engine) setCached(ls *locState, a state.Alert) {
 	}
 	e.outboxLen.Add(int64(len(a.Outbox) - old))
 	ls.alerts[a.Rule] = &a
+	if len(a.Outbox) > 0 {
+		e.queuedMu.Lock()
+		e.queued[ls.id] = ls
+		e.queuedMu.Unlock()
+	}
 }
 
 // healthStore reports every state store call to h: a conflict is an answer,

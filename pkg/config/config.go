@@ -82,6 +82,7 @@ func (c *Config) validateLocations(ps *check.Problems) {
 		ps.Add("locations", "at least one location is required while poller.enabled is true")
 	}
 	seen := map[string]int{}
+	zones := map[string]bool{} // names already checked: a load is a few KiB, times every location
 	for i, l := range c.Locations {
 		k := check.Index("locations", i)
 		if !weather.ValidLocationID(l.ID) {
@@ -98,7 +99,13 @@ func (c *Config) validateLocations(ps *check.Problems) {
 			ps.Add(k+".lon", "got %v, want -180 to 180", l.Lon)
 		}
 		if l.Timezone != "" {
-			if _, err := time.LoadLocation(l.Timezone); err != nil {
+			ok, checked := zones[l.Timezone]
+			if !checked {
+				_, err := time.LoadLocation(l.Timezone)
+				ok = err == nil
+				zones[l.Timezone] = ok
+			}
+			if !ok {
 				ps.Add(k+".timezone", "unknown time zone %q", l.Timezone)
 			}
 		}

@@ -39,6 +39,11 @@ type KinesisConfig struct {
 type MemoryConfig struct {
 	// Capacity is the number of records held before Put reports ErrBufferFull.
 	Capacity int `mapstructure:"capacity"`
+	// MaxBytes bounds the bytes held (each record's data and partition key
+	// plus a fixed overhead); 0 means no bound. Records range from under
+	// 1 KiB (a reading) to 32 KiB (a long forecast), so Capacity alone
+	// bounds the memory only loosely.
+	MaxBytes int64 `mapstructure:"max_bytes"`
 }
 
 // Validate reports every problem in the section at key.
@@ -66,6 +71,9 @@ func (c Config) Validate(key string, ps *check.Problems) {
 	}
 	if c.Memory.Capacity < 1 {
 		ps.Add(check.Key(key, "memory.capacity"), "got %d, want at least 1", c.Memory.Capacity)
+	}
+	if c.Memory.MaxBytes < 0 {
+		ps.Add(check.Key(key, "memory.max_bytes"), "got %d, want 0 (no bound) or more", c.Memory.MaxBytes)
 	}
 }
 

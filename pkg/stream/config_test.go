@@ -43,3 +43,12 @@ func TestConfig_SpoolDir(t *testing.T) {
 		t.Fatalf("the memory driver has no spool to warn about: %q", ws)
 	}
 }
+
+func TestConfig_MemoryMaxBytes(t *testing.T) {
+	c := Config{Driver: DriverMemory, Kinesis: KinesisConfig{Name: "s", Shards: 1, BufferRecords: 10}, Memory: MemoryConfig{Capacity: 1, MaxBytes: -1}}
+	var ps check.Problems
+	c.Validate("stream", &ps)
+	if err := ps.Err(); err == nil || err.Error() != "stream.memory.max_bytes: got -1, want 0 (no bound) or more" {
+		t.Fatalf("max_bytes -1: %v", err)
+	}
+}

@@ -27,15 +27,22 @@ const maxStopRetries = 5
 // maxBatch bounds the records handed to a processor in one call.
 const maxBatch = 500
 
+// recordOverhead is what a held record costs beyond its data and key: the
+// Record itself and its sequence number.
+const recordOverhead = 160
+
 // Stream holds records from Put until a processor has checkpointed past them.
-// Capacity bounds the records held; Put returns stream.ErrBufferFull beyond it.
+// Capacity bounds the records held and maxBytes their bytes; Put returns
+// stream.ErrBufferFull beyond either.
 type Stream struct {
 	capacity int
+	maxBytes int64
 	now      func() time.Time
 
 	mu      sync.Mutex
 	cond    chan struct{} // closed and replaced when records arrive
 	records []stream.Record
+	bytes   int64 // held, as recordBytes counts them
 	// epoch starts every sequence number of this stream: the time it was
 	// created, in microseconds, and 6 random digits. Lake objects are named
 	// after sequence numbers, so two runs (one after the other, or two
@@ -48,22 +55,32 @@ type Stream struct {
 	checkpoint string
 	state      []byte // the processor's state saved with checkpoint
 
-	produced prometheus.Counter
-	held     prometheus.GaugeFunc
+	produced  prometheus.Counter
+	held      prometheus.GaugeFunc
+	heldBytes prometheus.GaugeFunc
 }
 
 // New returns an empty stream holding up to cfg.Capacity records (at least 1,
-// as stream.Config.Validate requires).
+// as stream.Config.Validate requires) and cfg.MaxBytes bytes (0: no bound).
 func New(cfg stream.MemoryConfig, reg prometheus.Registerer) *Stream {
-	s := &Stream{capacity: cfg.Capacity, now: time.Now, cond: make(chan struct{}), next: 1}
+	s := &Stream{capacity: cfg.Capacity, maxBytes: cfg.MaxBytes, now: time.Now, cond: make(chan struct{}), next: 1}
 	s.epoch = fmt.Sprintf("%016d%06d", s.now().UnixMicro(), rand.IntN(1_000_000))
 	s.produced = stream.NewProducedCounter(reg)
 	s.held = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "weatherd_memstream_held_records",
 		Help: "Records in the in-process stream not yet checkpointed.",
 	}, func() float64 { return float64(s.Len()) })
-	reg.MustRegister(s.held)
+	s.heldBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "weatherd_memstream_held_bytes",
+		Help: "Bytes of the records in the in-process stream not yet checkpointed (data, partition key and a fixed overhead each).",
+	}, func() float64 { return float64(s.Bytes()) })
+	reg.MustRegister(s.held, s.heldBytes)
 	return s
+}
+
+// recordBytes is what a record counts against stream.memory.max_bytes.
+func recordBytes(data []byte, partitionKey string) int64 {
+	return int64(len(data) + len(partitionKey) + recordOverhead)
 }
 
 // sequence formats the n-th record's sequence number like a Kinesis one:
@@ -72,14 +89,17 @@ func New(cfg stream.MemoryConfig, reg prometheus.Registerer) *Stream {
 func (s *Stream) sequence(n uint64) string { return s.epoch + fmt.Sprintf("%020d", n) }
 
 // Put appends a record, or returns stream.ErrBufferFull when the stream holds
-// its capacity of unconsumed records.
+// its capacity of unconsumed records, or the record would take the bytes held
+// past max_bytes. An empty stream takes any record, so one larger than the
+// bound is not refused forever.
 func (s *Stream) Put(ctx context.Context, partitionKey string, data []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	size := recordBytes(data, partitionKey)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.records) >= s.capacity {
+	if len(s.records) >= s.capacity || s.maxBytes > 0 && len(s.records) > 0 && s.bytes+size > s.maxBytes {
 		return stream.ErrBufferFull
 	}
 	s.records = append(s.records, stream.Record{
@@ -88,6 +108,7 @@ func (s *Stream) Put(ctx context.Context, partitionKey string, data []byte) erro
 		SequenceNumber: s.sequence(s.next),
 		ArrivedAt:      s.now().UTC(),
 	})
+	s.bytes += size
 	s.next++
 	s.produced.Inc()
 	close(s.cond)
@@ -100,6 +121,13 @@ func (s *Stream) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.records)
+}
+
+// Bytes is the bytes held, as stream.memory.max_bytes counts them.
+func (s *Stream) Bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
 }
 
 // Checkpoint returns the last checkpointed sequence number.
@@ -259,6 +287,7 @@ func (c checkpointer) write(seq string, state []byte, withState bool) error {
 	drop := 0
 	// Same width, same epoch: string order is numeric order.
 	for drop < len(s.records) && s.records[drop].SequenceNumber <= seq {
+		s.bytes -= recordBytes(s.records[drop].Data, s.records[drop].PartitionKey)
 		drop++
 	}
 	s.records = append(s.records[:0:0], s.records[drop:]...)

@@ -124,6 +124,44 @@ func TestStream_BoundedUntilCheckpointed(t *testing.T) {
 	}
 }
 
+// TestStream_BytesBoundedUntilCheckpointed: stream.memory.max_bytes bounds
+// the bytes held whatever the record count (a forecast is up to 32 KiB, so
+// capacity alone let 100,000 of them hold gigabytes); a checkpoint frees
+// them, and an empty stream takes a record larger than the bound.
+func TestStream_BytesBoundedUntilCheckpointed(t *testing.T) {
+	ctx := context.Background()
+	body := make([]byte, 1000-recordOverhead-1) // 1,000 bytes held with key "k"
+	s := New(stream.MemoryConfig{Capacity: 1000, MaxBytes: 3500}, prometheus.NewRegistry())
+	for i := range 3 {
+		if err := s.Put(ctx, "k", body); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	if got := s.Bytes(); got != 3000 {
+		t.Fatalf("held %d bytes, want 3000", got)
+	}
+	if err := s.Put(ctx, "k", body); !errors.Is(err, stream.ErrBufferFull) {
+		t.Fatalf("4th 1,000-byte put past 3,500 bytes: err = %v, want ErrBufferFull", err)
+	}
+	if err := s.Put(ctx, "k", []byte("small")); err != nil {
+		t.Errorf("a record that fits: %v", err)
+	}
+	cp := checkpointer{s}
+	s.markDelivered(4)
+	if err := cp.Checkpoint(ctx, s.sequence(4)); err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 0 || s.Bytes() != 0 {
+		t.Fatalf("after checkpointing everything: %d records, %d bytes held", s.Len(), s.Bytes())
+	}
+	if err := s.Put(ctx, "k", make([]byte, 10_000)); err != nil {
+		t.Errorf("a record over the bound into an empty stream: %v", err)
+	}
+	if err := s.Put(ctx, "k", []byte("x")); !errors.Is(err, stream.ErrBufferFull) {
+		t.Errorf("put behind a record over the bound: err = %v, want ErrBufferFull", err)
+	}
+}
+
 func TestConsumer_IdleTicks(t *testing.T) {
 	s := New(stream.MemoryConfig{Capacity: 10}, prometheus.NewRegistry())
 	col := &collector{}
