@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/alert"
@@ -45,7 +44,7 @@ func BenchmarkEndToEndEmulators(b *testing.B) {
 		kin := emulator.Kinesis(b)
 
 		start := time.Now()
-		putAll(b, kin, cfg.Stream.Kinesis.Name, ds)
+		PutRecords(b, kin, cfg.Stream.Kinesis.Name, ds.Bodies, ds.Keys, 0)
 		var consumedAt time.Time
 		h.waitFor(b, "every reading consumed and the lake flushed", 5*time.Minute, func(m testkit.Metrics) bool {
 			n := m["weatherd_consumer_records_total"]
@@ -69,8 +68,8 @@ func BenchmarkEndToEndEmulators(b *testing.B) {
 			m[`weatherd_lake_objects_written_total{kind="gold"}`], m[`weatherd_lake_objects_written_total{kind="raw"}`])
 		h.stop(b)
 	}
-	b.ReportMetric(median(rates), "e2e-readings/s")
-	b.ReportMetric(median(consumed), "consumed-readings/s")
+	b.ReportMetric(Median(rates), "e2e-readings/s")
+	b.ReportMetric(Median(consumed), "consumed-readings/s")
 }
 
 // BenchmarkAlertLatencyEmulators measures how long a firing reading takes
@@ -262,33 +261,4 @@ func (h *daemonHandle) waitFor(b *testing.B, what string, limit time.Duration, o
 func (h *daemonHandle) scrape(b *testing.B) testkit.Metrics {
 	b.Helper()
 	return testkit.MustScrape(b, h.d.Addr())
-}
-
-// putAll writes ds's readings to the stream with PutRecords (500 a call),
-// retrying records the emulator refused.
-func putAll(b *testing.B, kin *kinesis.Client, streamName string, ds *Dataset) {
-	b.Helper()
-	ctx := context.Background()
-	for lo := 0; lo < len(ds.Bodies); lo += 500 {
-		var entries []kintypes.PutRecordsRequestEntry
-		for i := lo; i < min(lo+500, len(ds.Bodies)); i++ {
-			entries = append(entries, kintypes.PutRecordsRequestEntry{Data: ds.Bodies[i], PartitionKey: aws.String(ds.Keys[i])})
-		}
-		for attempt := 0; len(entries) > 0; attempt++ {
-			if attempt == 10 {
-				b.Fatalf("put records: %d still refused after 10 attempts", len(entries))
-			}
-			out, err := kin.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(streamName), Records: entries})
-			if err != nil {
-				b.Fatalf("put records: %v", err)
-			}
-			var again []kintypes.PutRecordsRequestEntry
-			for i, r := range out.Records {
-				if r.ErrorCode != nil {
-					again = append(again, entries[i])
-				}
-			}
-			entries = again
-		}
-	}
 }

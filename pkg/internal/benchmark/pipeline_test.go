@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -137,24 +136,24 @@ func BenchmarkPipelineVsDuckDB(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	w, d := median(wd), median(dd)
+	w, d := Median(wd), Median(dd)
 	b.ReportMetric(w, "weatherd-readings/s")
 	b.ReportMetric(d, "duckdb-readings/s")
 	b.ReportMetric(w/d, "x-duckdb")
-	b.ReportMetric(median(wcpu), "weatherd-cpu-us/reading")
-	b.ReportMetric(median(ld), "norules-readings/s")
-	b.ReportMetric(median(lcpu), "norules-cpu-us/reading")
-	b.ReportMetric(median(ld)/d, "norules-x-duckdb")
-	b.ReportMetric(median(dcpu), "duckdb-cpu-us/reading")
-	b.ReportMetric(median(wallocs), "weatherd-allocs/reading")
-	b.ReportMetric(median(wbytes), "weatherd-B/reading")
-	b.ReportMetric(median(lallocs), "norules-allocs/reading")
-	b.ReportMetric(median(lbytes), "norules-B/reading")
+	b.ReportMetric(Median(wcpu), "weatherd-cpu-us/reading")
+	b.ReportMetric(Median(ld), "norules-readings/s")
+	b.ReportMetric(Median(lcpu), "norules-cpu-us/reading")
+	b.ReportMetric(Median(ld)/d, "norules-x-duckdb")
+	b.ReportMetric(Median(dcpu), "duckdb-cpu-us/reading")
+	b.ReportMetric(Median(wallocs), "weatherd-allocs/reading")
+	b.ReportMetric(Median(wbytes), "weatherd-B/reading")
+	b.ReportMetric(Median(lallocs), "norules-allocs/reading")
+	b.ReportMetric(Median(lbytes), "norules-B/reading")
 	b.ReportMetric(float64(first.RSS)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(float64(heapAdded)/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(float64(live)/(1<<20), "peak-live-heap-MiB")
 	b.Logf("%d rounds; weatherd readings/s %.0f (runs %.0f), with no alert rules %.0f (runs %.0f), DuckDB %.0f (runs %.0f); input %.1f MiB mapped; ratio of medians %.2f",
-		len(wd), w, wd, median(ld), ld, d, dd, float64(ds.Bytes())/(1<<20), w/d)
+		len(wd), w, wd, Median(ld), ld, d, dd, float64(ds.Bytes())/(1<<20), w/d)
 }
 
 // runPipeline pushes every shard's records through its own pipeline
@@ -313,16 +312,4 @@ func mapLines(b *testing.B, path string) ([][]byte, func()) {
 		rest = rest[min(i+1, len(rest)):]
 	}
 	return lines, func() { syscall.Munmap(data) }
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

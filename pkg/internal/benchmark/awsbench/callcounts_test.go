@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/weatherd/weatherd/internal/testkit"
 	"github.com/weatherd/weatherd/pkg/awsconf"
@@ -90,7 +89,7 @@ func BenchmarkCallCounts(b *testing.B) {
 				bodies[j] = bytes.ReplaceAll(body, stamp, now) // observed_at and event_id
 			}
 			from, m0 := time.Now(), testkit.MustScrape(b, r.addr)
-			put(b, kin, c.stream, bodies, ds.Keys)
+			benchmark.PutRecords(b, kin, c.stream, bodies, ds.Keys, 0)
 			want := m0.Sum("weatherd_consumer_records_total") + float64(n)
 			testkit.WaitFor(b, "the tick consumed and flushed", tickWindow, 100*time.Millisecond, func() (bool, string) {
 				m := testkit.MustScrape(b, r.addr)
@@ -111,7 +110,7 @@ func BenchmarkCallCounts(b *testing.B) {
 		bodies, keys := oneShard(b, c.stream, benchmark.NewDataset(3*loadRecords, 2000, time.Minute, 7))
 		bodies, keys = bodies[:loadRecords], keys[:loadRecords]
 		from, m0 = time.Now(), testkit.MustScrape(b, r.addr)
-		put(b, kin, c.stream, bodies, keys)
+		benchmark.PutRecords(b, kin, c.stream, bodies, keys, 0)
 		putDone := time.Now()
 		want := m0.Sum("weatherd_consumer_records_total") + float64(len(bodies))
 		var buffered float64
@@ -234,42 +233,4 @@ func oneShard(b *testing.B, streamName string, ds *benchmark.Dataset) ([][]byte,
 		}
 	}
 	return bodies, keys
-}
-
-// put writes bodies with PutRecords, 500 a call, retrying refused entries.
-func put(b *testing.B, kin *kinesis.Client, streamName string, bodies [][]byte, keys []string) {
-	b.Helper()
-	putAt(b, kin, streamName, bodies, keys, 0)
-}
-
-// putAt is put at about rate records/s (0: as fast as the emulator takes them).
-func putAt(b *testing.B, kin *kinesis.Client, streamName string, bodies [][]byte, keys []string, rate int) {
-	b.Helper()
-	ctx := context.Background()
-	start := time.Now()
-	for lo := 0; lo < len(bodies); lo += 500 {
-		if rate > 0 {
-			time.Sleep(time.Until(start.Add(time.Duration(lo) * time.Second / time.Duration(rate))))
-		}
-		var entries []kintypes.PutRecordsRequestEntry
-		for i := lo; i < min(lo+500, len(bodies)); i++ {
-			entries = append(entries, kintypes.PutRecordsRequestEntry{Data: bodies[i], PartitionKey: aws.String(keys[i])})
-		}
-		for attempt := 0; len(entries) > 0; attempt++ {
-			if attempt == 10 {
-				b.Fatalf("put records: %d still refused after 10 attempts", len(entries))
-			}
-			out, err := kin.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(streamName), Records: entries})
-			if err != nil {
-				b.Fatalf("put records: %v", err)
-			}
-			var again []kintypes.PutRecordsRequestEntry
-			for i, rec := range out.Records {
-				if rec.ErrorCode != nil {
-					again = append(again, entries[i])
-				}
-			}
-			entries = again
-		}
-	}
 }

@@ -87,9 +87,9 @@ func BenchmarkScaleOut(b *testing.B) {
 		<-fed
 		cur.stop(b)
 	}
-	b.ReportMetric(median(join), "join-unread-s")
-	b.ReportMetric(median(term), "sigterm-unread-s")
-	b.ReportMetric(median(kill), "sigkill-unread-s")
+	b.ReportMetric(benchmark.Median(join), "join-unread-s")
+	b.ReportMetric(benchmark.Median(term), "sigterm-unread-s")
+	b.ReportMetric(benchmark.Median(kill), "sigkill-unread-s")
 	b.ReportMetric(slices.Max(join), "join-max-s")
 	b.ReportMetric(slices.Max(term), "sigterm-max-s")
 	b.ReportMetric(slices.Max(kill), "sigkill-max-s")
@@ -135,16 +135,4 @@ func otherShard(b *testing.B, r *replica, shard string) string {
 	}
 	b.Fatalf("%s read no shard but %s", r.name, shard)
 	return ""
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
