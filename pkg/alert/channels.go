@@ -11,9 +11,6 @@ import (
 	"github.com/weatherd/weatherd/pkg/secret"
 )
 
-// SNSAPI is the SNS client surface the engine needs (Publish).
-type SNSAPI = notify.SNSAPI
-
 type channel struct {
 	name     string
 	cfg      ChannelConfig

@@ -12,9 +12,9 @@ import (
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 )
 
-// FinalDeliveryBudget bounds the last delivery attempt when Run stops (a
+// finalDeliveryBudget bounds the last delivery attempt when Run stops (a
 // step of the stop sequence that shutdown_timeout must hold).
-const FinalDeliveryBudget = 5 * time.Second
+const finalDeliveryBudget = 5 * time.Second
 
 const (
 	// scanInterval is how often Run looks in a shared store for entries left
@@ -26,7 +26,7 @@ const (
 // Run delivers what Observe could not: retries with backoff, notifications
 // held for a delivery window, digests, and (with a shared store) entries left
 // by engines that stopped. It returns nil when ctx ends, after one last
-// delivery attempt bounded by FinalDeliveryBudget and by what is left of the
+// delivery attempt bounded by finalDeliveryBudget and by what is left of the
 // shutdown budget.
 func (e *Engine) Run(ctx context.Context) error {
 	wait := time.Second
@@ -53,7 +53,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-e.wake:
 			e.deliverAll(ctx)
 		case <-ctx.Done():
-			fctx, cancel := lifecycle.StopContext(ctx, FinalDeliveryBudget)
+			fctx, cancel := lifecycle.StopContext(ctx, finalDeliveryBudget)
 			e.deliverAll(fctx)
 			cancel()
 			if n := e.outboxLen.Load(); n > 0 && !e.shared {
@@ -239,7 +239,7 @@ func (e *Engine) send(ctx context.Context, en state.Entry) error {
 		e.log.Warn("channel template failed; using the default templates", "channel", ch.name, "err", err)
 		if msg, err = ch.fallback.render(en, ch.units, e.now()); err != nil {
 			e.log.Error("render notification", "id", en.ID, "err", err)
-			e.m.notifications.WithLabelValues(en.Channel, OutcomeFailed).Inc()
+			e.m.notifications.WithLabelValues(en.Channel, outcomeFailed).Inc()
 			return err
 		}
 	}
@@ -249,11 +249,11 @@ func (e *Engine) send(ctx context.Context, en state.Entry) error {
 		if ctx.Err() == nil {
 			ch.health.Fail(err)
 		}
-		e.m.notifications.WithLabelValues(en.Channel, OutcomeFailed).Inc()
+		e.m.notifications.WithLabelValues(en.Channel, outcomeFailed).Inc()
 		e.log.Warn("notification not delivered; kept for retry", "id", en.ID, "channel", en.Channel, "attempt", en.Attempts+1, "err", err)
 		return err
 	}
 	ch.health.OK()
-	e.m.notifications.WithLabelValues(en.Channel, OutcomeSent).Inc()
+	e.m.notifications.WithLabelValues(en.Channel, outcomeSent).Inc()
 	return nil
 }

@@ -119,11 +119,11 @@ func pick(cur *float64, v float64, better func(x, y float64) bool) *float64 {
 
 // transition counts a firing or resolved transition.
 func (d *digests) transition(loc weather.EventLocation, tz, rule, kind string) {
-	if kind != KindFiring && kind != KindResolved {
+	if kind != kindFiring && kind != kindResolved {
 		return
 	}
 	d.eachAlert(loc, tz, rule, func(da *state.DigestAlert) {
-		if kind == KindFiring {
+		if kind == kindFiring {
 			da.Fired++
 		} else {
 			da.Resolved++
@@ -202,7 +202,7 @@ func (d *digests) due(now time.Time) []digestDue {
 				dg.Alerts = append(dg.Alerts, *a.alerts[r])
 			}
 			out = append(out, digestDue{channel: name, event: state.Event{
-				Kind: KindDigest, Severity: "info", LocationID: id, LocationName: a.name,
+				Kind: kindDigest, Severity: "info", LocationID: id, LocationName: a.name,
 				Timezone: a.tz, ObservedAt: to, Digest: dg,
 			}})
 		}
@@ -227,7 +227,7 @@ func (e *Engine) queueDigest(ctx context.Context, d digestDue) {
 	defer ls.mu.Unlock()
 	if err := e.refresh(ctx, id, ls); err != nil {
 		e.log.Error("digest not queued", "channel", d.channel, "location", id, "err", err)
-		e.m.notifications.WithLabelValues(d.channel, OutcomeFailed).Inc()
+		e.m.notifications.WithLabelValues(d.channel, outcomeFailed).Inc()
 		return
 	}
 	now := e.now()
@@ -236,7 +236,7 @@ func (e *Engine) queueDigest(ctx context.Context, d digestDue) {
 	for attempt := 0; attempt < 3; attempt++ {
 		cur := ls.alerts[digestRule]
 		if cur == nil {
-			cur = &state.Alert{Location: id, Rule: digestRule, Phase: Inactive}
+			cur = &state.Alert{Location: id, Rule: digestRule, Phase: phaseInactive}
 		}
 		next := cur.Clone()
 		next.Seq++
@@ -252,12 +252,12 @@ func (e *Engine) queueDigest(ctx context.Context, d digestDue) {
 		}
 		if err != nil {
 			e.log.Error("digest not queued", "channel", d.channel, "location", id, "err", err)
-			e.m.notifications.WithLabelValues(d.channel, OutcomeFailed).Inc()
+			e.m.notifications.WithLabelValues(d.channel, outcomeFailed).Inc()
 			return
 		}
 		e.setCached(ls, next)
 		if !entry.NotBefore.IsZero() {
-			e.m.notifications.WithLabelValues(d.channel, OutcomeHeld).Inc()
+			e.m.notifications.WithLabelValues(d.channel, outcomeHeld).Inc()
 		}
 		return
 	}

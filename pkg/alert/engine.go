@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weatherd/weatherd/pkg/alert/notify"
 	"github.com/weatherd/weatherd/pkg/alert/state"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
@@ -26,16 +27,16 @@ import (
 // Deps are the engine's outside dependencies. SNS and DynamoDB may be nil
 // when the configuration uses no sns channel or the memory state driver.
 type Deps struct {
-	SNS        SNSAPI
-	DynamoDB   DynamoDBAPI
+	SNS        notify.SNSAPI
+	DynamoDB   state.DynamoDBAPI
 	HTTPClient *http.Client
 	Now        func() time.Time
 }
 
 // Engine evaluates rules and delivers notifications.
 type Engine struct {
-	rules       []*Rule
-	groups      map[string][]*Rule
+	rules       []*compiledRule
+	groups      map[string][]*compiledRule
 	channels    map[string]*channel
 	zones       map[string]*time.Location
 	names       map[string]string
@@ -86,7 +87,7 @@ type locState struct {
 	alerts map[string]*state.Alert
 	// rules are the rules that match the location, in configuration order
 	// (rules and locations do not change after New).
-	rules []*Rule
+	rules []*compiledRule
 	ops   opsMemo // what this batch read for muting decisions (silence.go)
 	// latest is the newest reading evaluated, for the API (silence.go).
 	latest latestReading
@@ -112,7 +113,7 @@ func New(cfg Config, locations []weather.Location, deps Deps, reg prometheus.Reg
 		deps.Now = time.Now
 	}
 	e := &Engine{
-		groups:      map[string][]*Rule{},
+		groups:      map[string][]*compiledRule{},
 		channels:    map[string]*channel{},
 		zones:       map[string]*time.Location{},
 		names:       map[string]string{},
@@ -237,7 +238,7 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 // (notifications, route.go) and outbox (the alert and its new entries saved
 // by a conditional write; on a conflict the decision is made again on the
 // stored state). A reading no newer than the alert's last is ignored.
-func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weather.Reading, ev *evaluator) error {
+func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *compiledRule, r *weather.Reading, ev *evaluator) error {
 	if rule.isForecast() {
 		return nil // judges forecasts (ObserveForecast), not readings
 	}
@@ -245,7 +246,7 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 	for attempt := 0; ; attempt++ {
 		a := ls.alerts[rule.Name]
 		if a == nil {
-			a = &state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
+			a = &state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive}
 			ls.alerts[rule.Name] = a
 		}
 		if !r.ObservedAt.After(a.LastEval) {
@@ -306,7 +307,7 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *Rule, r *weat
 // outbox entries, by a conditional write within the outbox limits. retry is
 // true when another engine wrote first: the cache then holds the stored
 // alert, for the caller to decide again on.
-func (e *Engine) commit(ctx context.Context, ls *locState, rule *Rule, a, next *state.Alert, kind string, attempt int) (retry bool, err error) {
+func (e *Engine) commit(ctx context.Context, ls *locState, rule *compiledRule, a, next *state.Alert, kind string, attempt int) (retry bool, err error) {
 	id := a.Location
 	if grow := int64(len(next.Outbox) - len(a.Outbox)); grow > 0 && (e.outboxLen.Load()+grow > e.limit || len(next.Outbox) > maxEntriesPerAlert) {
 		e.full.Store(true)
@@ -321,7 +322,7 @@ func (e *Engine) commit(ctx context.Context, ls *locState, rule *Rule, a, next *
 			return false, fmt.Errorf("reload alert %s at %s: %w", rule.Name, id, gerr)
 		}
 		if !ok {
-			cur = state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
+			cur = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive}
 		}
 		e.setCached(ls, cur)
 		return true, nil
@@ -341,7 +342,7 @@ func (e *Engine) commit(ctx context.Context, ls *locState, rule *Rule, a, next *
 // predicted tier of a group drops the lower tiers' undelivered
 // notifications, and for a firing ends the forecast alerts linked to the
 // rule (handOver).
-func (e *Engine) recorded(ctx context.Context, ls *locState, rule *Rule, loc weather.EventLocation, at time.Time, kind string, outcomes []outcome) {
+func (e *Engine) recorded(ctx context.Context, ls *locState, rule *compiledRule, loc weather.EventLocation, at time.Time, kind string, outcomes []outcome) {
 	id := loc.ID
 	e.m.transitions.WithLabelValues(rule.Name, kind).Inc()
 	for _, o := range outcomes {
@@ -349,7 +350,7 @@ func (e *Engine) recorded(ctx context.Context, ls *locState, rule *Rule, loc wea
 	}
 	e.dig.transition(loc, e.zoneName(id), rule.Name, kind)
 	lvl := slog.LevelDebug
-	if notifies(kind) && kind != KindRepeat {
+	if notifies(kind) && kind != kindRepeat {
 		lvl = slog.LevelInfo
 	}
 	timeKey := "observed_at"
@@ -358,10 +359,10 @@ func (e *Engine) recorded(ctx context.Context, ls *locState, rule *Rule, loc wea
 	}
 	e.log.Log(ctx, lvl, "alert transition", "rule", rule.Name, "location", id, "state", kind,
 		"severity", rule.Severity, timeKey, at)
-	if (kind == KindFiring || kind == KindPredicted || kind == KindUpdated) && rule.Group != "" {
+	if (kind == kindFiring || kind == kindPredicted || kind == kindUpdated) && rule.Group != "" {
 		e.supersede(ctx, ls, rule)
 	}
-	if kind == KindFiring {
+	if kind == kindFiring {
 		e.handOver(ctx, ls, rule, at)
 	}
 }
@@ -419,7 +420,7 @@ func (e *Engine) loc(id string) *locState {
 	if ls == nil {
 		ls = &locState{id: id, alerts: map[string]*state.Alert{}}
 		for _, r := range e.rules {
-			if r.Matches(id) {
+			if r.matches(id) {
 				ls.rules = append(ls.rules, r)
 			}
 		}
@@ -504,9 +505,9 @@ func (g *grouping) group(readings []weather.Reading) (ids []string, idx, starts 
 	return ids, idx, starts
 }
 
-func matchesAny(r *Rule, locs []weather.Location) bool {
+func matchesAny(r *compiledRule, locs []weather.Location) bool {
 	for _, l := range locs {
-		if r.Matches(l.ID) {
+		if r.matches(l.ID) {
 			return true
 		}
 	}

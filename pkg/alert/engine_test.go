@@ -221,7 +221,7 @@ func TestEngine_ObserveManyLocations(t *testing.T) {
 	if firings != wantGustFire+locs/2 || resolved != wantGustRes+locs/2 {
 		t.Errorf("messages: %d firing, %d resolved; want %d, %d", firings, resolved, wantGustFire+locs/2, wantGustRes+locs/2)
 	}
-	if got := h.notifications("rec", OutcomeSent); got != firings+resolved {
+	if got := h.notifications("rec", outcomeSent); got != firings+resolved {
 		t.Errorf("sent = %d, want %d", got, firings+resolved)
 	}
 }
@@ -271,7 +271,7 @@ func TestEngine_FailedDeliveryIsKeptAndRetried(t *testing.T) {
 	if got := rec.lines(); !reflect.DeepEqual(got, []string{"firing gusty toronto"}) {
 		t.Errorf("messages = %q", got)
 	}
-	if got, want := h.notifications("rec", OutcomeFailed), 3; got != want {
+	if got, want := h.notifications("rec", outcomeFailed), 3; got != want {
 		t.Errorf("failed = %d, want %d", got, want)
 	}
 	if got := h.e.outboxLen.Load(); got != 0 {

@@ -15,9 +15,9 @@ import (
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
-// ValueNames are the reading values a rule expression may use: Tomorrow.io's
+// valueNames are the reading values a rule expression may use: Tomorrow.io's
 // names in metric units (other providers are mapped to them).
-var ValueNames = []string{
+var valueNames = []string{
 	"cloudBase", "cloudCeiling", "cloudCover", "dewPoint", "evapotranspiration",
 	"freezingRainIntensity", "hailProbability", "hailSize", "humidity",
 	"iceAccumulation", "precipitationIntensity", "precipitationProbability",
@@ -30,18 +30,18 @@ var ValueNames = []string{
 
 // typeEnv declares every value as float64 so expressions are type-checked.
 var typeEnv = func() map[string]any {
-	m := make(map[string]any, len(ValueNames))
-	for _, n := range ValueNames {
+	m := make(map[string]any, len(valueNames))
+	for _, n := range valueNames {
 		m[n] = 0.0
 	}
 	return m
 }()
 
-// valueIndex maps each of ValueNames to its slot in weather.Values (every
+// valueIndex maps each of valueNames to its slot in weather.Values (every
 // one is a known name: TestValueNames_AreKnownSlots).
 var valueIndex = func() map[string]int {
-	m := make(map[string]int, len(ValueNames))
-	for _, n := range ValueNames {
+	m := make(map[string]int, len(valueNames))
+	for _, n := range valueNames {
 		if i, ok := weather.KnownIndex(n); ok {
 			m[n] = i
 		}
@@ -107,7 +107,7 @@ type evaluator struct {
 	slots []slot         // by weather.Values slot
 }
 
-// slot is one of ValueNames in an evaluator.
+// slot is one of valueNames in an evaluator.
 type slot struct {
 	// val is the reading's value for the rule being judged (read by
 	// evaluator.read); a missing or null value is NaN and not present.
@@ -126,7 +126,7 @@ func newEvaluator() *evaluator { return &evaluator{} }
 // read loads the values at idx (weather.Values slots).
 func (ev *evaluator) read(values *weather.Values, idx []int) {
 	if ev.env == nil {
-		ev.env = make(map[string]any, len(ValueNames))
+		ev.env = make(map[string]any, len(valueNames))
 		ev.slots = make([]slot, weather.NumKnown)
 	}
 	for _, i := range idx {
@@ -170,8 +170,8 @@ func (c *condition) eval(values *weather.Values, ev *evaluator) (result, ok bool
 	return b, true, nil
 }
 
-// Rule is a compiled alerts.rules[] entry.
-type Rule struct {
+// compiledRule is a compiled alerts.rules[] entry.
+type compiledRule struct {
 	RuleConfig
 	index int
 	fire  *condition
@@ -179,8 +179,8 @@ type Rule struct {
 	low   map[string]bool // values whose lowest forecast matters (lowValues)
 }
 
-func compileRule(i int, rc RuleConfig) (*Rule, error) {
-	r := &Rule{RuleConfig: rc, index: i}
+func compileRule(i int, rc RuleConfig) (*compiledRule, error) {
+	r := &compiledRule{RuleConfig: rc, index: i}
 	var err error
 	if r.fire, err = compileCondition(rc.Expr); err != nil {
 		return nil, fmt.Errorf("rule %q expr: %w", rc.Name, err)
@@ -195,7 +195,7 @@ func compileRule(i int, rc RuleConfig) (*Rule, error) {
 }
 
 // Matches reports whether the rule applies to the location id.
-func (r *Rule) Matches(locationID string) bool {
+func (r *compiledRule) matches(locationID string) bool {
 	for _, sel := range r.Locations {
 		if ok, _ := path.Match(sel, locationID); ok {
 			return true
@@ -214,7 +214,7 @@ const (
 	between                // neither: inside the hysteresis band
 )
 
-func (r *Rule) judge(values *weather.Values, ev *evaluator) (verdict, error) {
+func (r *compiledRule) judge(values *weather.Values, ev *evaluator) (verdict, error) {
 	fire, ok, err := r.fire.eval(values, ev)
 	if err != nil || !ok {
 		return unknown, err

@@ -45,10 +45,10 @@ func TestEngine_RulesPerLocation(t *testing.T) {
 		}
 	}
 	for r, n := range map[string]int{"all": 6, "sao": 2, "toronto-or-x": 2, "nowhere": 0} {
-		if got := h.transitions(r, KindFiring); got != n {
+		if got := h.transitions(r, kindFiring); got != n {
 			t.Errorf("transitions{%s,firing} = %d, want %d", r, got, n)
 		}
-		if got := h.transitions(r, KindResolved); got != n {
+		if got := h.transitions(r, kindResolved); got != n {
 			t.Errorf("transitions{%s,resolved} = %d, want %d", r, got, n)
 		}
 	}
@@ -59,7 +59,7 @@ func TestEngine_RulesPerLocation(t *testing.T) {
 // and readings, as Observe does, and checks every verdict against a fresh
 // expr.Run on an environment built from scratch.
 func TestEvaluator_ReusedMatchesFresh(t *testing.T) {
-	var rules []*Rule
+	var rules []*compiledRule
 	for i, rc := range []RuleConfig{
 		rule("wind", "windGust >= 17.2 || windSpeed >= 13.9", func(r *RuleConfig) { r.Clear = "windGust < 14 && windSpeed < 11" }),
 		rule("rain", "rainIntensity >= 7.6", func(r *RuleConfig) { r.Clear = "rainIntensity < 2.5" }),
@@ -120,7 +120,7 @@ func TestEvaluator_ReusedMatchesFresh(t *testing.T) {
 
 // freshJudge is Rule.judge with nothing reused: each condition runs on a new
 // environment of its own values (NaN when missing or null).
-func freshJudge(t *testing.T, r *Rule, vals weather.Values) verdict {
+func freshJudge(t *testing.T, r *compiledRule, vals weather.Values) verdict {
 
 	t.Helper()
 	run := func(c *condition) (result, ok bool) {
@@ -161,7 +161,7 @@ func freshJudge(t *testing.T, r *Rule, vals weather.Values) verdict {
 // TestValueNames_AreKnownSlots: every value a rule may use has a slot in
 // weather.Values, which the native checks and the evaluator index.
 func TestValueNames_AreKnownSlots(t *testing.T) {
-	for _, n := range ValueNames {
+	for _, n := range valueNames {
 		i, ok := weather.KnownIndex(n)
 		if !ok || valueIndex[n] != i {
 			t.Errorf("%s: slot %d, %v; valueIndex %d", n, i, ok, valueIndex[n])

@@ -52,9 +52,9 @@ func (c Config) ForecastRules() []string {
 // (16 days of hourly steps).
 const maxForecastWithin = 384 * time.Hour
 
-func (r *Rule) isForecast() bool { return !r.Forecast.isZero() }
+func (r *compiledRule) isForecast() bool { return !r.Forecast.isZero() }
 
-func (r *Rule) updateShift() time.Duration {
+func (r *compiledRule) updateShift() time.Duration {
 	if r.Forecast.UpdateShift > 0 {
 		return r.Forecast.UpdateShift
 	}
@@ -63,7 +63,7 @@ func (r *Rule) updateShift() time.Duration {
 
 // summary is the rule's human name: summary, or its name spelled out
 // ("strong-wind" -> "Strong wind").
-func (r *Rule) summary() string {
+func (r *compiledRule) summary() string {
 	if r.Summary != "" {
 		return r.Summary
 	}
@@ -80,7 +80,7 @@ func (r *Rule) summary() string {
 
 // labels are the human names of vals' keys: the rule's labels, else the
 // built-in ones.
-func (r *Rule) labels(vals map[string]float64) map[string]string {
+func (r *compiledRule) labels(vals map[string]float64) map[string]string {
 	if len(vals) == 0 {
 		return nil
 	}
@@ -194,7 +194,7 @@ type prediction struct {
 // predict judges the forecast's steps inside the rule's horizon. With
 // skipOngoing, steps holding at the start of the forecast are the weather
 // already there (the realtime rule's business), not a prediction.
-func (r *Rule) predict(f *weather.Forecast, ev *evaluator, skipOngoing bool) (prediction, error) {
+func (r *compiledRule) predict(f *weather.Forecast, ev *evaluator, skipOngoing bool) (prediction, error) {
 	var p prediction
 	end := f.IssuedAt.Add(r.Forecast.Within)
 	for i := range f.Steps {
@@ -233,7 +233,7 @@ func (r *Rule) predict(f *weather.Forecast, ev *evaluator, skipOngoing bool) (pr
 }
 
 // extend folds the values the rule's expr reads into the extremes.
-func (r *Rule) extend(ext []state.Extreme, values *weather.Values) []state.Extreme {
+func (r *compiledRule) extend(ext []state.Extreme, values *weather.Values) []state.Extreme {
 	if ext == nil {
 		ext = make([]state.Extreme, 0, len(r.fire.uses))
 		for _, n := range r.fire.uses {
@@ -261,7 +261,7 @@ func (r *Rule) extend(ext []state.Extreme, values *weather.Values) []state.Extre
 func (e *Engine) ObserveForecast(ctx context.Context, f weather.Forecast) error {
 	id := f.Location.ID
 	ls := e.loc(id)
-	if !slices.ContainsFunc(ls.rules, (*Rule).isForecast) {
+	if !slices.ContainsFunc(ls.rules, (*compiledRule).isForecast) {
 		return nil
 	}
 	if err := e.init(ctx); err != nil {
@@ -290,12 +290,12 @@ func (e *Engine) ObserveForecast(ctx context.Context, f weather.Forecast) error 
 
 // evaluateForecast takes one forecast through one forecast rule, with the
 // stages of evaluate: judge the steps, transition, route, record.
-func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *Rule, f *weather.Forecast, ev *evaluator) error {
+func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *compiledRule, f *weather.Forecast, ev *evaluator) error {
 	id := f.Location.ID
 	for attempt := 0; ; attempt++ {
 		a := ls.alerts[rule.Name]
 		if a == nil {
-			a = &state.Alert{Location: id, Rule: rule.Name, Phase: Inactive}
+			a = &state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive}
 			ls.alerts[rule.Name] = a
 		}
 		if !f.IssuedAt.After(a.LastEval) {
@@ -351,13 +351,13 @@ func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *Rule,
 
 // forecastNotifications routes a forecast transition's notice, if it has
 // one. prev is the onset announced before it.
-func (e *Engine) forecastNotifications(ls *locState, rule *Rule, next *state.Alert, kind string, f *weather.Forecast, p prediction, prev time.Time) []outcome {
+func (e *Engine) forecastNotifications(ls *locState, rule *compiledRule, next *state.Alert, kind string, f *weather.Forecast, p prediction, prev time.Time) []outcome {
 	if !notifies(kind) {
 		return nil
 	}
 	fc := &state.Forecast{IssuedAt: f.IssuedAt, Onset: next.Onset}
 	var vals map[string]float64
-	if kind != KindForecastCancelled {
+	if kind != kindForecastCancelled {
 		for _, x := range p.extremes {
 			if x.Value == x.Value { // not NaN: some step had it
 				fc.Extremes = append(fc.Extremes, x)
@@ -368,7 +368,7 @@ func (e *Engine) forecastNotifications(ls *locState, rule *Rule, next *state.Ale
 			}
 		}
 	}
-	if kind != KindPredicted {
+	if kind != kindPredicted {
 		fc.PreviousOnset = prev
 	}
 	ev := e.event(rule, f.Location, kind, f.IssuedAt, vals)
@@ -379,21 +379,21 @@ func (e *Engine) forecastNotifications(ls *locState, rule *Rule, next *state.Ale
 
 // linkedFiring reports whether the realtime rule linked to a forecast rule
 // fires at the location: the weather is there.
-func (e *Engine) linkedFiring(ls *locState, rule *Rule) bool {
+func (e *Engine) linkedFiring(ls *locState, rule *compiledRule) bool {
 	if rule.Forecast.Realtime == "" {
 		return false
 	}
 	a := ls.alerts[rule.Forecast.Realtime]
-	return a != nil && a.Phase == Firing
+	return a != nil && a.Phase == phaseFiring
 }
 
 // handOver ends, quietly, the forecast alerts at the location that are
 // linked to the realtime rule that just fired: it takes over from them.
 // ls.mu is held.
-func (e *Engine) handOver(ctx context.Context, ls *locState, fired *Rule, at time.Time) {
+func (e *Engine) handOver(ctx context.Context, ls *locState, fired *compiledRule, at time.Time) {
 	for _, r := range ls.rules {
 		if r.isForecast() && r.Forecast.Realtime == fired.Name {
-			e.endForecast(ctx, ls, r, KindHandover, at)
+			e.endForecast(ctx, ls, r, kindHandover, at)
 		}
 	}
 }
@@ -411,9 +411,9 @@ func (e *Engine) expireForecasts(ctx context.Context, now time.Time) {
 		ls.mu.Lock()
 		for _, r := range ls.rules {
 			if a := ls.alerts[r.Name]; r.isForecast() && a != nil && active(a.Phase) && !a.Onset.After(now) {
-				kind := KindOccurred
+				kind := kindOccurred
 				if r.Forecast.Realtime != "" {
-					kind = KindHandover
+					kind = kindHandover
 				}
 				e.endForecast(ctx, ls, r, kind, now)
 			}
@@ -424,14 +424,14 @@ func (e *Engine) expireForecasts(ctx context.Context, now time.Time) {
 
 // endForecast records, without a notice, the end of an active forecast
 // alert (occurred or handover) at time at. ls.mu is held.
-func (e *Engine) endForecast(ctx context.Context, ls *locState, rule *Rule, kind string, at time.Time) {
+func (e *Engine) endForecast(ctx context.Context, ls *locState, rule *compiledRule, kind string, at time.Time) {
 	for attempt := 0; ; attempt++ {
 		a := ls.alerts[rule.Name]
-		if a == nil || !active(a.Phase) || (kind == KindOccurred && a.Onset.After(at)) {
+		if a == nil || !active(a.Phase) || (kind == kindOccurred && a.Onset.After(at)) {
 			return
 		}
 		next := a.Clone()
-		next.Phase = Inactive
+		next.Phase = phaseInactive
 		next.ResolvedAt = at
 		next.Occurred = true
 		retry, err := e.commit(ctx, ls, rule, a, &next, kind, attempt)
@@ -464,7 +464,7 @@ func (e *Engine) expected(ls *locState, now time.Time) []state.Expected {
 // unannounced reports whether a held entry is a forecast prediction the
 // channel has not sent yet.
 func unannounced(held state.Entry) bool {
-	return held.Event.Kind == KindPredicted
+	return held.Event.Kind == kindPredicted
 }
 
 // foldUnannounced folds a forecast notice into the held, unsent prediction
@@ -472,10 +472,10 @@ func unannounced(held state.Entry) bool {
 // with the latest one, and nothing at all when it is cancelled before the
 // channel's window opens.
 func foldUnannounced(outbox []state.Entry, i int, nu state.Entry) []state.Entry {
-	if nu.Event.Kind == KindForecastCancelled {
+	if nu.Event.Kind == kindForecastCancelled {
 		return slices.Delete(outbox, i, i+1)
 	}
-	nu.Event.Kind = KindPredicted
+	nu.Event.Kind = kindPredicted
 	if nu.Event.Forecast != nil {
 		nu.Event.Forecast.PreviousOnset = time.Time{}
 	}

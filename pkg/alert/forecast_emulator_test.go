@@ -54,7 +54,7 @@ func TestEngine_DynamoDBForecastTwoEngines(t *testing.T) {
 	counts := map[string]int{}
 	for _, h := range hs {
 		all = append(all, h.rec["rec"].lines()...)
-		for _, k := range []string{KindPredicted, KindForecastCancelled, KindUpdated} {
+		for _, k := range []string{kindPredicted, kindForecastCancelled, kindUpdated} {
 			counts[k] += h.transitions("wind-ahead", k)
 		}
 	}
@@ -69,7 +69,7 @@ func TestEngine_DynamoDBForecastTwoEngines(t *testing.T) {
 	if !reflect.DeepEqual(all, want) {
 		t.Errorf("messages (%d):\n got %q\nwant %q", len(all), all, want)
 	}
-	if want := map[string]int{KindPredicted: 4, KindForecastCancelled: 3, KindUpdated: 0}; !reflect.DeepEqual(counts, want) {
+	if want := map[string]int{kindPredicted: 4, kindForecastCancelled: 3, kindUpdated: 0}; !reflect.DeepEqual(counts, want) {
 		t.Errorf("transitions recorded %v, want %v", counts, want)
 	}
 }
@@ -86,15 +86,15 @@ func TestEngine_DynamoDBForecastRestart(t *testing.T) {
 	h1.rec["rec"].fail = 1 << 30
 	f := fcast("toronto", 0, "windGust", 5, 25, 5)
 	h1.forecast(t, f)
-	if got := h1.transitions("wind-ahead", KindPredicted); got != 1 {
+	if got := h1.transitions("wind-ahead", kindPredicted); got != 1 {
 		t.Fatalf("first engine: %d predictions", got)
 	}
 
 	h2 := newHarness(t, cfg, Deps{DynamoDB: db})
 	h2.forecast(t, f) // the uncheckpointed forecast comes again
 	h2.e.Tick(ctx)
-	if got := h2.rec["rec"].lines(); len(got) != 0 || h2.transitions("wind-ahead", KindPredicted) != 0 {
-		t.Fatalf("before the claim expired: messages %q, predictions %d", got, h2.transitions("wind-ahead", KindPredicted))
+	if got := h2.rec["rec"].lines(); len(got) != 0 || h2.transitions("wind-ahead", kindPredicted) != 0 {
+		t.Fatalf("before the claim expired: messages %q, predictions %d", got, h2.transitions("wind-ahead", kindPredicted))
 	}
 	h2.clk.Set(t0.Add(claimTTL))
 	h2.e.Tick(ctx)
@@ -109,7 +109,7 @@ func TestEngine_DynamoDBForecastRestart(t *testing.T) {
 		t.Errorf("stored outbox after delivery: %d alerts, %v", len(pending), err)
 	}
 	a, ok, err := state.NewDynamoDB(db, cfg.State.Table).Get(ctx, "toronto", "wind-ahead")
-	if err != nil || !ok || a.Phase != Predicted || !a.Onset.Equal(t0.Add(time.Hour)) {
+	if err != nil || !ok || a.Phase != phasePredicted || !a.Onset.Equal(t0.Add(time.Hour)) {
 		t.Errorf("stored alert %+v (%v, %v), want predicted with onset %s", a, ok, err, t0.Add(time.Hour))
 	}
 }

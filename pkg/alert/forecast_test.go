@@ -355,12 +355,12 @@ func TestEngine_ForecastState(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("Get: %v %v", ok, err)
 	}
-	if a.Phase != Predicted || !a.Onset.Equal(t0.Add(time.Hour)) || !a.LastEval.Equal(t0) || len(a.Outbox) != 0 {
+	if a.Phase != phasePredicted || !a.Onset.Equal(t0.Add(time.Hour)) || !a.LastEval.Equal(t0) || len(a.Outbox) != 0 {
 		t.Errorf("stored %+v", a)
 	}
 	h.forecast(t, fcast("toronto", 30*time.Minute, "windGust", 5, 5, 5))
 	a, _, _ = h.e.store.Get(context.Background(), "toronto", "wind-ahead")
-	if a.Phase != Inactive || !a.Onset.IsZero() {
+	if a.Phase != phaseInactive || !a.Onset.IsZero() {
 		t.Errorf("after the cancellation: %+v", a)
 	}
 	if got, want := h.rec["rec"].lines(), []string{"predicted wind-ahead toronto", "cancelled wind-ahead toronto"}; !reflect.DeepEqual(got, want) {
@@ -381,7 +381,7 @@ func TestEngine_ForecastHeldPredictionFolds(t *testing.T) {
 		fcast("toronto", 0, "temperature", 3, 2, -1, 1),                            // 09:00 local
 		fcast("toronto", 10*time.Minute, "temperature", 3, 2, 1, 1),                // cancelled
 	)
-	if got := h.transitions("frost", KindUpdated) + h.transitions("frost", KindForecastCancelled); got != 2 {
+	if got := h.transitions("frost", kindUpdated) + h.transitions("frost", kindForecastCancelled); got != 2 {
 		t.Fatalf("%d updates and cancellations recorded, want 2", got)
 	}
 	h.clk.Set(t0.Add(3 * time.Hour)) // both windows open (10:00 in Toronto)

@@ -103,7 +103,7 @@ func compileInhibit(cfg []InhibitConfig) []inhibitRule {
 // isSource reports whether rule can inhibit others: such rules are evaluated
 // first for each reading, so a source and its target firing on the same
 // reading send the source's notification only.
-func (o *operator) isSource(rule *Rule) bool {
+func (o *operator) isSource(rule *compiledRule) bool {
 	for _, ir := range o.inhibit {
 		if match.Match(ir.source.Rule, rule.Name) && match.Match(ir.source.Severity, rule.Severity) {
 			return true
@@ -115,7 +115,7 @@ func (o *operator) isSource(rule *Rule) bool {
 // inhibitedBy returns "rule@location" of a firing alert that inhibits rule at
 // loc, or "". Sources at the same location come from the location's alerts
 // (refreshed every batch); others need every stored alert, read once a batch.
-func (e *Engine) inhibitedBy(ctx context.Context, ls *locState, rule *Rule, loc string) (string, error) {
+func (e *Engine) inhibitedBy(ctx context.Context, ls *locState, rule *compiledRule, loc string) (string, error) {
 	var err error
 	by := e.ops.inhibitor(rule, loc, func(sameLoc bool) []*state.Alert {
 		if sameLoc {
@@ -138,14 +138,14 @@ func (e *Engine) inhibitedBy(ctx context.Context, ls *locState, rule *Rule, loc 
 // inhibitor returns "rule@location" of a firing alert among candidates that
 // inhibits rule at loc, or "". candidates gives the alerts to look at: those
 // of loc only when sameLoc is true.
-func (o *operator) inhibitor(rule *Rule, loc string, candidates func(sameLoc bool) []*state.Alert) string {
+func (o *operator) inhibitor(rule *compiledRule, loc string, candidates func(sameLoc bool) []*state.Alert) string {
 	for _, ir := range o.inhibit {
 		if !ir.target.Match(rule.Name, loc, rule.Severity) {
 			continue
 		}
 		for _, c := range candidates(ir.sameLoc) {
 			src := o.byName[c.Rule]
-			if src == nil || c.Phase != Firing || (c.Rule == rule.Name && c.Location == loc) {
+			if src == nil || c.Phase != phaseFiring || (c.Rule == rule.Name && c.Location == loc) {
 				continue
 			}
 			if ir.sameLoc && c.Location != loc || ir.sameSever && src.Severity != rule.Severity {

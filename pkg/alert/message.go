@@ -24,7 +24,7 @@ import (
 func humanize(d *messageData, u notify.Units, loc *time.Location, now time.Time) {
 	ev := d.Event
 	d.Units = u
-	if ev.Kind == KindDigest {
+	if ev.Kind == kindDigest {
 		return
 	}
 	what := ev.Summary
@@ -48,17 +48,17 @@ func humanize(d *messageData, u notify.Units, loc *time.Location, now time.Time)
 			prev = onsetText(f.PreviousOnset, f.IssuedAt, loc)
 		}
 		switch kindOf(ev) {
-		case KindPredicted:
+		case kindPredicted:
 			d.Title = what + " expected" + in + " at " + d.OnsetLocal
 			d.Message = d.Title + " (in " + d.Lead + ")"
-		case KindUpdated:
+		case kindUpdated:
 			d.Title = what + " now expected" + in + " at " + d.OnsetLocal
 			d.Message = d.Title + " (in " + d.Lead
 			if prev != "" {
 				d.Message += ", was " + prev
 			}
 			d.Message += ")"
-		case KindForecastCancelled:
+		case kindForecastCancelled:
 			d.Title = what + " no longer expected" + in
 			d.Message = d.Title
 			if prev != "" {
@@ -69,16 +69,16 @@ func humanize(d *messageData, u notify.Units, loc *time.Location, now time.Time)
 	} else {
 		d.Facts = valueFacts(ev.Values, ev.Labels, u)
 		switch kindOf(ev) {
-		case KindRepeat:
+		case kindRepeat:
 			d.Title = what + " continues" + in
-		case KindResolved:
+		case kindResolved:
 			d.Title = what + " over" + in
 		default:
 			d.Title = what + in
 		}
 		d.Message = d.Title + " at " + at
 	}
-	if ev.Kind == KindSummary {
+	if ev.Kind == kindSummary {
 		d.Message += " (" + d.Headline + ")"
 	}
 	if len(d.Facts) > 0 {
@@ -93,7 +93,7 @@ func humanize(d *messageData, u notify.Units, loc *time.Location, now time.Time)
 // kindOf is the kind a notice reads as: a held summary reads as its last
 // change.
 func kindOf(ev state.Event) string {
-	if ev.Kind == KindSummary && len(ev.History) > 0 {
+	if ev.Kind == kindSummary && len(ev.History) > 0 {
 		return ev.History[len(ev.History)-1].Kind
 	}
 	return ev.Kind

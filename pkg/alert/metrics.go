@@ -6,12 +6,12 @@ import (
 
 // Notification outcomes, the outcome label of weatherd_notifications_total.
 const (
-	OutcomeSent       = "sent"               // delivered
-	OutcomeFailed     = "failed"             // a delivery attempt failed; it stays queued
-	OutcomeHeld       = "held"               // queued until the channel's window opens
-	OutcomeSuperseded = "dropped_superseded" // a higher tier of its group replaced it
-	OutcomeSummarized = "summarized"         // merged into a held notification of the same alert
-	OutcomeFiltered   = "filtered"           // below the channel's min_severity
+	outcomeSent       = "sent"               // delivered
+	outcomeFailed     = "failed"             // a delivery attempt failed; it stays queued
+	outcomeHeld       = "held"               // queued until the channel's window opens
+	outcomeSuperseded = "dropped_superseded" // a higher tier of its group replaced it
+	outcomeSummarized = "summarized"         // merged into a held notification of the same alert
+	outcomeFiltered   = "filtered"           // below the channel's min_severity
 )
 
 type metrics struct {

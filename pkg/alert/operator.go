@@ -43,7 +43,7 @@ func (e *Engine) Alerts(ctx context.Context, f api.Filter) ([]api.Alert, error) 
 	out := []api.Alert{}
 	for _, a := range all {
 		rule := e.ops.byName[a.Rule]
-		if rule == nil || a.Phase == Inactive || a.Phase == "" {
+		if rule == nil || a.Phase == phaseInactive || a.Phase == "" {
 			continue
 		}
 		if f.Location != "" && a.Location != f.Location || f.Rule != "" && a.Rule != f.Rule {
@@ -79,12 +79,12 @@ func hasState(a api.Alert, s string) bool {
 }
 
 // view is the API's form of a stored alert (silences and inhibition aside).
-func (e *Engine) view(a state.Alert, rule *Rule) api.Alert {
+func (e *Engine) view(a state.Alert, rule *compiledRule) api.Alert {
 	v := api.Alert{
 		Rule: a.Rule, Location: a.Location, LocationName: e.names[a.Location], Timezone: e.zoneName(a.Location),
 		Phase: a.Phase, Severity: rule.Severity, Since: a.Since, Values: a.Values, Suppressed: a.Suppressed,
 	}
-	if a.Phase == Firing {
+	if a.Phase == phaseFiring {
 		v.FiredAt = a.FiredAt
 		if a.Ack != nil {
 			v.Acknowledged = true
@@ -262,7 +262,7 @@ func (e *Engine) Ack(ctx context.Context, location, rule string, req api.AckRequ
 		if err != nil {
 			return api.Alert{}, err
 		}
-		if !ok || a.Phase != Firing {
+		if !ok || a.Phase != phaseFiring {
 			return api.Alert{}, fmt.Errorf("%w: alert %s at %s is not firing", api.ErrNotFound, rule, location)
 		}
 		a.Ack = &state.Ack{By: req.By, Comment: req.Comment, At: e.now().UTC()}

@@ -63,7 +63,7 @@ func TestEngine_SNSOutageThenRecovery(t *testing.T) {
 			t.Fatal("Observe is waiting for SNS")
 		}
 	}
-	failed := func() int { return int(testutil.ToFloat64(e.m.notifications.WithLabelValues("phone", OutcomeFailed))) }
+	failed := func() int { return int(testutil.ToFloat64(e.m.notifications.WithLabelValues("phone", outcomeFailed))) }
 	round := func() { // one delivery round, everything due
 		clk.Set(clk.Now().Add(e.maxBackoff))
 		e.Tick(ctx)

@@ -17,7 +17,7 @@ type outcome struct{ channel, outcome string }
 
 // notifications adds the outbox entries a transition causes to next and
 // returns the outcomes to count.
-func (e *Engine) notifications(ls *locState, rule *Rule, next *state.Alert, kind string, r weather.Reading) []outcome {
+func (e *Engine) notifications(ls *locState, rule *compiledRule, next *state.Alert, kind string, r weather.Reading) []outcome {
 	if !notifies(kind) {
 		return nil
 	}
@@ -32,7 +32,7 @@ func (e *Engine) notifications(ls *locState, rule *Rule, next *state.Alert, kind
 }
 
 // event is the part of a notification's event every kind has.
-func (e *Engine) event(rule *Rule, loc weather.EventLocation, kind string, at time.Time, vals map[string]float64) state.Event {
+func (e *Engine) event(rule *compiledRule, loc weather.EventLocation, kind string, at time.Time, vals map[string]float64) state.Event {
 	name := loc.Name
 	if name == "" {
 		name = e.names[loc.ID]
@@ -45,11 +45,11 @@ func (e *Engine) event(rule *Rule, loc weather.EventLocation, kind string, at ti
 }
 
 // route adds ev's outbox entries, one per channel of the rule, to next.
-func (e *Engine) route(ls *locState, rule *Rule, next *state.Alert, kind string, ev state.Event) []outcome {
+func (e *Engine) route(ls *locState, rule *compiledRule, next *state.Alert, kind string, ev state.Event) []outcome {
 	var outs []outcome
 	if e.outranked(ls, rule, kind) {
 		for _, ch := range rule.Channels {
-			outs = append(outs, outcome{ch, OutcomeSuperseded})
+			outs = append(outs, outcome{ch, outcomeSuperseded})
 		}
 		return outs
 	}
@@ -58,7 +58,7 @@ func (e *Engine) route(ls *locState, rule *Rule, next *state.Alert, kind string,
 	for _, chName := range rule.Channels {
 		ch := e.channels[chName]
 		if severityRank(rule.Severity) < ch.minRank {
-			outs = append(outs, outcome{chName, OutcomeFiltered})
+			outs = append(outs, outcome{chName, outcomeFiltered})
 			continue
 		}
 		entry := state.Entry{
@@ -73,15 +73,15 @@ func (e *Engine) route(ls *locState, rule *Rule, next *state.Alert, kind string,
 			switch {
 			case unannounced(next.Outbox[i]):
 				next.Outbox = foldUnannounced(next.Outbox, i, entry)
-			case kind != KindRepeat:
+			case kind != kindRepeat:
 				next.Outbox[i] = mergeHeld(next.Outbox[i], entry)
 			}
-			outs = append(outs, outcome{chName, OutcomeSummarized})
+			outs = append(outs, outcome{chName, outcomeSummarized})
 			continue
 		}
 		next.Outbox = append(next.Outbox, entry)
 		if !entry.NotBefore.IsZero() {
-			outs = append(outs, outcome{chName, OutcomeHeld})
+			outs = append(outs, outcome{chName, outcomeHeld})
 		}
 	}
 	return outs
@@ -103,7 +103,7 @@ func (e *Engine) holdUntil(ch *channel, severity, locID string, now time.Time) t
 // resolved while any other tier still fires (for forecast rules: a
 // prediction or update while a higher tier is expected, or a cancellation
 // while another tier still is).
-func (e *Engine) outranked(ls *locState, rule *Rule, kind string) bool {
+func (e *Engine) outranked(ls *locState, rule *compiledRule, kind string) bool {
 	if rule.Group == "" {
 		return false
 	}
@@ -115,7 +115,7 @@ func (e *Engine) outranked(ls *locState, rule *Rule, kind string) bool {
 		if oa == nil || !active(oa.Phase) {
 			continue
 		}
-		if kind == KindResolved || kind == KindForecastCancelled || o.Tier > rule.Tier {
+		if kind == kindResolved || kind == kindForecastCancelled || o.Tier > rule.Tier {
 			return true
 		}
 	}
@@ -124,7 +124,7 @@ func (e *Engine) outranked(ls *locState, rule *Rule, kind string) bool {
 
 // supersede drops the undelivered notifications of lower tiers of rule's
 // group at the location: the higher tier's notification replaces them.
-func (e *Engine) supersede(ctx context.Context, ls *locState, rule *Rule) {
+func (e *Engine) supersede(ctx context.Context, ls *locState, rule *compiledRule) {
 	for _, o := range e.groups[rule.Group] {
 		oa := ls.alerts[o.Name]
 		if o.Tier >= rule.Tier || oa == nil || len(oa.Outbox) == 0 {
@@ -139,7 +139,7 @@ func (e *Engine) supersede(ctx context.Context, ls *locState, rule *Rule) {
 		}
 		e.setCached(ls, next)
 		for _, d := range dropped {
-			e.m.notifications.WithLabelValues(d.Channel, OutcomeSuperseded).Inc()
+			e.m.notifications.WithLabelValues(d.Channel, outcomeSuperseded).Inc()
 		}
 	}
 }
@@ -150,7 +150,7 @@ const maxHistory = 20
 // heldIndex finds a held (not yet due) entry for channel.
 func heldIndex(outbox []state.Entry, channel string, now time.Time) int {
 	for i, en := range outbox {
-		if en.Channel == channel && en.NotBefore.After(now) && en.Event.Kind != KindDigest {
+		if en.Channel == channel && en.NotBefore.After(now) && en.Event.Kind != kindDigest {
 			return i
 		}
 	}
@@ -161,7 +161,7 @@ func heldIndex(outbox []state.Entry, channel string, now time.Time) int {
 // channel: one summary instead of a replay of every transition.
 func mergeHeld(old, nu state.Entry) state.Entry {
 	hist := old.Event.History
-	if old.Event.Kind != KindSummary {
+	if old.Event.Kind != kindSummary {
 		hist = []state.Change{{Kind: old.Event.Kind, At: old.Event.ObservedAt}}
 	}
 	hist = append(hist, state.Change{Kind: nu.Event.Kind, At: nu.Event.ObservedAt})
@@ -169,13 +169,13 @@ func mergeHeld(old, nu state.Entry) state.Entry {
 		hist = hist[len(hist)-maxHistory:]
 	}
 	out := nu
-	out.Event.Kind = KindSummary
+	out.Event.Kind = kindSummary
 	out.Event.History = hist
 	out.NotBefore = old.NotBefore
 	return out
 }
 
-func usedValues(rule *Rule, vals *weather.Values) map[string]float64 {
+func usedValues(rule *compiledRule, vals *weather.Values) map[string]float64 {
 	out := map[string]float64{}
 	add := func(c *condition) {
 		if c == nil {

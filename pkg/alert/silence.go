@@ -22,14 +22,14 @@ import (
 // Reasons a notification was not sent: the reason label of
 // weatherd_alert_notifications_suppressed_total.
 const (
-	ReasonSilenced     = "silenced"
-	ReasonInhibited    = "inhibited"
-	ReasonAcknowledged = "acknowledged"
+	reasonSilenced     = "silenced"
+	reasonInhibited    = "inhibited"
+	reasonAcknowledged = "acknowledged"
 )
 
-// KindReleased records the firing notification sent late, once a silence or
+// kindReleased records the firing notification sent late, once a silence or
 // an inhibition that muted it ended while the alert still fires.
-const KindReleased = "released"
+const kindReleased = "released"
 
 // sweepInterval is how often Tick looks for muted firing alerts to release
 // without waiting for their next reading.
@@ -39,7 +39,7 @@ const sweepInterval = 5 * time.Second
 // suppression metrics, and what the API shows about locations.
 type operator struct {
 	inhibit   []inhibitRule
-	byName    map[string]*Rule
+	byName    map[string]*compiledRule
 	locations []weather.Location
 
 	suppressed     *prometheus.CounterVec
@@ -50,10 +50,10 @@ type operator struct {
 	tick atomic.Int64
 }
 
-func newOperator(cfg Config, rules []*Rule, locations []weather.Location, reg prometheus.Registerer) *operator {
+func newOperator(cfg Config, rules []*compiledRule, locations []weather.Location, reg prometheus.Registerer) *operator {
 	o := &operator{
 		inhibit:   compileInhibit(cfg.Inhibit),
-		byName:    map[string]*Rule{},
+		byName:    map[string]*compiledRule{},
 		locations: locations,
 		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weatherd_alert_notifications_suppressed_total",
@@ -67,7 +67,7 @@ func newOperator(cfg Config, rules []*Rule, locations []weather.Location, reg pr
 	for _, r := range rules {
 		o.byName[r.Name] = r
 	}
-	for _, reason := range []string{ReasonSilenced, ReasonInhibited, ReasonAcknowledged} {
+	for _, reason := range []string{reasonSilenced, reasonInhibited, reasonAcknowledged} {
 		o.suppressed.WithLabelValues(reason)
 	}
 	reg.MustRegister(o.suppressed, o.silencesActive)
@@ -76,11 +76,11 @@ func newOperator(cfg Config, rules []*Rule, locations []weather.Location, reg pr
 
 // sourcesFirst orders a location's rules so inhibition sources come first,
 // keeping configuration order otherwise.
-func (o *operator) sourcesFirst(rules []*Rule) []*Rule {
+func (o *operator) sourcesFirst(rules []*compiledRule) []*compiledRule {
 	if len(o.inhibit) == 0 {
 		return rules
 	}
-	out := make([]*Rule, 0, len(rules))
+	out := make([]*compiledRule, 0, len(rules))
 	for _, pass := range []bool{true, false} {
 		for _, r := range rules {
 			if o.isSource(r) == pass {
@@ -152,7 +152,7 @@ type opsMemo struct {
 }
 
 // muted is a muting decision: the transition to record (a transition kind,
-// KindReleased, or "" for nothing) and why its notification is not sent.
+// kindReleased, or "" for nothing) and why its notification is not sent.
 type muted struct {
 	kind     string
 	reason   string   // "" when the notification goes out
@@ -163,15 +163,15 @@ type muted struct {
 // mute decides, for an alert d that just made transition kind ("" for none)
 // at observation time t, whether its notification is muted, and updates d's
 // operator fields. It reads the store only when a notification is at stake.
-func (e *Engine) mute(ctx context.Context, ls *locState, rule *Rule, d *state.Alert, kind string, values *weather.Values) (muted, error) {
+func (e *Engine) mute(ctx context.Context, ls *locState, rule *compiledRule, d *state.Alert, kind string, values *weather.Values) (muted, error) {
 	m := muted{kind: kind}
 	switch kind {
-	case KindFiring:
+	case kindFiring:
 		d.Ack, d.Suppressed, d.Unsent = nil, 0, false
 		d.Values = usedValues(rule, values)
-	case KindRepeat:
+	case kindRepeat:
 		d.Values = usedValues(rule, values)
-	case KindResolved:
+	case kindResolved:
 		if d.Unsent {
 			// Nobody heard of this firing, so no all-clear either.
 			d.Unsent = false
@@ -179,26 +179,26 @@ func (e *Engine) mute(ctx context.Context, ls *locState, rule *Rule, d *state.Al
 			return m, nil
 		}
 	case "":
-		if d.Phase != Firing || !d.Unsent {
+		if d.Phase != phaseFiring || !d.Unsent {
 			return m, nil
 		}
 	default:
 		return m, nil
 	}
-	if kind == KindRepeat && d.Ack != nil {
-		m.reason = ReasonAcknowledged
+	if kind == kindRepeat && d.Ack != nil {
+		m.reason = reasonAcknowledged
 	} else if err := e.mutedBy(ctx, ls, rule, d.Location, &m); err != nil {
 		return m, err
 	}
 	switch {
 	case kind == "" && m.reason == "":
-		m.kind = KindReleased
+		m.kind = kindReleased
 		d.Unsent = false
 	case kind == "":
 		m.kind, m.reason = "", "" // still muted: nothing to record
 	case m.reason != "":
 		d.Suppressed++
-		if kind == KindFiring {
+		if kind == kindFiring {
 			d.Unsent = true
 		}
 	}
@@ -207,20 +207,20 @@ func (e *Engine) mute(ctx context.Context, ls *locState, rule *Rule, d *state.Al
 
 // mutedBy sets m's reason when a silence in force or an inhibition mutes
 // rule at loc.
-func (e *Engine) mutedBy(ctx context.Context, ls *locState, rule *Rule, loc string, m *muted) error {
+func (e *Engine) mutedBy(ctx context.Context, ls *locState, rule *compiledRule, loc string, m *muted) error {
 	ids, err := e.silencedBy(ctx, ls, rule, loc)
 	if err != nil {
 		return err
 	}
 	if len(ids) > 0 {
-		m.reason, m.silences = ReasonSilenced, ids
+		m.reason, m.silences = reasonSilenced, ids
 		return nil
 	}
 	if m.by, err = e.inhibitedBy(ctx, ls, rule, loc); err != nil {
 		return err
 	}
 	if m.by != "" {
-		m.reason = ReasonInhibited
+		m.reason = reasonInhibited
 	}
 	return nil
 }
@@ -230,12 +230,12 @@ func (e *Engine) mutedBy(ctx context.Context, ls *locState, rule *Rule, loc stri
 // A muted prediction is owed: the first update heard afterwards is sent as
 // a prediction, and its cancellation is not sent at all. m.kind is the kind
 // to notify as.
-func (e *Engine) muteNotice(ctx context.Context, ls *locState, rule *Rule, d *state.Alert, kind string) (muted, error) {
+func (e *Engine) muteNotice(ctx context.Context, ls *locState, rule *compiledRule, d *state.Alert, kind string) (muted, error) {
 	m := muted{kind: kind}
 	if !notifies(kind) {
 		return m, nil
 	}
-	if kind == KindForecastCancelled && d.Unsent {
+	if kind == kindForecastCancelled && d.Unsent {
 		d.Unsent = false
 		m.reason = "unsent" // nobody heard of the prediction
 		return m, nil
@@ -243,24 +243,24 @@ func (e *Engine) muteNotice(ctx context.Context, ls *locState, rule *Rule, d *st
 	if err := e.mutedBy(ctx, ls, rule, d.Location, &m); err != nil {
 		return m, err
 	}
-	if kind == KindPredicted { // a new prediction: nothing owed yet
+	if kind == kindPredicted { // a new prediction: nothing owed yet
 		d.Suppressed, d.Unsent = 0, false
 	}
 	switch {
 	case m.reason != "":
 		d.Suppressed++
-		if kind == KindPredicted {
+		if kind == kindPredicted {
 			d.Unsent = true
 		}
-	case d.Unsent && kind == KindUpdated:
-		m.kind, d.Unsent = KindPredicted, false
+	case d.Unsent && kind == kindUpdated:
+		m.kind, d.Unsent = kindPredicted, false
 	}
 	return m, nil
 }
 
 // silencedBy returns the ids of the silences in force now that match rule at
 // loc, reading them from the store once per batch.
-func (e *Engine) silencedBy(ctx context.Context, ls *locState, rule *Rule, loc string) ([]string, error) {
+func (e *Engine) silencedBy(ctx context.Context, ls *locState, rule *compiledRule, loc string) ([]string, error) {
 	if !ls.ops.silencesRead {
 		s, err := e.store.Silences(ctx)
 		if err != nil {
@@ -291,13 +291,13 @@ func (e *Engine) countActive(silences []state.Silence) {
 
 // mutedRecorded follows a recorded muting decision: metrics, the silences'
 // counters and a log line.
-func (e *Engine) mutedRecorded(ctx context.Context, rule *Rule, a *state.Alert, m muted) {
+func (e *Engine) mutedRecorded(ctx context.Context, rule *compiledRule, a *state.Alert, m muted) {
 	if a.Ack != nil {
 		e.dig.acked(weather.EventLocation{ID: a.Location, Name: e.names[a.Location]}, e.zoneName(a.Location), rule.Name, a.Ack.By)
 	}
 	switch m.reason {
 	case "", "unsent":
-		if m.kind == KindReleased {
+		if m.kind == kindReleased {
 			e.log.Info("alert no longer muted; its firing notification is sent", "rule", rule.Name, "location", a.Location)
 		}
 		return
@@ -358,7 +358,7 @@ func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 	ls.ops = opsMemo{}
 	for _, rule := range ls.rules {
 		a := ls.alerts[rule.Name]
-		if a == nil || a.Phase != Firing || !a.Unsent {
+		if a == nil || a.Phase != phaseFiring || !a.Unsent {
 			continue
 		}
 		// Decide on the stored alert: another engine may have moved it.
@@ -381,7 +381,7 @@ func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 			e.log.Warn("sweep: muting decision", "rule", rule.Name, "location", a.Location, "err", err)
 			return
 		}
-		if m.kind != KindReleased {
+		if m.kind != kindReleased {
 			continue
 		}
 		next.Seq++
@@ -389,7 +389,7 @@ func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 			Location:   weather.EventLocation{ID: next.Location, Name: e.names[next.Location]},
 			ObservedAt: next.LastEval,
 		}
-		outcomes := e.notifications(ls, rule, &next, KindFiring, r)
+		outcomes := e.notifications(ls, rule, &next, kindFiring, r)
 		for i := range next.Outbox {
 			if next.Outbox[i].Event.Values == nil && next.Outbox[i].ID == fmt.Sprintf("%s/%s/%d/%s", next.Location, rule.Name, next.Seq, next.Outbox[i].Channel) {
 				next.Outbox[i].Event.Values = next.Values
@@ -402,7 +402,7 @@ func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 		}
 		e.setCached(ls, next)
 		e.wakeRun()
-		e.recorded(ctx, ls, rule, r.Location, r.ObservedAt, KindReleased, outcomes)
+		e.recorded(ctx, ls, rule, r.Location, r.ObservedAt, kindReleased, outcomes)
 		e.mutedRecorded(ctx, rule, &next, m)
 	}
 }
@@ -425,8 +425,8 @@ func ackOf(a *state.Alert) (by, comment string) {
 // notifyKind is the event kind a recorded transition notifies as: a release
 // is the firing notice subscribers have not had.
 func notifyKind(kind string) string {
-	if kind == KindReleased {
-		return KindFiring
+	if kind == kindReleased {
+		return kindFiring
 	}
 	return kind
 }

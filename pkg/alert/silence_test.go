@@ -54,7 +54,7 @@ func TestEngine_Silence(t *testing.T) {
 		if !a.Silenced || !reflect.DeepEqual(a.SilencedBy, []string{s.ID}) || a.Suppressed != 2 || a.Phase != "firing" {
 			t.Errorf("alert while silenced = %+v, want silenced by %s with 2 suppressed", a, s.ID)
 		}
-		if got := h.suppressed(ReasonSilenced); got != 2 {
+		if got := h.suppressed(reasonSilenced); got != 2 {
 			t.Errorf("suppressed{silenced} = %d, want 2", got)
 		}
 		if ss, _ := h.e.Silences(ctx); len(ss) != 1 || ss[0].Suppressed != 2 || ss[0].State != "active" {
@@ -72,8 +72,8 @@ func TestEngine_Silence(t *testing.T) {
 		if got, want := h.rec["rec"].lines(), []string{"firing gusty toronto"}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("after expiry sent %q, want %q (exactly one)", got, want)
 		}
-		if h.transitions("gusty", KindReleased) != 1 {
-			t.Errorf("released transitions = %d, want 1", h.transitions("gusty", KindReleased))
+		if h.transitions("gusty", kindReleased) != 1 {
+			t.Errorf("released transitions = %d, want 1", h.transitions("gusty", kindReleased))
 		}
 		if ss, _ := h.e.Silences(ctx); ss[0].State != "expired" {
 			t.Errorf("silence state after expiry = %q", ss[0].State)
@@ -93,7 +93,7 @@ func TestEngine_Silence(t *testing.T) {
 		if got := h.rec["rec"].lines(); len(got) != 0 {
 			t.Fatalf("sent %q for a firing silenced throughout", got)
 		}
-		if got := h.suppressed(ReasonSilenced); got != 1 {
+		if got := h.suppressed(reasonSilenced); got != 1 {
 			t.Errorf("suppressed{silenced} = %d, want 1 (the firing; no resolved notice is owed)", got)
 		}
 	})
@@ -151,7 +151,7 @@ func TestEngine_Ack(t *testing.T) {
 	if got, want := h.rec["rec"].lines(), []string{"firing gusty toronto", "resolved gusty toronto"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("sent %q, want %q (no repeats once acknowledged)", got, want)
 	}
-	if got := h.suppressed(ReasonAcknowledged); got != 2 {
+	if got := h.suppressed(reasonAcknowledged); got != 2 {
 		t.Errorf("suppressed{acknowledged} = %d, want 2", got)
 	}
 	if txt := h.rec["rec"].msgs[1].Text; !strings.Contains(txt, "Acknowledged by ana: crew on site") {
@@ -183,7 +183,7 @@ func TestEngine_Inhibit(t *testing.T) {
 	if !a.Inhibited || a.InhibitedBy != "thunderstorm@toronto" || a.Suppressed != 1 || a.Phase != "firing" {
 		t.Errorf("target while inhibited = %+v", a)
 	}
-	if got := h.suppressed(ReasonInhibited); got != 1 {
+	if got := h.suppressed(reasonInhibited); got != 1 {
 		t.Errorf("suppressed{inhibited} = %d, want 1", got)
 	}
 	h.rec["rec"].reset()
@@ -258,11 +258,11 @@ func TestEngine_SilenceMutesForecastNotices(t *testing.T) {
 		if got := h.rec["rec"].lines(); len(got) != 0 {
 			t.Fatalf("sent %q while silenced", got)
 		}
-		if got := h.suppressed(ReasonSilenced); got != 1 {
+		if got := h.suppressed(reasonSilenced); got != 1 {
 			t.Errorf("suppressed{silenced} = %d, want 1", got)
 		}
-		if a := h.alert(t, "toronto", "wind-ahead"); a.Phase != Predicted || !a.Silenced || a.Suppressed != 1 {
-			t.Errorf("under the silence: phase %q, silenced %v, suppressed %d; want %q, true, 1", a.Phase, a.Silenced, a.Suppressed, Predicted)
+		if a := h.alert(t, "toronto", "wind-ahead"); a.Phase != phasePredicted || !a.Silenced || a.Suppressed != 1 {
+			t.Errorf("under the silence: phase %q, silenced %v, suppressed %d; want %q, true, 1", a.Phase, a.Silenced, a.Suppressed, phasePredicted)
 		}
 		h.clk.Set(t0.Add(31 * time.Minute))
 		return h
@@ -280,7 +280,7 @@ func TestEngine_SilenceMutesForecastNotices(t *testing.T) {
 		if got := h.rec["rec"].lines(); len(got) != 0 {
 			t.Errorf("sent %q for a prediction nobody was told of", got)
 		}
-		if a, _, _ := h.e.store.Get(context.Background(), "toronto", "wind-ahead"); a.Phase != Inactive || a.Unsent {
+		if a, _, _ := h.e.store.Get(context.Background(), "toronto", "wind-ahead"); a.Phase != phaseInactive || a.Unsent {
 			t.Errorf("after the cancellation: phase %q, unsent %v; want inactive, false", a.Phase, a.Unsent)
 		}
 	})

@@ -9,9 +9,6 @@ import (
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 )
 
-// DynamoDBAPI is the DynamoDB client surface the dynamodb state driver needs.
-type DynamoDBAPI = state.DynamoDBAPI
-
 // newStore opens the state store alerts.state selects; shared is true when
 // other engines may write it too (dynamodb), so it is reloaded per batch.
 func newStore(cfg StateConfig, deps Deps) (store state.Store, shared bool, err error) {

@@ -16,10 +16,10 @@ import (
 // Default templates. Each is a text/template over a messageData; channels
 // override them with templates.subject, templates.text and templates.sms.
 const (
-	DefaultSubjectTemplate = `{{if eq .Kind "digest"}}Weather digest for {{.LocationName}}, {{date .Digest.To}}` +
+	defaultSubjectTemplate = `{{if eq .Kind "digest"}}Weather digest for {{.LocationName}}, {{date .Digest.To}}` +
 		`{{else}}[{{if eq .State "resolved"}}RESOLVED{{else if eq .State "cancelled"}}CANCELLED{{else}}{{upper .Severity}}{{end}}] {{.Title}}{{end}}`
 
-	DefaultTextTemplate = `{{if eq .Kind "digest"}}{{template "digest" .}}{{else -}}
+	defaultTextTemplate = `{{if eq .Kind "digest"}}{{template "digest" .}}{{else -}}
 {{.Message}}.
 
 Location:  {{.LocationName}} ({{.LocationID}})
@@ -42,7 +42,7 @@ While notifications were held:
   {{utc .At}}  {{.Kind}}{{end}}{{end}}
 {{end}}`
 
-	DefaultSMSTemplate = `{{if eq .Kind "digest"}}{{.LocationName}} {{date .Digest.To}}: ` +
+	defaultSMSTemplate = `{{if eq .Kind "digest"}}{{.LocationName}} {{date .Digest.To}}: ` +
 		`{{.Show "temperature" .Digest.MinTemperature}}..{{.Show "temperature" .Digest.MaxTemperature}}, ` +
 		`gust {{.Show "windGust" .Digest.MaxGust}}, rain {{.Show "rainAccumulation" .Digest.RainMM}}, ` +
 		`{{len .Digest.Alerts}} alert(s)` +
@@ -168,9 +168,9 @@ func parseTemplates(c TemplateConfig) (*templates, error) {
 		name string
 		src  string
 	}{
-		{&t.subject, "subject", pick(c.Subject, DefaultSubjectTemplate)},
-		{&t.text, "text", pick(c.Text, DefaultTextTemplate)},
-		{&t.sms, "sms", pick(c.SMS, DefaultSMSTemplate)},
+		{&t.subject, "subject", pick(c.Subject, defaultSubjectTemplate)},
+		{&t.text, "text", pick(c.Text, defaultTextTemplate)},
+		{&t.sms, "sms", pick(c.SMS, defaultSMSTemplate)},
 	} {
 		tm, err := template.New(p.name).Funcs(templateFuncs).Parse(digestTemplate)
 		if err == nil {
@@ -225,30 +225,30 @@ func (d messageData) Show(name string, v any) string {
 func newMessageData(ev state.Event, channel string, u notify.Units, loc *time.Location, now time.Time) messageData {
 	d := messageData{Event: ev, Channel: channel, State: stateOf(ev)}
 	switch ev.Kind {
-	case KindFiring:
+	case kindFiring:
 		d.Headline = "is firing"
-	case KindRepeat:
+	case kindRepeat:
 		d.Headline = "is still firing"
-	case KindResolved:
+	case kindResolved:
 		d.Headline = "is resolved"
-	case KindSummary:
+	case kindSummary:
 		kinds := make([]string, 0, len(ev.History))
 		for _, h := range ev.History {
-			if h.Kind == KindRepeat {
+			if h.Kind == kindRepeat {
 				continue
 			}
-			kinds = append(kinds, map[string]string{KindFiring: "fired", KindResolved: "resolved",
-				KindPredicted: "predicted", KindUpdated: "updated", KindForecastCancelled: "cancelled"}[h.Kind])
+			kinds = append(kinds, map[string]string{kindFiring: "fired", kindResolved: "resolved",
+				kindPredicted: "predicted", kindUpdated: "updated", kindForecastCancelled: "cancelled"}[h.Kind])
 		}
 		d.Headline = strings.Join(kinds, ", then ")
-		if d.State == KindFiring {
+		if d.State == kindFiring {
 			d.Headline += ", and is firing"
 		}
-	case KindPredicted:
+	case kindPredicted:
 		d.Headline = "is expected"
-	case KindUpdated:
+	case kindUpdated:
 		d.Headline = "is expected at a new time"
-	case KindForecastCancelled:
+	case kindForecastCancelled:
 		d.Headline = "is no longer expected"
 	}
 	names := make([]string, 0, len(ev.Values))
@@ -271,10 +271,10 @@ func newMessageData(ev state.Event, channel string, u notify.Units, loc *time.Lo
 // forecast rules predicted, updated or cancelled.
 func stateOf(ev state.Event) string {
 	switch k := kindOf(ev); k {
-	case KindDigest, KindResolved, KindPredicted, KindUpdated, KindForecastCancelled:
+	case kindDigest, kindResolved, kindPredicted, kindUpdated, kindForecastCancelled:
 		return k
 	}
-	return KindFiring
+	return kindFiring
 }
 
 // render turns an entry into the message a channel sends, showing values
@@ -305,8 +305,8 @@ func (t *templates) render(e state.Entry, u notify.Units, now time.Time) (notify
 		return notify.Message{}, fmt.Errorf("render sms of %s: %w", e.ID, err)
 	}
 	rule := e.Event.Rule
-	if e.Event.Kind == KindDigest {
-		rule = KindDigest
+	if e.Event.Kind == kindDigest {
+		rule = kindDigest
 	}
 	m := notify.Message{
 		ID:      e.ID,

@@ -28,7 +28,7 @@ func TestTemplates_LocalTimePerZone(t *testing.T) {
 		{"America/Toronto", "07:00"},
 	} {
 		e := state.Entry{ID: "x", Channel: "sms", Event: state.Event{
-			Kind: KindFiring, Rule: "strong-wind", Severity: "warning", LocationID: "l", LocationName: "L",
+			Kind: kindFiring, Rule: "strong-wind", Severity: "warning", LocationID: "l", LocationName: "L",
 			Timezone: tc.zone, ObservedAt: at,
 		}}
 		m, err := tm.render(e, notify.Units{}, time.Time{})

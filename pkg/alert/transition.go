@@ -9,65 +9,65 @@ import (
 // Phases of an alert (state.Alert.Phase): inactive -> pending -> firing ->
 // inactive again once resolved.
 const (
-	Inactive = "inactive"
-	Pending  = "pending"
-	Firing   = "firing"
+	phaseInactive = "inactive"
+	phasePending  = "pending"
+	phaseFiring   = "firing"
 )
 
 // Transition kinds, also the state label of weatherd_alert_transitions_total
 // and the "state" message attribute.
 const (
-	KindPending  = "pending"  // condition started to hold; waiting out `for`
-	KindCanceled = "inactive" // condition stopped holding before `for` passed
-	KindFiring   = "firing"
-	KindRepeat   = "repeat"
-	KindResolved = "resolved"
-	KindSummary  = "summary" // held notifications of one alert merged into one
-	KindDigest   = "digest"
+	kindPending  = "pending"  // condition started to hold; waiting out `for`
+	kindCanceled = "inactive" // condition stopped holding before `for` passed
+	kindFiring   = "firing"
+	kindRepeat   = "repeat"
+	kindResolved = "resolved"
+	kindSummary  = "summary" // held notifications of one alert merged into one
+	kindDigest   = "digest"
 )
 
 // step advances one alert's state with a reading observed at t. It returns
 // the transition kind ("" for none).
-func step(a *state.Alert, r *Rule, v verdict, t time.Time) string {
+func step(a *state.Alert, r *compiledRule, v verdict, t time.Time) string {
 	switch a.Phase {
-	case Inactive, "":
+	case phaseInactive, "":
 		if v != holds {
 			return ""
 		}
 		a.Since = t
 		if r.For <= 0 {
-			a.Phase = Firing
+			a.Phase = phaseFiring
 			a.FiredAt = t
 			a.LastNotified = t
-			return KindFiring
+			return kindFiring
 		}
-		a.Phase = Pending
-		return KindPending
-	case Pending:
+		a.Phase = phasePending
+		return kindPending
+	case phasePending:
 		switch v {
 		case holds:
 			if t.Sub(a.Since) >= r.For {
-				a.Phase = Firing
+				a.Phase = phaseFiring
 				a.FiredAt = t
 				a.LastNotified = t
-				return KindFiring
+				return kindFiring
 			}
 		case cleared, between:
 			// Not holding any more: the wait starts over next time.
-			a.Phase = Inactive
+			a.Phase = phaseInactive
 			a.Since = time.Time{}
-			return KindCanceled
+			return kindCanceled
 		}
-	case Firing:
+	case phaseFiring:
 		switch v {
 		case cleared:
-			a.Phase = Inactive
+			a.Phase = phaseInactive
 			a.ResolvedAt = t
-			return KindResolved
+			return kindResolved
 		case holds, between:
 			if r.Repeat > 0 && t.Sub(a.LastNotified) >= r.Repeat {
 				a.LastNotified = t
-				return KindRepeat
+				return kindRepeat
 			}
 		}
 	}

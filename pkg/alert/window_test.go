@@ -63,10 +63,10 @@ func TestEngine_WindowHoldsAndSummarises(t *testing.T) {
 	if got, want := sms.lines(), []string{"firing storm sao-paulo", "resolved storm sao-paulo"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("before the window: %q, want %q", got, want)
 	}
-	if got := h.notifications("sms", OutcomeHeld); got != 1 {
+	if got := h.notifications("sms", outcomeHeld); got != 1 {
 		t.Errorf("held = %d, want 1", got)
 	}
-	if got := h.notifications("sms", OutcomeSummarized); got != 1 {
+	if got := h.notifications("sms", outcomeSummarized); got != 1 {
 		t.Errorf("summarized = %d, want 1", got)
 	}
 	h.clk.Set(time.Date(2026, 11, 27, 9, 59, 59, 0, time.UTC))

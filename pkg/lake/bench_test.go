@@ -91,7 +91,7 @@ func liveHeap() uint64 {
 // runLake pushes recs through decode → ShardWriter (raw gzip + Parquet,
 // file store) with one goroutine per CPU, each a shard, as the consumer does.
 func runLake(b *testing.B, recs []stream.Record, decode func([]byte) (weather.Reading, error), dir string) {
-	store, err := OpenFileStore(dir)
+	store, err := openFileStore(dir)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -103,17 +103,17 @@ func (w *Writer) Compact(ctx context.Context) (err error) {
 			return err
 		}
 		if err := w.compactHour(ctx, h, now.Add(-minAge)); err != nil {
-			errs = append(errs, fmt.Errorf("compact %s: %w", PartitionPath(h), err))
+			errs = append(errs, fmt.Errorf("compact %s: %w", partitionPath(h), err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// CompactedPrefix starts the names of files written by compaction.
-const CompactedPrefix = "compacted-"
+// compactedPrefix starts the names of files written by compaction.
+const compactedPrefix = "compacted-"
 
 func (w *Writer) compactHour(ctx context.Context, hour, olderThan time.Time) error {
-	dir := KindGold + "/" + PartitionPath(hour) + "/"
+	dir := kindGold + "/" + partitionPath(hour) + "/"
 	objs, err := w.store.List(ctx, dir)
 	if err != nil {
 		return err
@@ -134,7 +134,7 @@ func (w *Writer) compactHour(ctx context.Context, hour, olderThan time.Time) err
 		return nil
 	}
 	sum := sha256.Sum256([]byte(strings.Join(inputs, "\n")))
-	out := dir + CompactedPrefix + hex.EncodeToString(sum[:8]) + ".parquet"
+	out := dir + compactedPrefix + hex.EncodeToString(sum[:8]) + ".parquet"
 
 	var buf bytes.Buffer
 	pw := parquet.NewGenericWriter[Row](&buf,
@@ -186,8 +186,8 @@ func (w *Writer) compactHour(ctx context.Context, hour, olderThan time.Time) err
 	if err := w.store.Put(ctx, out, buf.Bytes()); err != nil {
 		return err
 	}
-	w.m.objects.WithLabelValues(KindCompacted).Inc()
-	w.m.bytes.WithLabelValues(KindCompacted).Add(float64(buf.Len()))
+	w.m.objects.WithLabelValues(kindCompacted).Inc()
+	w.m.bytes.WithLabelValues(kindCompacted).Add(float64(buf.Len()))
 	// Only now that the output is durable may the inputs go.
 	for _, key := range inputs {
 		if key == out {
@@ -197,7 +197,7 @@ func (w *Writer) compactHour(ctx context.Context, hour, olderThan time.Time) err
 			return err
 		}
 	}
-	w.log.Info("compacted lake partition", "partition", PartitionPath(hour), "inputs", len(inputs),
+	w.log.Info("compacted lake partition", "partition", partitionPath(hour), "inputs", len(inputs),
 		"rows", rows, "duplicates_dropped", dups, "output", out, "bytes", buf.Len())
 	return nil
 }

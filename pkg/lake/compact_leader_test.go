@@ -82,7 +82,7 @@ func TestWriter_CompactsOnlyOnTheLeader(t *testing.T) {
 		t.Errorf("leader: compaction runs{ok} = %v, want 1", got)
 	}
 	files := goldFiles()
-	if len(files) != 1 || !strings.Contains(files[0], "/"+CompactedPrefix) {
+	if len(files) != 1 || !strings.Contains(files[0], "/"+compactedPrefix) {
 		t.Fatalf("after the leader's run: gold files %v, want one compacted file", files)
 	}
 

@@ -37,7 +37,7 @@ func TestWriter_Compact(t *testing.T) {
 	compactedOnly := func() {
 		t.Helper()
 		fs := files()
-		if len(fs) != 2 || !strings.HasPrefix(fs[0], CompactedPrefix) || !strings.HasPrefix(fs[1], CompactedPrefix) {
+		if len(fs) != 2 || !strings.HasPrefix(fs[0], compactedPrefix) || !strings.HasPrefix(fs[1], compactedPrefix) {
 			t.Fatalf("gold files = %v, want one compacted file per hour", fs)
 		}
 	}

@@ -26,10 +26,10 @@ type forecastPart struct {
 	hour     time.Time
 	firstSeq string
 	bodies   [][]byte
-	rows     []ForecastRow
+	rows     []forecastRow
 }
 
-// forecastRowSize estimates the memory of one buffered ForecastRow with
+// forecastRowSize estimates the memory of one buffered forecastRow with
 // its values, for the buffer budget.
 const forecastRowSize = 512
 
@@ -44,14 +44,14 @@ func (b *buffer) addForecast(rec stream.Record, f *weather.Forecast) {
 	}
 	p.bodies = append(p.bodies, rec.Data)
 	for _, st := range f.Steps {
-		p.rows = append(p.rows, forecastRow(f, st))
+		p.rows = append(p.rows, newForecastRow(f, st))
 	}
 }
 
-// forecastRow is the gold row of one step of f. A null value is an absent
+// newForecastRow is the gold row of one step of f. A null value is an absent
 // one; values without a column stay in forecast/raw/ only.
-func forecastRow(f *weather.Forecast, st weather.ForecastStep) ForecastRow {
-	row := ForecastRow{
+func newForecastRow(f *weather.Forecast, st weather.ForecastStep) forecastRow {
+	row := forecastRow{
 		EventID:      f.EventID,
 		LocationID:   f.Location.ID,
 		LocationName: f.Location.Name,
@@ -81,22 +81,22 @@ func (s *ShardWriter) writeForecasts(ctx context.Context, g *errgroup.Group, b *
 	sort.Slice(hours, func(i, j int) bool { return hours[i] < hours[j] })
 	for _, h := range hours {
 		p := b.fcast[h]
-		name := ObjectName(s.stream, s.shard, p.firstSeq)
+		name := objectName(s.stream, s.shard, p.firstSeq)
 		g.Go(func() error {
-			key := ObjectKey(KindForecastRaw, p.hour, name)
+			key := objectKey(kindForecastRaw, p.hour, name)
 			data, err := s.w.encode(func() ([]byte, error) { return encodeRaw(p.bodies) })
 			if err != nil {
 				return fmt.Errorf("encode %s: %w", key, err)
 			}
-			return s.put(ctx, KindForecastRaw, key, data)
+			return s.put(ctx, kindForecastRaw, key, data)
 		})
 		g.Go(func() error {
-			key := ObjectKey(KindForecastGold, p.hour, name)
+			key := objectKey(kindForecastGold, p.hour, name)
 			data, err := s.w.encode(func() ([]byte, error) { return s.w.enc.encodeForecasts(p.rows) })
 			if err != nil {
 				return fmt.Errorf("encode %s: %w", key, err)
 			}
-			return s.put(ctx, KindForecastGold, key, data)
+			return s.put(ctx, kindForecastGold, key, data)
 		})
 	}
 }
@@ -104,12 +104,12 @@ func (s *ShardWriter) writeForecasts(ctx context.Context, g *errgroup.Group, b *
 // encodeForecasts returns a Parquet file of rows, with the gold files'
 // compression. Forecast files are small and few (one per partition per
 // flush), so their writer is not pooled.
-func (e *parquetEncoder) encodeForecasts(rows []ForecastRow) ([]byte, error) {
+func (e *parquetEncoder) encodeForecasts(rows []forecastRow) ([]byte, error) {
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("parquet: refusing to write a file with no rows")
 	}
 	var buf bytes.Buffer
-	w := parquet.NewGenericWriter[ForecastRow](&buf,
+	w := parquet.NewGenericWriter[forecastRow](&buf,
 		parquet.Compression(e.codec),
 		parquet.MaxRowsPerRowGroup(e.rowGroupRows),
 		parquet.CreatedBy("weatherd", "", ""),

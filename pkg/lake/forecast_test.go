@@ -102,7 +102,7 @@ func TestShardWriter_Forecasts(t *testing.T) {
 	if got, want := cp.Calls(), []string{seqNo(3)}; !slices.Equal(got, want) {
 		t.Fatalf("checkpoints = %v, want %v", got, want)
 	}
-	name := ObjectName("weather-readings", "shardId-000000000001", seqNo(1))
+	name := objectName("weather-readings", "shardId-000000000001", seqNo(1))
 	keys, err := store.List(ctx, "forecast/")
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func TestShardWriter_Forecasts(t *testing.T) {
 	for _, k := range keys {
 		gotKeys = append(gotKeys, k.Key)
 	}
-	name3 := ObjectName("weather-readings", "shardId-000000000001", seqNo(3))
+	name3 := objectName("weather-readings", "shardId-000000000001", seqNo(3))
 	wantKeys := []string{
 		"forecast/gold/year=2026/month=11/day=26/hour=20/" + name + ".parquet",
 		"forecast/gold/year=2026/month=11/day=26/hour=21/" + name3 + ".parquet",
@@ -125,7 +125,7 @@ func TestShardWriter_Forecasts(t *testing.T) {
 	if got := gunzipLines(t, store, wantKeys[2]); len(got) != 1 || !strings.Contains(got[0], `"temperatureMax":30`) {
 		t.Errorf("forecast/raw/ lines = %q", got)
 	}
-	if got := testCounterVec(t, reg, "weatherd_lake_objects_written_total", "kind", KindForecastGold); got != 2 {
+	if got := testCounterVec(t, reg, "weatherd_lake_objects_written_total", "kind", kindForecastGold); got != 2 {
 		t.Errorf("forecast_gold objects counted = %v, want 2", got)
 	}
 
@@ -157,7 +157,7 @@ func TestForecastGold_SchemaIsPinned(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := testForecast(testLocations[0], baseHour, []int{1}, func(int) weather.Values { return weather.Values{} })
-	data, err := e.encodeForecasts([]ForecastRow{forecastRow(&f, f.Steps[0])})
+	data, err := e.encodeForecasts([]forecastRow{newForecastRow(&f, f.Steps[0])})
 	if err != nil {
 		t.Fatal(err)
 	}

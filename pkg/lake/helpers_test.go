@@ -49,10 +49,10 @@ func MustWriter(tb testing.TB, cfg Config, store Store) (*Writer, *prometheus.Re
 }
 
 // MustFileStore opens a file store in a fresh temp dir.
-func MustFileStore(tb testing.TB) (*FileStore, string) {
+func MustFileStore(tb testing.TB) (*fileStore, string) {
 	tb.Helper()
 	dir := tb.TempDir()
-	s, err := OpenFileStore(dir)
+	s, err := openFileStore(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}

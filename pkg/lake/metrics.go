@@ -69,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, err
 		}
 	}
-	for _, k := range []string{KindRaw, KindGold, KindErrors, KindCompacted, KindForecastRaw, KindForecastGold} {
+	for _, k := range []string{kindRaw, kindGold, kindErrors, kindCompacted, kindForecastRaw, kindForecastGold} {
 		m.objects.WithLabelValues(k)
 		m.bytes.WithLabelValues(k)
 	}

@@ -111,9 +111,9 @@ func TestShardWriter_FlushInBackground(t *testing.T) {
 		t.Fatalf("buffered after the last flush = %d", got)
 	}
 	assertExactlyOnce(t, dir, in)
-	keys := listKeys(t, base, KindGold)
-	if want := []string{ObjectKey(KindGold, in[0].Reading.ObservedAt.Truncate(3600e9), ObjectName("s", "shard-0", seqNo(0))),
-		ObjectKey(KindGold, in[0].Reading.ObservedAt.Truncate(3600e9), ObjectName("s", "shard-0", seqNo(4)))}; !slices.Equal(keys, want) {
+	keys := listKeys(t, base, kindGold)
+	if want := []string{objectKey(kindGold, in[0].Reading.ObservedAt.Truncate(3600e9), objectName("s", "shard-0", seqNo(0))),
+		objectKey(kindGold, in[0].Reading.ObservedAt.Truncate(3600e9), objectName("s", "shard-0", seqNo(4)))}; !slices.Equal(keys, want) {
 		t.Fatalf("gold objects = %v, want %v", keys, want)
 	}
 }
@@ -135,7 +135,7 @@ func TestShardWriter_DiscardStopsFlushInFlight(t *testing.T) {
 	if len(cp.Calls()) != 0 {
 		t.Fatalf("checkpoints = %v", cp.Calls())
 	}
-	if keys := listKeys(t, store.Store, KindGold); len(keys) != 0 {
+	if keys := listKeys(t, store.Store, kindGold); len(keys) != 0 {
 		t.Fatalf("gold objects written by a discarded flush: %v", keys)
 	}
 }

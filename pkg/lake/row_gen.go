@@ -45,9 +45,9 @@ type Row struct {
 	Evapotranspiration       *float64  `parquet:"evapotranspiration,optional"`
 }
 
-// ForecastRow is one row of the gold forecast table: one step of a
+// forecastRow is one row of the gold forecast table: one step of a
 // forecast event, its fixed fields, then the same value columns as Row.
-type ForecastRow struct {
+type forecastRow struct {
 	EventID                  string    `parquet:"event_id"`
 	LocationID               string    `parquet:"location_id,dict"`
 	LocationName             string    `parquet:"location_name,dict"`
@@ -214,7 +214,7 @@ func (r *Row) setColumn(i int, v *float64, ints *int32Slab) {
 }
 
 // setColumn stores v in the column of weather.Columns[i].
-func (r *ForecastRow) setColumn(i int, v *float64, ints *int32Slab) {
+func (r *forecastRow) setColumn(i int, v *float64, ints *int32Slab) {
 	switch i {
 	case 0:
 		r.Temperature = v

@@ -23,7 +23,7 @@ import (
 )
 
 // partFailingS3 passes every call to s3rver but fails the UploadPart of
-// part failPart, and records the aborts S3Store sends.
+// part failPart, and records the aborts s3Store sends.
 type partFailingS3 struct {
 	S3API
 	failPart int32
@@ -77,7 +77,7 @@ func TestS3Store_MultipartAbort(t *testing.T) {
 			if tc.cancelled {
 				api.cancel = cancel
 			}
-			s, err := OpenS3Store(context.Background(), api, bucket, "p/")
+			s, err := openS3Store(context.Background(), api, bucket, "p/")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +143,7 @@ func TestS3Store_ListPaginates(t *testing.T) {
 	ctx := context.Background()
 	client, bucket := MustBucket(t)
 	api := &listCounting{S3API: client}
-	s, err := OpenS3Store(ctx, api, bucket, "weatherd/lake/")
+	s, err := openS3Store(ctx, api, bucket, "weatherd/lake/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestShardWriter_S3Outage(t *testing.T) {
 		t.Errorf("%d bytes still buffered after the flush", got)
 	}
 	// Read back through a client that never saw the outage.
-	direct, err := OpenS3Store(ctx, client, bucket, "lake/")
+	direct, err := openS3Store(ctx, client, bucket, "lake/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestWriter_S3OutageBackpressure(t *testing.T) {
 	if calls := cp.Calls(); len(calls) == 0 || calls[len(calls)-1] != seqNo(119) {
 		t.Fatalf("checkpoints = %v, want the last %s", calls, seqNo(119))
 	}
-	direct, err := OpenS3Store(ctx, client, bucket, "lake/")
+	direct, err := openS3Store(ctx, client, bucket, "lake/")
 	if err != nil {
 		t.Fatal(err)
 	}

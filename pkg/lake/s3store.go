@@ -31,17 +31,17 @@ var _ S3API = (*s3.Client)(nil)
 // Multipart defaults: objects above the threshold are uploaded in parts
 // (S3 wants parts of at least 5 MiB, except the last).
 const (
-	DefaultMultipartThreshold = 16 << 20
-	DefaultPartSize           = 8 << 20
+	defaultMultipartThreshold = 16 << 20
+	defaultPartSize           = 8 << 20
 )
 
 // abortTimeout bounds the clean-up of a failed multipart upload.
 const abortTimeout = 30 * time.Second
 
-// S3Store keeps objects in a bucket under a prefix. Retries of individual
+// s3Store keeps objects in a bucket under a prefix. Retries of individual
 // requests come from the SDK client's retryer; a failed Put fails the flush,
 // which keeps its buffer and is retried whole.
-type S3Store struct {
+type s3Store struct {
 	api    S3API
 	bucket string
 	prefix string // "" or "a/b/"
@@ -50,11 +50,11 @@ type S3Store struct {
 	PartSize           int
 }
 
-// OpenS3Store returns a store for bucket/prefix after checking the bucket is
+// openS3Store returns a store for bucket/prefix after checking the bucket is
 // reachable with the client's credentials. The check lists the prefix
 // (one key at most) rather than HeadBucket, which needs s3:ListBucket on
 // the whole bucket: the task policy grants it for the lake prefix only.
-func OpenS3Store(ctx context.Context, api S3API, bucket, prefix string) (*S3Store, error) {
+func openS3Store(ctx context.Context, api S3API, bucket, prefix string) (*s3Store, error) {
 	p := strings.Trim(prefix, "/")
 	if p != "" {
 		p += "/"
@@ -62,15 +62,15 @@ func OpenS3Store(ctx context.Context, api S3API, bucket, prefix string) (*S3Stor
 	if _, err := api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(p), MaxKeys: aws.Int32(1)}); err != nil {
 		return nil, fmt.Errorf("lake bucket %q is not reachable (does it exist, may we use it?): %w", bucket, err)
 	}
-	return &S3Store{api: api, bucket: bucket, prefix: p,
-		MultipartThreshold: DefaultMultipartThreshold, PartSize: DefaultPartSize}, nil
+	return &s3Store{api: api, bucket: bucket, prefix: p,
+		MultipartThreshold: defaultMultipartThreshold, PartSize: defaultPartSize}, nil
 }
 
-func (s *S3Store) String() string { return "s3://" + s.bucket + "/" + s.prefix }
+func (s *s3Store) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 
 // Put implements Store: one PutObject, or a multipart upload for big objects
 // (S3 makes either visible atomically when it completes).
-func (s *S3Store) Put(ctx context.Context, key string, data []byte) error {
+func (s *s3Store) Put(ctx context.Context, key string, data []byte) error {
 	k := s.prefix + key
 	if len(data) <= s.MultipartThreshold {
 		_, err := s.api.PutObject(ctx, &s3.PutObjectInput{
@@ -86,7 +86,7 @@ func (s *S3Store) Put(ctx context.Context, key string, data []byte) error {
 	return s.putMultipart(ctx, k, data)
 }
 
-func (s *S3Store) putMultipart(ctx context.Context, k string, data []byte) error {
+func (s *s3Store) putMultipart(ctx context.Context, k string, data []byte) error {
 	up, err := s.api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(s.bucket), Key: aws.String(k), ContentType: aws.String(contentType(k)),
 	})
@@ -134,7 +134,7 @@ func contentType(key string) string {
 }
 
 // Get implements Store.
-func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
+func (s *s3Store) Get(ctx context.Context, key string) ([]byte, error) {
 	k := s.prefix + key
 	out, err := s.api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(k)})
 	if err != nil {
@@ -149,7 +149,7 @@ func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // List implements Store.
-func (s *S3Store) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+func (s *s3Store) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	var out []ObjectInfo
 	p := s3.NewListObjectsV2Paginator(s.api, &s3.ListObjectsV2Input{
 		Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + prefix),
@@ -171,7 +171,7 @@ func (s *S3Store) List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 }
 
 // Delete implements Store.
-func (s *S3Store) Delete(ctx context.Context, key string) error {
+func (s *s3Store) Delete(ctx context.Context, key string) error {
 	k := s.prefix + key
 	if _, err := s.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(k)}); err != nil {
 		return fmt.Errorf("delete s3://%s/%s: %w", s.bucket, k, err)

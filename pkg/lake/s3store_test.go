@@ -132,7 +132,7 @@ func TestS3Store_Multipart(t *testing.T) {
 	ctx := context.Background()
 	client, bucket := MustBucket(t)
 	api := &countingS3{S3API: client}
-	s, err := OpenS3Store(ctx, api, bucket, "p")
+	s, err := openS3Store(ctx, api, bucket, "p")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +170,8 @@ func TestS3Store_Multipart(t *testing.T) {
 func TestOpenS3Store_MissingBucket(t *testing.T) {
 	client := emulator.S3(t)
 	bucket := emulator.Name(t, "lake")
-	_, err := OpenS3Store(context.Background(), client, bucket, "")
+	_, err := openS3Store(context.Background(), client, bucket, "")
 	if err == nil || !strings.HasPrefix(err.Error(), `lake bucket "`+bucket+`" is not reachable (does it exist, may we use it?): `) {
-		t.Fatalf("OpenS3Store = %v", err)
+		t.Fatalf("openS3Store = %v", err)
 	}
 }

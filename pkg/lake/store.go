@@ -45,37 +45,37 @@ type ObjectInfo struct {
 func OpenStore(ctx context.Context, loc Location, s3 S3API) (Store, error) {
 	switch loc.Scheme {
 	case "file":
-		return OpenFileStore(loc.Dir)
+		return openFileStore(loc.Dir)
 	case "s3":
 		if s3 == nil {
 			return nil, fmt.Errorf("lake.url %q is an s3 URL but no S3 client was given", loc)
 		}
-		return OpenS3Store(ctx, s3, loc.Bucket, loc.Prefix)
+		return openS3Store(ctx, s3, loc.Bucket, loc.Prefix)
 	}
 	return nil, fmt.Errorf("lake.url %q: unsupported scheme %q", loc, loc.Scheme)
 }
 
-// FileStore keeps objects as files under a directory. Put writes a temporary
+// fileStore keeps objects as files under a directory. Put writes a temporary
 // file in the target directory, fsyncs it, renames it over the key and
 // fsyncs the directory, so a crash leaves the old object or the new one.
 // Objects get mode 0666 and directories 0777, less the process umask
 // (0644 and 0755 under the usual 022).
-type FileStore struct {
+type fileStore struct {
 	dir  string
 	dirs sync.Map // directories known to exist
 }
 
-// OpenFileStore creates dir if needed and returns a store rooted there.
-func OpenFileStore(dir string) (*FileStore, error) {
+// openFileStore creates dir if needed and returns a store rooted there.
+func openFileStore(dir string) (*fileStore, error) {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, fmt.Errorf("create lake directory: %w", err)
 	}
-	return &FileStore{dir: dir}, nil
+	return &fileStore{dir: dir}, nil
 }
 
-func (s *FileStore) String() string { return "file://" + filepath.ToSlash(s.dir) }
+func (s *fileStore) String() string { return "file://" + filepath.ToSlash(s.dir) }
 
-func (s *FileStore) path(key string) (string, error) {
+func (s *fileStore) path(key string) (string, error) {
 	clean := path.Clean(key)
 	if key == "" || clean != key || strings.HasPrefix(clean, "../") || clean == ".." || path.IsAbs(clean) {
 		return "", fmt.Errorf("bad object key %q", key)
@@ -84,7 +84,7 @@ func (s *FileStore) path(key string) (string, error) {
 }
 
 // Put implements Store.
-func (s *FileStore) Put(ctx context.Context, key string, data []byte) error {
+func (s *fileStore) Put(ctx context.Context, key string, data []byte) error {
 	p, err := s.path(key)
 	if err != nil {
 		return err
@@ -150,7 +150,7 @@ func createTemp(dir, prefix string) (*os.File, error) {
 }
 
 // Get implements Store.
-func (s *FileStore) Get(ctx context.Context, key string) ([]byte, error) {
+func (s *fileStore) Get(ctx context.Context, key string) ([]byte, error) {
 	p, err := s.path(key)
 	if err != nil {
 		return nil, err
@@ -163,7 +163,7 @@ func (s *FileStore) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // List implements Store; temporary files of unfinished Puts are skipped.
-func (s *FileStore) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+func (s *fileStore) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	// Walk the deepest directory the prefix names, then filter by prefix.
 	base := prefix
 	if i := strings.LastIndex(base, "/"); i >= 0 {
@@ -209,7 +209,7 @@ func (s *FileStore) List(ctx context.Context, prefix string) ([]ObjectInfo, erro
 }
 
 // Delete implements Store.
-func (s *FileStore) Delete(ctx context.Context, key string) error {
+func (s *fileStore) Delete(ctx context.Context, key string) error {
 	p, err := s.path(key)
 	if err != nil {
 		return err

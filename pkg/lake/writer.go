@@ -569,13 +569,13 @@ func (s *ShardWriter) write(ctx context.Context, b *buffer) error {
 	sort.Slice(hours, func(i, j int) bool { return hours[i] < hours[j] })
 	for _, h := range hours {
 		p := b.gold[h]
-		name := ObjectName(s.stream, s.shard, p.firstSeq)
+		name := objectName(s.stream, s.shard, p.firstSeq)
 		g.Go(func() error {
 			data, err := s.w.encode(func() ([]byte, error) { return encodeRaw(p.bodies) })
 			if err != nil {
-				return fmt.Errorf("encode %s: %w", ObjectKey(KindRaw, p.hour, name), err)
+				return fmt.Errorf("encode %s: %w", objectKey(kindRaw, p.hour, name), err)
 			}
-			return s.put(ctx, KindRaw, ObjectKey(KindRaw, p.hour, name), data)
+			return s.put(ctx, kindRaw, objectKey(kindRaw, p.hour, name), data)
 		})
 		g.Go(func() error {
 			data, err := s.w.encode(func() ([]byte, error) {
@@ -583,18 +583,18 @@ func (s *ShardWriter) write(ctx context.Context, b *buffer) error {
 				return s.w.enc.encodeBuffered(p.rows, p.n)
 			})
 			if err != nil {
-				return fmt.Errorf("encode %s: %w", ObjectKey(KindGold, p.hour, name), err)
+				return fmt.Errorf("encode %s: %w", objectKey(kindGold, p.hour, name), err)
 			}
-			return s.put(ctx, KindGold, ObjectKey(KindGold, p.hour, name), data)
+			return s.put(ctx, kindGold, objectKey(kindGold, p.hour, name), data)
 		})
 	}
 	s.writeForecasts(ctx, &g, b)
 	for _, p := range b.errs {
-		key := ObjectKey(KindErrors, p.hour, ObjectName(s.stream, s.shard, p.firstSeq))
+		key := objectKey(kindErrors, p.hour, objectName(s.stream, s.shard, p.firstSeq))
 		g.Go(func() error {
 			data, err := s.w.encode(func() ([]byte, error) { return encodeErrors(p.recs) })
 			if err == nil {
-				err = s.put(ctx, KindErrors, key, data)
+				err = s.put(ctx, kindErrors, key, data)
 			}
 			if err != nil {
 				seqs := make([]string, len(p.recs))

@@ -28,7 +28,7 @@ func main() {
 }
 
 // rowSource returns row_gen.go: the Row type (the readings' gold table) and
-// the ForecastRow type (the forecasts' gold table), each with one field per
+// the forecastRow type (the forecasts' gold table), each with one field per
 // column, and the switches that find and set a column by index without
 // reflection (they run for every value the lake buffers and writes).
 func rowSource(cols []weather.Column) ([]byte, error) {
@@ -56,9 +56,9 @@ type Row struct {
 	}
 	b.WriteString(`}
 
-// ForecastRow is one row of the gold forecast table: one step of a
+// forecastRow is one row of the gold forecast table: one step of a
 // forecast event, its fixed fields, then the same value columns as Row.
-type ForecastRow struct {
+type forecastRow struct {
 	EventID      string    ` + "`" + `parquet:"event_id"` + "`" + `
 	LocationID   string    ` + "`" + `parquet:"location_id,dict"` + "`" + `
 	LocationName string    ` + "`" + `parquet:"location_name,dict"` + "`" + `
@@ -87,7 +87,7 @@ func columnOf(name string) (int, bool) {
 }
 `)
 	setColumn(&b, "Row", cols)
-	setColumn(&b, "ForecastRow", cols)
+	setColumn(&b, "forecastRow", cols)
 	return format.Source(b.Bytes())
 }
 
