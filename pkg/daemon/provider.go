@@ -15,7 +15,7 @@ import (
 )
 
 // newProvider builds the weather provider poller.provider names, its
-// readings checked against the contract the consumer applies, and its
+// readings checked by weather.Reading.CheckContract as the consumer checks them, and its
 // forecaster (the same client, so one rate-limit budget), forecasts
 // checked likewise; the forecaster is nil when the provider does not
 // forecast.

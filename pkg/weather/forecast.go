@@ -28,7 +28,7 @@ const (
 )
 
 // Forecast is what a provider predicts for one location at one issue time:
-// the contract's forecast event. Its steps are in valid_at order, none
+// the forecast event weatherd puts on the stream. Its steps are in valid_at order, none
 // before issued_at.
 type Forecast struct {
 	Schema   string        `json:"schema"`

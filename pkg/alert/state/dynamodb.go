@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/weatherd/weatherd/pkg/ddbtable"
 	"strconv"
+
+	"github.com/weatherd/weatherd/pkg/ddbtable"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -56,26 +57,36 @@ func EnsureTable(ctx context.Context, api DynamoDBAPI, table string) error {
 
 // Load returns every alert of a location (consistent read).
 func (d *DynamoDB) Load(ctx context.Context, location string) ([]Alert, error) {
-	var out []Alert
+	out, err := queryPartition(ctx, d, location, decodeItem)
+	if err != nil {
+		return nil, fmt.Errorf("query alert state of %s: %w", location, err)
+	}
+	return out, nil
+}
+
+// queryPartition reads every item of one partition (consistent read, page
+// by page) and decodes each with decode.
+func queryPartition[T any](ctx context.Context, d *DynamoDB, partition string, decode func(map[string]types.AttributeValue) (T, error)) ([]T, error) {
+	var out []T
 	var start map[string]types.AttributeValue
 	for {
 		res, err := d.api.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 aws.String(d.table),
 			KeyConditionExpression:    aws.String("#l = :l"),
 			ExpressionAttributeNames:  map[string]string{"#l": "location"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":l": &types.AttributeValueMemberS{Value: location}},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":l": &types.AttributeValueMemberS{Value: partition}},
 			ConsistentRead:            aws.Bool(true),
 			ExclusiveStartKey:         start,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("query alert state of %s: %w", location, err)
+			return nil, err
 		}
 		for _, item := range res.Items {
-			a, err := decodeItem(item)
+			v, err := decode(item)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, a)
+			out = append(out, v)
 		}
 		if len(res.LastEvaluatedKey) == 0 {
 			return out, nil

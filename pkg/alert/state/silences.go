@@ -79,33 +79,12 @@ func (d *DynamoDB) All(ctx context.Context) ([]Alert, error) {
 
 // Silences returns every stored silence, oldest first (consistent query).
 func (d *DynamoDB) Silences(ctx context.Context) ([]Silence, error) {
-	var out []Silence
-	var start map[string]types.AttributeValue
-	for {
-		res, err := d.api.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(d.table),
-			KeyConditionExpression:    aws.String("#l = :l"),
-			ExpressionAttributeNames:  map[string]string{"#l": "location"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":l": &types.AttributeValueMemberS{Value: silencePartition}},
-			ConsistentRead:            aws.Bool(true),
-			ExclusiveStartKey:         start,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("query silences: %w", err)
-		}
-		for _, item := range res.Items {
-			s, err := decodeSilence(item)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, s)
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			sortSilences(out)
-			return out, nil
-		}
-		start = res.LastEvaluatedKey
+	out, err := queryPartition(ctx, d, silencePartition, decodeSilence)
+	if err != nil {
+		return nil, fmt.Errorf("query silences: %w", err)
 	}
+	sortSilences(out)
+	return out, nil
 }
 
 // SaveSilence writes s conditionally on its version.
