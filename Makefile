@@ -38,7 +38,7 @@ BENCH_COUNT ?= 3
 bench:
 	rc=0; trap '$(EMULATORS) stop || echo "make: stopping the emulators failed" >&2' EXIT; \
 	$(EMULATORS) start; \
-	{ $(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCH_COUNT) -timeout 30m ./pkg/internal/benchmark/ && \
+	{ $(GO) test -run '^$$' -bench . -benchtime 1x -count $(BENCH_COUNT) -timeout 30m ./pkg/internal/benchmark/ ./pkg/internal/benchmark/pipelinemem/ && \
 	  $(GO) test -run '^$$' -bench ScaleOut -benchtime 1x -count 1 -timeout 15m ./pkg/internal/benchmark/awsbench/ && \
 	  $(GO) test -run '^$$' -bench 'BenchmarkDecode|BenchmarkEncodeStages' -benchmem -timeout 10m ./pkg/weather/ ./pkg/lake/; } 2>&1 \
 	  | $(GO) run ./pkg/internal/benchmark/cmd/report || rc=$$?; exit $$rc

@@ -37,7 +37,7 @@ const (
 func BenchmarkEndToEndEmulators(b *testing.B) {
 	var rates, consumed []float64
 	for range b.N {
-		ds := NewDataset(e2eReadings, pipelineLocations, pipelineStep, 2)
+		ds := NewDataset(e2eReadings, PipelineLocations, PipelineStep, 2)
 		cfg := emulatorConfig(b, ds)
 		cfg.Lake.Flush.MaxAge = time.Second
 		h := startDaemon(b, cfg)

@@ -13,8 +13,9 @@ import (
 // MemPeak is what a Sampler saw between Start and Stop.
 type MemPeak struct {
 	// RSS is the process's peak resident set (VmHWM, reset at Start where
-	// the kernel allows it, else the highest VmRSS sampled), in bytes.
-	RSS uint64
+	// the kernel allows it, else the highest VmRSS sampled), in bytes;
+	// RSSBase the resident set at Start.
+	RSS, RSSBase uint64
 	// Heap is the peak of Go heap memory holding objects, live or not yet
 	// swept, in bytes, sampled every few milliseconds.
 	Heap uint64
@@ -46,6 +47,7 @@ const (
 func StartSampler() *Sampler {
 	s := &Sampler{done: make(chan struct{})}
 	s.hwm = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+	s.peak.RSSBase = procStatus("VmRSS:")
 	sample := []rtmetrics.Sample{{Name: heapMetric}, {Name: liveMetric}}
 	rtmetrics.Read(sample)
 	s.peak.HeapBase = sample[0].Value.Uint64()

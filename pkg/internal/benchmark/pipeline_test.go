@@ -1,36 +1,17 @@
 package benchmark
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/weatherd/weatherd/pkg/alert"
-	"github.com/weatherd/weatherd/pkg/config"
-	"github.com/weatherd/weatherd/pkg/lake"
-	"github.com/weatherd/weatherd/pkg/pipeline"
-	"github.com/weatherd/weatherd/pkg/stream"
-)
-
-const (
-	pipelineReadings  = 100_000
-	pipelineLocations = 50
-	pipelineStep      = 6 * time.Second // 2,000 readings a location: 3h20m of weather
-	pipelineShards    = 2               // the default stream.kinesis.shards
 )
 
 // rounds is how many times each side runs per b.N; the figures are medians.
@@ -61,19 +42,9 @@ func rounds(b *testing.B) int {
 // Both read the input from the same NDJSON file, mapped into memory, so the
 // Go heap holds only what the pipeline allocates.
 func BenchmarkPipelineVsDuckDB(b *testing.B) {
-	ds := NewDataset(pipelineReadings, pipelineLocations, pipelineStep, 1)
 	dir := b.TempDir()
-	in := filepath.Join(dir, "readings.ndjson")
-	if err := ds.WriteNDJSON(in); err != nil {
-		b.Fatal(err)
-	}
-	bodies, unmap := mapLines(b, in)
-	defer unmap()
-	if len(bodies) != pipelineReadings {
-		b.Fatalf("mapped %d lines, want %d", len(bodies), pipelineReadings)
-	}
-	ds = ds.WithBodies(bodies)
-	shards := ds.Shards(pipelineShards)
+	ds, in := PipelineInput(b, dir)
+	shards := ds.Shards(PipelineShards)
 
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
@@ -82,7 +53,6 @@ func BenchmarkPipelineVsDuckDB(b *testing.B) {
 	defer db.Close()
 
 	var wd, dd, ld, wcpu, dcpu, lcpu, wallocs, lallocs, wbytes, lbytes []float64
-	var first MemPeak
 	var heapAdded, live uint64
 	b.ResetTimer()
 	for r := range rounds(b) {
@@ -92,9 +62,9 @@ func BenchmarkPipelineVsDuckDB(b *testing.B) {
 		m0 := mallocs()
 		cpu0 := cpuTime()
 		start := time.Now()
-		runPipeline(b, ds, shards, out, false)
-		ld = append(ld, float64(pipelineReadings)/time.Since(start).Seconds())
-		lcpu = append(lcpu, (cpuTime()-cpu0).Seconds()*1e6/pipelineReadings)
+		RunPipeline(b, ds, shards, out, false)
+		ld = append(ld, float64(PipelineReadings)/time.Since(start).Seconds())
+		lcpu = append(lcpu, (cpuTime()-cpu0).Seconds()*1e6/PipelineReadings)
 		n, by := mallocs().perReading(m0)
 		lallocs, lbytes = append(lallocs, n), append(lbytes, by)
 		if err := os.RemoveAll(out); err != nil {
@@ -106,18 +76,17 @@ func BenchmarkPipelineVsDuckDB(b *testing.B) {
 		m0 = mallocs()
 		cpu0 = cpuTime()
 		start = time.Now()
-		runPipeline(b, ds, shards, out, true)
+		RunPipeline(b, ds, shards, out, true)
 		el := time.Since(start)
-		wcpu = append(wcpu, (cpuTime()-cpu0).Seconds()*1e6/pipelineReadings)
+		wcpu = append(wcpu, (cpuTime()-cpu0).Seconds()*1e6/PipelineReadings)
 		n, by = mallocs().perReading(m0)
 		wallocs, wbytes = append(wallocs, n), append(wbytes, by)
 		peak := s.Stop()
-		wd = append(wd, float64(pipelineReadings)/el.Seconds())
+		wd = append(wd, float64(PipelineReadings)/el.Seconds())
 		heapAdded = max(heapAdded, peak.Heap-min(peak.Heap, peak.HeapBase))
 		live = max(live, peak.Live-min(peak.Live, peak.LiveBase))
 		if r == 0 {
-			first = peak // before DuckDB ever ran in this process
-			checkLake(b, db, out, pipelineReadings)
+			checkLake(b, db, out, PipelineReadings)
 		}
 		if err := os.RemoveAll(out); err != nil {
 			b.Fatal(err)
@@ -129,8 +98,8 @@ func BenchmarkPipelineVsDuckDB(b *testing.B) {
 		if _, err := db.Exec(fmt.Sprintf("COPY (SELECT * FROM read_ndjson('%s')) TO '%s' (FORMAT parquet)", in, pq)); err != nil {
 			b.Fatal(err)
 		}
-		dd = append(dd, float64(pipelineReadings)/time.Since(start).Seconds())
-		dcpu = append(dcpu, (cpuTime()-cpu0).Seconds()*1e6/pipelineReadings)
+		dd = append(dd, float64(PipelineReadings)/time.Since(start).Seconds())
+		dcpu = append(dcpu, (cpuTime()-cpu0).Seconds()*1e6/PipelineReadings)
 		if err := os.Remove(pq); err != nil {
 			b.Fatal(err)
 		}
@@ -149,97 +118,10 @@ func BenchmarkPipelineVsDuckDB(b *testing.B) {
 	b.ReportMetric(Median(wbytes), "weatherd-B/reading")
 	b.ReportMetric(Median(lallocs), "norules-allocs/reading")
 	b.ReportMetric(Median(lbytes), "norules-B/reading")
-	b.ReportMetric(float64(first.RSS)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(float64(heapAdded)/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(float64(live)/(1<<20), "peak-live-heap-MiB")
 	b.Logf("%d rounds; weatherd readings/s %.0f (runs %.0f), with no alert rules %.0f (runs %.0f), DuckDB %.0f (runs %.0f); input %.1f MiB mapped; ratio of medians %.2f",
 		len(wd), w, wd, Median(ld), ld, d, dd, float64(ds.Bytes())/(1<<20), w/d)
-}
-
-// runPipeline pushes every shard's records through its own pipeline
-// processor concurrently, as the consumer does, and stops each with a final
-// flush. Without rules the alert engine has no rules to evaluate.
-func runPipeline(b *testing.B, ds *Dataset, shards [][]stream.Record, dir string, rules bool) {
-	b.Helper()
-	cfg, err := config.Default()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if !rules {
-		cfg.Alerts.Rules = nil
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := prometheus.NewRegistry()
-	alerts, err := alert.New(cfg.Alerts, ds.Locations, alert.Deps{}, reg, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.Lake.URL = "file://" + dir
-	loc, err := lake.ParseURL(cfg.Lake.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	store, err := lake.OpenStore(context.Background(), loc, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := lake.New(cfg.Lake, store, reg, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := &pipeline.Factory{
-		Stream:  "bench",
-		Alerts:  alerts,
-		Lake:    func(s, shard string) pipeline.ShardSink { return w.Shard(s, shard) },
-		Metrics: pipeline.NewMetrics(reg),
-		Log:     log,
-
-		MaxClockSkew: cfg.Consumer.MaxClockSkew,
-	}
-	batch := cfg.Consumer.MaxRecords
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	errs := make([]error, len(shards))
-	for i, recs := range shards {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = runShard(ctx, f.New(), fmt.Sprintf("shardId-%012d", i), recs, batch)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func runShard(ctx context.Context, p stream.Processor, shard string, recs []stream.Record, batch int) error {
-	cp := &checkpoints{}
-	if err := p.Initialize(ctx, shard, stream.Position{Initial: "TRIM_HORIZON"}); err != nil {
-		return err
-	}
-	for lo := 0; lo < len(recs); lo += batch {
-		if err := p.ProcessRecords(ctx, recs[lo:min(lo+batch, len(recs))], cp); err != nil {
-			return err
-		}
-	}
-	if err := p.Shutdown(ctx, stream.Requested, cp); err != nil {
-		return err
-	}
-	if last := recs[len(recs)-1].SequenceNumber; cp.last != last {
-		return fmt.Errorf("shard %s checkpointed %q, want the last record %q", shard, cp.last, last)
-	}
-	return nil
-}
-
-// checkpoints records the last checkpoint of a shard.
-type checkpoints struct{ last string }
-
-func (c *checkpoints) Checkpoint(_ context.Context, seq string) error {
-	c.last = seq
-	return nil
 }
 
 // checkLake reads the lake back with DuckDB: every reading is in gold/
@@ -272,9 +154,9 @@ func mallocs() heapCounts {
 
 // perReading is the heap allocations since c0 (objects and bytes) per
 // reading of a run. They include the run's setup (engine, writer,
-// processors), a fixed cost spread over pipelineReadings.
+// processors), a fixed cost spread over PipelineReadings.
 func (c heapCounts) perReading(c0 heapCounts) (objects, bytes float64) {
-	return float64(c.objects-c0.objects) / pipelineReadings, float64(c.bytes-c0.bytes) / pipelineReadings
+	return float64(c.objects-c0.objects) / PipelineReadings, float64(c.bytes-c0.bytes) / PipelineReadings
 }
 
 // cpuTime is the CPU time (user + system) the process has used.
@@ -284,32 +166,4 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// mapLines maps path read-only and returns its lines (without the newline).
-func mapLines(b *testing.B, path string) ([][]byte, func()) {
-	b.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		b.Fatal(err)
-	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		b.Fatalf("mmap %s: %v", path, err)
-	}
-	var lines [][]byte
-	for rest := data; len(rest) > 0; {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			i = len(rest)
-		}
-		lines = append(lines, rest[:i:i])
-		rest = rest[min(i+1, len(rest)):]
-	}
-	return lines, func() { syscall.Munmap(data) }
 }
