@@ -20,7 +20,7 @@ func BenchmarkEncodeStages(b *testing.B) {
 	b.Run("raw", func(b *testing.B) {
 		st := time.Now()
 		for b.Loop() {
-			encodeRaw(bodies)
+			encodeRaw(bodies, &sizeHint{})
 		}
 		b.ReportMetric(float64(b.N*len(recs))/time.Since(st).Seconds(), "rows/s")
 	})

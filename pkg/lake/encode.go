@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"time"
 
@@ -16,24 +17,31 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 )
 
-var gzipPool = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return w
-}}
+// gzipWriters keeps a gzip writer (≈ 1 MiB of state) for each encoder slot
+// (one per CPU, see Writer.encode).
+var gzipWriters = freeList[*gzip.Writer]{max: runtime.GOMAXPROCS(0)}
+
+func getGzip() *gzip.Writer {
+	if zw, ok := gzipWriters.get(); ok {
+		return zw
+	}
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}
 
 var newline = []byte{'\n'}
 
 // encodeRaw writes one line per record body, as received, gzip-compressed.
 // A body that holds raw newlines (pretty-printed JSON, which Decode accepts)
 // is compacted onto one line so the object stays valid NDJSON.
-func encodeRaw(bodies [][]byte) ([]byte, error) {
+func encodeRaw(bodies [][]byte, hint *sizeHint) ([]byte, error) {
 	var size int
 	for _, b := range bodies {
 		size += len(b) + 1
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size/6+512))
-	zw := gzipPool.Get().(*gzip.Writer)
-	defer gzipPool.Put(zw)
+	buf := bytes.NewBuffer(make([]byte, 0, hint.size(size, 1.0/6)))
+	zw := getGzip()
+	defer gzipWriters.put(zw)
 	zw.Reset(buf)
 	var line bytes.Buffer
 	for _, b := range bodies {
@@ -53,6 +61,7 @@ func encodeRaw(bodies [][]byte) ([]byte, error) {
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
+	hint.learn(size, buf.Len())
 	return buf.Bytes(), nil
 }
 
@@ -70,8 +79,8 @@ type ErrorRecord struct {
 
 func encodeErrors(recs []ErrorRecord) ([]byte, error) {
 	var buf bytes.Buffer
-	zw := gzipPool.Get().(*gzip.Writer)
-	defer gzipPool.Put(zw)
+	zw := getGzip()
+	defer gzipWriters.put(zw)
 	zw.Reset(&buf)
 	enc := json.NewEncoder(zw)
 	for i := range recs {
@@ -106,13 +115,15 @@ func (fastSnappy) Decode(dst, src []byte) ([]byte, error) {
 type parquetEncoder struct {
 	codec        compress.Codec
 	rowGroupRows int64
-	// writers holds Parquet writers to reuse: a writer's page and
-	// compression buffers are large, and Reset keeps them.
-	writers sync.Pool
+	// writers holds Parquet writers to reuse, one per encoder slot: a
+	// writer's page and compression buffers are large, and Reset keeps them.
+	writers freeList[*parquet.GenericWriter[Row]]
+	size    sizeHint // file bytes per row
 }
 
 func newParquetEncoder(p ParquetConfig) (*parquetEncoder, error) {
 	e := &parquetEncoder{rowGroupRows: p.RowGroupRows}
+	e.writers.max = runtime.GOMAXPROCS(0)
 	switch p.Compression {
 	case "snappy":
 		e.codec = fastSnappy{}
@@ -168,17 +179,16 @@ func (e *parquetEncoder) write(n int, rows func(w *parquet.GenericWriter[Row]) e
 	if n == 0 {
 		return nil, fmt.Errorf("parquet: refusing to write a file with no rows")
 	}
-	var buf bytes.Buffer
-	buf.Grow(n*40 + 4096)
-	w, _ := e.writers.Get().(*parquet.GenericWriter[Row])
-	if w == nil {
-		w = parquet.NewGenericWriter[Row](&buf,
+	buf := bytes.NewBuffer(make([]byte, 0, e.size.size(n, 40)))
+	w, ok := e.writers.get()
+	if !ok {
+		w = parquet.NewGenericWriter[Row](buf,
 			parquet.Compression(e.codec),
 			parquet.MaxRowsPerRowGroup(e.rowGroupRows),
 			parquet.CreatedBy("weatherd", "", ""),
 		)
 	} else {
-		w.Reset(&buf)
+		w.Reset(buf)
 	}
 	if err := rows(w); err != nil {
 		return nil, fmt.Errorf("parquet: write rows: %w", err)
@@ -187,6 +197,7 @@ func (e *parquetEncoder) write(n int, rows func(w *parquet.GenericWriter[Row]) e
 		return nil, fmt.Errorf("parquet: close: %w", err)
 	}
 	w.Reset(io.Discard) // drop buf; a writer that failed is not reused
-	e.writers.Put(w)
+	e.writers.put(w)
+	e.size.learn(n, buf.Len())
 	return buf.Bytes(), nil
 }

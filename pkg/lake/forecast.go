@@ -84,7 +84,7 @@ func (s *ShardWriter) writeForecasts(ctx context.Context, g *errgroup.Group, b *
 		name := objectName(s.stream, s.shard, p.firstSeq)
 		g.Go(func() error {
 			key := objectKey(kindForecastRaw, p.hour, name)
-			data, err := s.w.encode(func() ([]byte, error) { return encodeRaw(p.bodies) })
+			data, err := s.w.encode(func() ([]byte, error) { return encodeRaw(p.bodies, &s.w.rawSize) })
 			if err != nil {
 				return fmt.Errorf("encode %s: %w", key, err)
 			}

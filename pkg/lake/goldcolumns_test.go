@@ -62,7 +62,7 @@ func TestGold_SchemaIsPinned(t *testing.T) {
 	}
 	var p goldPart
 	for _, r := range testReadings(3) {
-		p.addRow(&r, nil)
+		p.addRow(&r, &recycler{})
 	}
 	data, err := e.encodeBuffered(p.rows, p.n)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -28,7 +27,7 @@ func TestGoldSchema_Unchanged(t *testing.T) {
 	}
 	var p goldPart
 	for _, r := range testReadings(10) {
-		p.addRow(&r, &sync.Pool{})
+		p.addRow(&r, &recycler{})
 	}
 	data, err := e.encodeBuffered(p.rows, p.n)
 	if err != nil {

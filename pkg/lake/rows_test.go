@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -117,7 +116,7 @@ func TestParquetEncoder_ReusedWriters(t *testing.T) {
 		plain := make([]Row, n)
 		bufs := make([]bufRow, n)
 		for i, r := range rs {
-			p.addRow(&r, &sync.Pool{})
+			p.addRow(&r, &recycler{})
 			plain[i], _ = rowFrom(r, &bufs[i])
 			want[i] = rowOf(plain[i])
 		}

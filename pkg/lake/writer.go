@@ -32,8 +32,10 @@ type Writer struct {
 	// encoders bounds the objects being encoded at once by all shards (each
 	// holds its rows and its output in memory) to the number of CPUs.
 	encoders chan struct{}
-	// chunks recycles full-size row chunks (*[]bufRow) of flushed buffers.
-	chunks sync.Pool
+	// pool holds the row chunks and bodies slices of flushed buffers.
+	pool *recycler
+	// rawSize is the raw objects' size per byte of bodies.
+	rawSize sizeHint
 
 	health lifecycle.Health // whether flushes reach the store
 	lead   Leadership       // when set, only its holder compacts
@@ -64,6 +66,8 @@ func New(cfg Config, store Store, reg prometheus.Registerer, log *slog.Logger) (
 		log:      log.With("component", "lake", "store", store.String()),
 		freed:    make(chan struct{}),
 		encoders: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		// Half the buffer budget: the rows of about one flush of every shard.
+		pool: newRecycler(cfg.MaxBufferedBytes / 2),
 	}, nil
 }
 
@@ -239,26 +243,13 @@ type goldPart struct {
 	unknown  int // values with no gold column (kept in raw/ only)
 }
 
-// maxRowChunk bounds one chunk of a goldPart's rows; chunks start small and
-// double up to it, so a partition with one late reading stays small.
-const maxRowChunk = 1024
-
-func (p *goldPart) addRow(r *weather.Reading, chunks *sync.Pool) {
+func (p *goldPart) addRow(r *weather.Reading, pool *recycler) {
 	if len(p.rows) == 0 || len(p.rows[len(p.rows)-1]) == cap(p.rows[len(p.rows)-1]) {
-		size := 16
+		size := minRowChunk
 		if len(p.rows) > 0 {
 			size = min(2*cap(p.rows[len(p.rows)-1]), maxRowChunk)
 		}
-		var c []bufRow
-		if size == maxRowChunk {
-			if pc, ok := chunks.Get().(*[]bufRow); ok {
-				c = (*pc)[:0]
-			}
-		}
-		if c == nil {
-			c = make([]bufRow, 0, size)
-		}
-		p.rows = append(p.rows, c)
+		p.rows = append(p.rows, pool.chunk(size))
 	}
 	c := &p.rows[len(p.rows)-1]
 	*c = append(*c, bufRow{})
@@ -359,14 +350,14 @@ func (s *ShardWriter) Discard() {
 		j.cancel()
 		<-j.done
 		s.job = nil
-		s.w.recycle(&j.buf)
+		s.w.pool.recycle(&j.buf)
 		s.w.release(j.buf.bytes)
 		s.log.Info("dropping a lake flush in flight: lease lost, the new owner replays it", "records", j.buf.records)
 	}
 	if s.buf.records > 0 {
 		s.log.Info("dropping lake buffer: lease lost, the new owner replays it", "records", s.buf.records, "bytes", s.buf.bytes)
 	}
-	s.w.recycle(&s.buf)
+	s.w.pool.recycle(&s.buf)
 	s.w.release(s.buf.bytes)
 	s.buf = newBuffer()
 	s.lastSeq = ""
@@ -381,11 +372,11 @@ func (s *ShardWriter) append(it *stream.Item, n int64) {
 		hour := it.Reading.ObservedAt.UTC().Truncate(time.Hour)
 		p := b.gold[hour.Unix()]
 		if p == nil {
-			p = &goldPart{hour: hour, firstSeq: seq}
+			p = &goldPart{hour: hour, firstSeq: seq, bodies: s.w.pool.body()}
 			b.gold[hour.Unix()] = p
 		}
 		p.bodies = append(p.bodies, it.Record.Data)
-		p.addRow(&it.Reading, &s.w.chunks)
+		p.addRow(&it.Reading, s.w.pool)
 	} else {
 		reason := "decoded reading has no observed_at"
 		if it.Err != nil {
@@ -535,24 +526,9 @@ func (s *ShardWriter) join(ctx context.Context, cp stream.Checkpointer, wait boo
 	s.log.Debug("lake flush", "reason", j.why, "records", j.buf.records, "bytes", j.buf.bytes,
 		"partitions", len(j.buf.gold), "error_partitions", len(j.buf.errs), "checkpoint", j.buf.last,
 		"took", j.took)
-	s.w.recycle(&j.buf)
+	s.w.pool.recycle(&j.buf)
 	s.w.release(j.buf.bytes)
 	return nil
-}
-
-// recycle hands the full-size row chunks of b, which is done with, to the
-// next buffers, cleared so they keep no strings alive.
-func (w *Writer) recycle(b *buffer) {
-	for _, p := range b.gold {
-		for _, c := range p.rows {
-			if cap(c) == maxRowChunk {
-				c = c[:cap(c)]
-				clear(c)
-				w.chunks.Put(&c)
-			}
-		}
-		p.rows = nil
-	}
 }
 
 // write puts every object of the buffer, spreading the encoding over the
@@ -571,7 +547,7 @@ func (s *ShardWriter) write(ctx context.Context, b *buffer) error {
 		p := b.gold[h]
 		name := objectName(s.stream, s.shard, p.firstSeq)
 		g.Go(func() error {
-			data, err := s.w.encode(func() ([]byte, error) { return encodeRaw(p.bodies) })
+			data, err := s.w.encode(func() ([]byte, error) { return encodeRaw(p.bodies, &s.w.rawSize) })
 			if err != nil {
 				return fmt.Errorf("encode %s: %w", objectKey(kindRaw, p.hour, name), err)
 			}

@@ -260,6 +260,10 @@ func (d *dedupe) commit(seq string, recent map[string][]int64) {
 			delete(d.hist, loc)
 			continue
 		}
-		d.hist[loc] = append([]observation(nil), h[n:]...)
+		// In place: the slice keeps its capacity for the observations to
+		// come, and nothing else refers to it.
+		m := copy(h, h[n:])
+		clear(h[m:])
+		d.hist[loc] = h[:m]
 	}
 }
