@@ -1,7 +1,6 @@
 package weather
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -100,46 +99,6 @@ func ForecastEventID(locationID string, issuedAt time.Time) string {
 // id, as for readings, so a location's forecasts and readings share a shard
 // and stay in order.
 func (f Forecast) PartitionKey() string { return f.Location.ID }
-
-// MarshalJSON writes every timestamp in UTC (issued_at and valid_at with
-// second precision when they have no fraction, ingested_at in
-// milliseconds), and refuses a value that is not a finite number.
-func (f Forecast) MarshalJSON() ([]byte, error) {
-	type wireStep struct {
-		ValidAt string `json:"valid_at"`
-		Values  Values `json:"values"`
-	}
-	type wire struct {
-		Schema     string        `json:"schema"`
-		EventID    string        `json:"event_id"`
-		Location   EventLocation `json:"location"`
-		IssuedAt   string        `json:"issued_at"`
-		IngestedAt string        `json:"ingested_at"`
-		Provider   string        `json:"provider"`
-		Units      string        `json:"units"`
-		Steps      []wireStep    `json:"steps"`
-	}
-	steps := make([]wireStep, len(f.Steps))
-	for i, s := range f.Steps {
-		if err := s.Values.checkFinite(fmt.Sprintf("steps[%d]: ", i)); err != nil {
-			return nil, err
-		}
-		steps[i] = wireStep{ValidAt: formatObserved(s.ValidAt), Values: s.Values}
-	}
-	return json.Marshal(wire{
-		Schema:     f.Schema,
-		EventID:    f.EventID,
-		Location:   f.Location,
-		IssuedAt:   formatObserved(f.IssuedAt),
-		IngestedAt: f.IngestedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-		Provider:   f.Provider,
-		Units:      f.Units,
-		Steps:      steps,
-	})
-}
-
-// Encode returns the forecast as one JSON object, the stream record body.
-func (f Forecast) Encode() ([]byte, error) { return json.Marshal(f) }
 
 // IsForecast reports whether data is an event with the forecast schema,
 // whatever else it holds: the consumer's dispatch, asked only of records

@@ -125,7 +125,7 @@ func oldReadingJSON(r Reading, vals map[string]*float64) ([]byte, error) {
 	}
 	return json.Marshal(wire{
 		Schema: r.Schema, EventID: r.EventID, Location: r.Location,
-		ObservedAt: formatObserved(r.ObservedAt), IngestedAt: r.IngestedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		ObservedAt: referenceTime(r.ObservedAt), IngestedAt: r.IngestedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		Provider: r.Provider, Units: r.Units, Values: vals,
 	})
 }
@@ -241,7 +241,7 @@ func TestValues_EncodeRefusesNonFinite(t *testing.T) {
 			v.Set(name, x)
 			_, err := NewReading(Location{ID: "a"}, "p", time.Now(), time.Now(), v).Encode()
 			want := fmt.Sprintf("value %q is not a finite number", name)
-			if err == nil || err.Error() != "json: error calling MarshalJSON for type weather.Reading: "+want {
+			if err == nil || err.Error() != want {
 				t.Errorf("Set(%s, %v): Encode err = %v, want %q", name, x, err, want)
 			}
 		}

@@ -3,7 +3,6 @@
 package weather
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -72,45 +71,6 @@ func EventID(locationID string, observedAt time.Time) string {
 // PartitionKey is the stream partition key of the reading: its location id, so
 // one location's readings stay in order on one shard.
 func (r Reading) PartitionKey() string { return r.Location.ID }
-
-// MarshalJSON writes timestamps in UTC with millisecond precision for
-// ingested_at and second precision for observed_at, as the documented event shows.
-func (r Reading) MarshalJSON() ([]byte, error) {
-	type wire struct {
-		Schema     string        `json:"schema"`
-		EventID    string        `json:"event_id"`
-		Location   EventLocation `json:"location"`
-		ObservedAt string        `json:"observed_at"`
-		IngestedAt string        `json:"ingested_at"`
-		Provider   string        `json:"provider"`
-		Units      string        `json:"units"`
-		Values     Values        `json:"values"`
-	}
-	if err := r.Values.checkFinite(""); err != nil {
-		return nil, err
-	}
-	return json.Marshal(wire{
-		Schema:     r.Schema,
-		EventID:    r.EventID,
-		Location:   r.Location,
-		ObservedAt: formatObserved(r.ObservedAt),
-		IngestedAt: r.IngestedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-		Provider:   r.Provider,
-		Units:      r.Units,
-		Values:     r.Values,
-	})
-}
-
-func formatObserved(t time.Time) string {
-	t = t.UTC()
-	if t.Nanosecond() == 0 {
-		return t.Format(time.RFC3339)
-	}
-	return t.Format("2006-01-02T15:04:05.000Z07:00")
-}
-
-// Encode returns the reading as one JSON object, the stream record body.
-func (r Reading) Encode() ([]byte, error) { return json.Marshal(r) }
 
 // ErrInvalid marks a record that is not a usable reading event; errors.Is
 // matches every *InvalidError.
