@@ -362,3 +362,40 @@ func TestEngine_DeliveryWalksQueuedLocations(t *testing.T) {
 		t.Errorf("queued %q after delivery, want none", q)
 	}
 }
+
+// TestEngine_TickWalksLiveLocations: the once-a-second expiry and sweep
+// walk the locations with an active alert, not every location: one joins
+// when its alert fires and leaves at the first tick after it resolves.
+func TestEngine_TickWalksLiveLocations(t *testing.T) {
+	h := newHarness(t, testConfig(rule("gusty", "windGust > 20")), Deps{})
+	var calm []weather.Reading
+	for i := range 1000 {
+		calm = append(calm, rd(fmt.Sprintf("calm-%04d", i), 1, "windGust", 5))
+	}
+	h.observe(t, calm...)
+	live := func() []string {
+		h.e.liveMu.Lock()
+		defer h.e.liveMu.Unlock()
+		var ids []string
+		for id := range h.e.live {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	if l := live(); len(h.e.locs) != 1000 || len(l) != 0 {
+		t.Fatalf("%d locations known, %d live after readings that fire nothing; want 1000, 0", len(h.e.locs), len(l))
+	}
+	h.observe(t, rd("calm-0007", 2, "windGust", 25))
+	h.e.Tick(context.Background())
+	if l := live(); len(l) != 1 || l[0] != "calm-0007" {
+		t.Fatalf("live %q while calm-0007 fires, want [calm-0007]", l)
+	}
+	h.observe(t, rd("calm-0007", 3, "windGust", 5))
+	if l := live(); len(l) != 1 {
+		t.Fatalf("live %q before a tick, want calm-0007 still (dropped by the walk)", l)
+	}
+	h.e.Tick(context.Background())
+	if l := live(); len(l) != 0 {
+		t.Errorf("live %q after calm-0007 resolved and a tick, want none", l)
+	}
+}

@@ -401,13 +401,7 @@ func (e *Engine) handOver(ctx context.Context, ls *locState, fired *compiledRule
 // expireForecasts ends the forecast alerts whose onset has passed by now:
 // Run's clock does it when no later forecast comes to.
 func (e *Engine) expireForecasts(ctx context.Context, now time.Time) {
-	e.mu.Lock()
-	locs := make([]*locState, 0, len(e.locs))
-	for _, ls := range e.locs {
-		locs = append(locs, ls)
-	}
-	e.mu.Unlock()
-	for _, ls := range locs {
+	for _, ls := range e.liveLocations() {
 		ls.mu.Lock()
 		for _, r := range ls.rules {
 			if a := ls.alerts[r.Name]; r.isForecast() && a != nil && active(a.Phase) && !a.Onset.After(now) {
@@ -418,6 +412,7 @@ func (e *Engine) expireForecasts(ctx context.Context, now time.Time) {
 				e.endForecast(ctx, ls, r, kind, now)
 			}
 		}
+		e.dropIfQuiet(ls)
 		ls.mu.Unlock()
 	}
 }

@@ -341,13 +341,7 @@ func (e *Engine) sweep(ctx context.Context, now time.Time) {
 		return
 	}
 	e.ops.lastSweep = now
-	e.mu.Lock()
-	locs := make([]*locState, 0, len(e.locs))
-	for _, ls := range e.locs {
-		locs = append(locs, ls)
-	}
-	e.mu.Unlock()
-	for _, ls := range locs {
+	for _, ls := range e.liveLocations() {
 		e.sweepLocation(ctx, ls)
 	}
 }

@@ -45,7 +45,7 @@ func (e *Engine) refresh(ctx context.Context, id string, ls *locState) error {
 }
 
 // setCached replaces the cached alert, keeping the outbox gauge and the
-// queued locations right. ls.mu is held.
+// queued and live locations right. ls.mu is held.
 func (e *Engine) setCached(ls *locState, a state.Alert) {
 	old := 0
 	if c := ls.alerts[a.Rule]; c != nil {
@@ -58,6 +58,36 @@ func (e *Engine) setCached(ls *locState, a state.Alert) {
 		e.queued[ls.id] = ls
 		e.queuedMu.Unlock()
 	}
+	if active(a.Phase) {
+		e.liveMu.Lock()
+		e.live[ls.id] = ls
+		e.liveMu.Unlock()
+	}
+}
+
+// liveLocations returns the locations that had an active alert when it
+// was last looked at (see Engine.live).
+func (e *Engine) liveLocations() []*locState {
+	e.liveMu.Lock()
+	defer e.liveMu.Unlock()
+	locs := make([]*locState, 0, len(e.live))
+	for _, ls := range e.live {
+		locs = append(locs, ls)
+	}
+	return locs
+}
+
+// dropIfQuiet takes ls out of the live locations when none of its cached
+// alerts is active. ls.mu is held, so no setCached can race it.
+func (e *Engine) dropIfQuiet(ls *locState) {
+	for _, a := range ls.alerts {
+		if active(a.Phase) {
+			return
+		}
+	}
+	e.liveMu.Lock()
+	delete(e.live, ls.id)
+	e.liveMu.Unlock()
 }
 
 // healthStore reports every state store call to h: a conflict is an answer,
