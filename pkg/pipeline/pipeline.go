@@ -293,12 +293,20 @@ func decodeAll(records []stream.Record, items []stream.Item, b *batchBuf) {
 		for i := lo; i < hi; i++ {
 			it := &items[i]
 			it.Record = records[i]
-			it.Err = weather.DecodeInto(&it.Reading, records[i].Data)
 			it.Forecast = nil
-			if it.Err != nil && weather.IsForecast(records[i].Data) {
-				// Forecasts are rare (one per location per forecast run):
-				// a reading is tried first, so readings pay nothing.
-				it.Forecast, it.Err = decodeForecast(records[i].Data)
+			data := records[i].Data
+			if weather.LooksLikeForecast(data) {
+				// weatherd's own forecasts (32 KiB or so) are decoded once,
+				// not first tried as readings.
+				it.Reading = weather.Reading{}
+				it.Forecast, it.Err = decodeForecast(data)
+				continue
+			}
+			it.Err = weather.DecodeInto(&it.Reading, data)
+			if it.Err != nil && weather.IsForecast(data) {
+				// A forecast in another field order: tried as a reading
+				// first, so readings pay nothing.
+				it.Forecast, it.Err = decodeForecast(data)
 			}
 		}
 	}

@@ -141,3 +141,32 @@ func TestEncode_RefusesNonFiniteCoordinatesAndStepValues(t *testing.T) {
 		}
 	}
 }
+
+// TestLooksLikeForecast: weatherd's own forecasts are recognised from
+// their first bytes; a reading is not, and a forecast in another field
+// order is left to IsForecast.
+func TestLooksLikeForecast(t *testing.T) {
+	at := time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC)
+	f := Forecast{Schema: ForecastSchema, EventID: ForecastEventID("a", at), Location: EventLocation{ID: "a"}, IssuedAt: at, IngestedAt: at,
+		Provider: "p", Units: UnitsMetric, Steps: []ForecastStep{{ValidAt: at.Add(time.Hour)}}}
+	data, err := f.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reading, err := NewReading(Location{ID: "a"}, "p", at, at, Values{}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reordered := `{"event_id":"a/forecast/2026-11-26T23:00:00Z","schema":"weatherd.forecast/v1"}`
+	for _, c := range []struct {
+		data     string
+		looks, is bool
+	}{{string(data), true, true}, {string(reading), false, false}, {reordered, false, true}, {`{"schema":"weatherd.forecast/v10"}`, false, false}} {
+		if got := LooksLikeForecast([]byte(c.data)); got != c.looks {
+			t.Errorf("LooksLikeForecast(%.60s) = %v, want %v", c.data, got, c.looks)
+		}
+		if got := IsForecast([]byte(c.data)); got != c.is {
+			t.Errorf("IsForecast(%.60s) = %v, want %v", c.data, got, c.is)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package weather
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -99,6 +100,17 @@ func ForecastEventID(locationID string, issuedAt time.Time) string {
 // id, as for readings, so a location's forecasts and readings share a shard
 // and stay in order.
 func (f Forecast) PartitionKey() string { return f.Location.ID }
+
+// forecastPrefix is how every forecast weatherd encodes begins.
+const forecastPrefix = `{"schema":"` + ForecastSchema + `"`
+
+// LooksLikeForecast reports whether data begins as weatherd writes a
+// forecast event: a test of a few bytes that lets the consumer decode a
+// forecast as one without first trying it as a reading. A forecast in
+// another field order still is one (IsForecast).
+func LooksLikeForecast(data []byte) bool {
+	return bytes.HasPrefix(data, []byte(forecastPrefix))
+}
 
 // IsForecast reports whether data is an event with the forecast schema,
 // whatever else it holds: the consumer's dispatch, asked only of records
