@@ -102,6 +102,21 @@ type locState struct {
 	// from the outbox the store has not taken yet (deliver): only the
 	// removal is retried, the notification is not published again.
 	sent map[string]bool
+	// A rule that has recorded nothing at the location has no cached
+	// alert: it is judged as an inactive one last evaluated at quiet (the
+	// newest reading's observed_at) or quietIssued (the newest forecast's
+	// issued_at), built in scratch. A location whose rules stay quiet so
+	// holds no alert per rule (at 100,000 locations they were a fifth of
+	// the heap).
+	quiet, quietIssued time.Time
+	scratch            state.Alert
+}
+
+// uncached returns the alert a rule with no cached alert is judged as,
+// last evaluated at lastEval; it is only valid until the next call.
+func (ls *locState) uncached(rule string, lastEval time.Time) *state.Alert {
+	ls.scratch = state.Alert{Location: ls.id, Rule: rule, Phase: phaseInactive, LastEval: lastEval}
+	return &ls.scratch
 }
 
 // New builds an engine from a validated configuration. locations gives
@@ -236,6 +251,9 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 				return err
 			}
 		}
+		if r.ObservedAt.After(ls.quiet) {
+			ls.quiet = r.ObservedAt
+		}
 		ls.latest.keep(r, e.ops.tick.Load()) // evaluated and recorded: the API may say so
 	}
 	return nil
@@ -254,8 +272,7 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *compiledRule,
 	for attempt := 0; ; attempt++ {
 		a := ls.alerts[rule.Name]
 		if a == nil {
-			a = &state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive}
-			ls.alerts[rule.Name] = a
+			a = ls.uncached(rule.Name, ls.quiet)
 		}
 		if !r.ObservedAt.After(a.LastEval) {
 			return nil // a replay, or older than what was already judged

@@ -399,3 +399,33 @@ func TestEngine_TickWalksLiveLocations(t *testing.T) {
 		t.Errorf("live %q after calm-0007 resolved and a tick, want none", l)
 	}
 }
+
+// TestEngine_QuietRulesHoldNoAlert: a location whose rules never fire holds
+// no cached alert per rule, and still ignores a reading older than the
+// newest it judged; the first transition caches the rule's alert.
+func TestEngine_QuietRulesHoldNoAlert(t *testing.T) {
+	h := newHarness(t, testConfig(rule("gusty", "windGust > 20"), rule("hot", "temperature > 30")), Deps{})
+	var calm []weather.Reading
+	for i := range 100 {
+		calm = append(calm, rd(fmt.Sprintf("calm-%03d", i), 5, "windGust", 5, "temperature", 20))
+	}
+	h.observe(t, calm...)
+	for id, ls := range h.e.locs {
+		if len(ls.alerts) != 0 {
+			t.Fatalf("%s caches %d alerts after readings that fire nothing, want 0", id, len(ls.alerts))
+		}
+	}
+	h.observe(t, rd("calm-007", 3, "windGust", 25, "temperature", 20)) // older than the reading at minute 5
+	if ls := h.e.locs["calm-007"]; len(ls.alerts) != 0 {
+		t.Fatalf("an older reading was judged: %d alerts cached", len(ls.alerts))
+	}
+	h.observe(t, rd("calm-007", 6, "windGust", 25, "temperature", 20))
+	ls := h.e.locs["calm-007"]
+	if a := ls.alerts["gusty"]; a == nil || a.Phase != phaseFiring || len(ls.alerts) != 1 {
+		t.Fatalf("after a gust at minute 6: alerts %v, want gusty firing and nothing else cached", ls.alerts)
+	}
+	h.deliver()
+	if got := h.rec["rec"].lines(); len(got) != 1 || !strings.Contains(got[0], "calm-007") {
+		t.Fatalf("sent %q, want calm-007's firing notice", got)
+	}
+}

@@ -284,6 +284,9 @@ func (e *Engine) ObserveForecast(ctx context.Context, f weather.Forecast) error 
 			return err
 		}
 	}
+	if f.IssuedAt.After(ls.quietIssued) {
+		ls.quietIssued = f.IssuedAt
+	}
 	e.m.pending.Set(float64(e.outboxLen.Load()))
 	return nil
 }
@@ -295,8 +298,7 @@ func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *compi
 	for attempt := 0; ; attempt++ {
 		a := ls.alerts[rule.Name]
 		if a == nil {
-			a = &state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive}
-			ls.alerts[rule.Name] = a
+			a = ls.uncached(rule.Name, ls.quietIssued)
 		}
 		if !f.IssuedAt.After(a.LastEval) {
 			return nil
