@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/weatherd/weatherd/pkg/backoff"
+
 	"github.com/robfig/cron/v3"
 
 	"github.com/weatherd/weatherd/pkg/check"
@@ -130,6 +132,33 @@ func (p *ForecastPoller) tick(ctx context.Context, at time.Time) {
 		func(ctx context.Context, loc weather.Location) (string, error) { return p.fetchOne(ctx, loc, at) })
 }
 
+// fullBackoff paces the puts of a fetched forecast while the stream buffer
+// is full.
+var fullBackoff = backoff.Exponential{Base: 100 * time.Millisecond, Max: 5 * time.Second}
+
+// put hands a fetched forecast to the producer, waiting while the stream
+// buffer is full, until it takes it, ctx ends or until (the next schedule
+// time, when a newer forecast is fetched) comes. A forecast is fetched once
+// a tick, so one refused would leave its location without forecast alerts
+// until the next tick (an hour by default); and while the buffer is full,
+// the tick's other fetches wait behind it instead of spending API calls on
+// forecasts with no room.
+func (p *ForecastPoller) put(ctx context.Context, key string, data []byte, until time.Time) error {
+	for n := 1; ; n++ {
+		err := p.out.Put(ctx, key, data)
+		if !errors.Is(err, stream.ErrBufferFull) {
+			return err
+		}
+		d := fullBackoff.Delay(n)
+		if !p.now().Add(d).Before(until) {
+			return err
+		}
+		if werr := p.wait(ctx, d); werr != nil {
+			return err
+		}
+	}
+}
+
 // fetchOne fetches loc's forecast issued at at and hands it to the producer.
 func (p *ForecastPoller) fetchOne(ctx context.Context, loc weather.Location, at time.Time) (string, error) {
 	fctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
@@ -148,7 +177,7 @@ func (p *ForecastPoller) fetchOne(ctx context.Context, loc weather.Location, at 
 		p.m.requests.WithLabelValues("bad_response").Inc()
 		return "bad_response", fmt.Errorf("encode forecast: %w", err)
 	}
-	if err := p.out.Put(ctx, f.PartitionKey(), data); err != nil {
+	if err := p.put(ctx, f.PartitionKey(), data, p.schedule.Next(at)); err != nil {
 		if errors.Is(err, stream.ErrBufferFull) {
 			p.m.requests.WithLabelValues("buffer_full").Inc()
 			return "buffer_full", err

@@ -89,17 +89,54 @@ func TestForecastPoller_OneForecastPerLocationPerTick(t *testing.T) {
 	}
 }
 
+// TestForecastPoller_BufferFull: a fetched forecast the full stream buffer
+// refuses is put again, with backoff, until the buffer takes it, and given
+// up as buffer_full at the next schedule time; the API is asked once.
 func TestForecastPoller_BufferFull(t *testing.T) {
-	out := &recorder{full: true}
-	cfg := testConfig("@every 5s")
-	cfg.Forecast = ForecastConfig{Enabled: true, Schedule: "@every 1h", Horizon: time.Hour}
-	p, err := NewForecast(cfg, locs(1), &scriptedForecaster{}, out, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	outcome, err := p.fetchOne(context.Background(), locs(1)[0], time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))
-	if outcome != "buffer_full" || !errors.Is(err, stream.ErrBufferFull) {
-		t.Errorf("outcome %s, err %v", outcome, err)
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name    string
+		out     *recorder
+		outcome string
+	}{{"refused three times", &recorder{refuse: 3}, "ok"}, {"full until the next tick", &recorder{full: true}, "buffer_full"}} {
+		t.Run(c.name, func(t *testing.T) {
+			clock := at.Add(30 * time.Second)
+			var waits []time.Duration
+			now := func() time.Time { return clock }
+			wait := func(_ context.Context, d time.Duration) error { waits = append(waits, d); clock = clock.Add(d); return nil }
+			cfg := testConfig("@every 5s")
+			cfg.Forecast = ForecastConfig{Enabled: true, Schedule: "@every 1h", Horizon: time.Hour}
+			prov := &scriptedForecaster{}
+			p, err := NewForecast(cfg, locs(1), prov, c.out, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler), WithClock(now, wait))
+			if err != nil {
+				t.Fatal(err)
+			}
+			outcome, err := p.fetchOne(context.Background(), locs(1)[0], at)
+			if outcome != c.outcome || (c.outcome == "ok") != (err == nil) || (err != nil && !errors.Is(err, stream.ErrBufferFull)) {
+				t.Fatalf("outcome %s, err %v; want %s", outcome, err, c.outcome)
+			}
+			if len(prov.calls) != 1 {
+				t.Errorf("%d API calls, want 1 (the forecast is put again, not fetched again)", len(prov.calls))
+			}
+			if got := testutil.ToFloat64(p.m.requests.WithLabelValues(c.outcome)); got != 1 {
+				t.Errorf("requests{outcome=%s} = %v, want 1", c.outcome, got)
+			}
+			switch c.outcome {
+			case "ok":
+				if len(waits) != 3 || c.out.count() != 1 {
+					t.Fatalf("%d waits, %d forecasts put; want 3 and 1", len(waits), c.out.count())
+				}
+				for i, d := range waits {
+					if nominal := fullBackoff.Nominal(i + 1); d < nominal/2 || d >= nominal {
+						t.Errorf("wait %d: %s, want within [%s, %s)", i+1, d, nominal/2, nominal)
+					}
+				}
+			default:
+				if next := at.Add(time.Hour); clock.After(next) || next.Sub(clock) > fullBackoff.Max {
+					t.Errorf("gave up at %s, want within %s before the next tick %s", clock, fullBackoff.Max, next)
+				}
+			}
+		})
 	}
 }
 

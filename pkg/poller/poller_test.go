@@ -74,6 +74,8 @@ type recorder struct {
 	keys []string
 	data [][]byte
 	full bool
+	// refuse is how many more Puts are refused as full (before full).
+	refuse int
 
 	held  atomic.Bool  // readings stay buffered while set
 	asked atomic.Int32 // calls of Buffered
@@ -82,7 +84,8 @@ type recorder struct {
 func (r *recorder) Put(_ context.Context, key string, data []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.full {
+	if r.full || r.refuse > 0 {
+		r.refuse--
 		return stream.ErrBufferFull
 	}
 	r.keys = append(r.keys, key)
