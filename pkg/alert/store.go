@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/weatherd/weatherd/pkg/alert/state"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
@@ -70,11 +72,7 @@ func (e *Engine) setCached(ls *locState, a state.Alert) {
 func (e *Engine) liveLocations() []*locState {
 	e.liveMu.Lock()
 	defer e.liveMu.Unlock()
-	locs := make([]*locState, 0, len(e.live))
-	for _, ls := range e.live {
-		locs = append(locs, ls)
-	}
-	return locs
+	return slices.Collect(maps.Values(e.live))
 }
 
 // dropIfQuiet takes ls out of the live locations when none of its cached

@@ -24,24 +24,11 @@ func (r Reading) MarshalJSON() ([]byte, error) {
 	if err := r.Values.checkFinite(""); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 256+r.Values.Len()*24)
-	b = append(b, `{"schema":`...)
-	b = appendString(b, r.Schema)
-	b = append(b, `,"event_id":`...)
-	b = appendString(b, r.EventID)
-	b = append(b, `,"location":`...)
-	b, err := appendLocation(b, r.Location)
+	b, err := appendHead(make([]byte, 0, 256+r.Values.Len()*24), r.Schema, r.EventID, r.Location,
+		"observed_at", r.ObservedAt, r.IngestedAt, r.Provider, r.Units)
 	if err != nil {
 		return nil, err
 	}
-	b = append(b, `,"observed_at":`...)
-	b = appendObserved(b, r.ObservedAt)
-	b = append(b, `,"ingested_at":"`...)
-	b = r.IngestedAt.UTC().AppendFormat(b, millisLayout)
-	b = append(b, `","provider":`...)
-	b = appendString(b, r.Provider)
-	b = append(b, `,"units":`...)
-	b = appendString(b, r.Units)
 	b = append(b, `,"values":`...)
 	if b, err = r.Values.appendJSON(b); err != nil {
 		return nil, err
@@ -63,24 +50,11 @@ func (f Forecast) MarshalJSON() ([]byte, error) {
 		}
 		size += 48 + f.Steps[i].Values.Len()*24
 	}
-	b := make([]byte, 0, size)
-	b = append(b, `{"schema":`...)
-	b = appendString(b, f.Schema)
-	b = append(b, `,"event_id":`...)
-	b = appendString(b, f.EventID)
-	b = append(b, `,"location":`...)
-	b, err := appendLocation(b, f.Location)
+	b, err := appendHead(make([]byte, 0, size), f.Schema, f.EventID, f.Location,
+		"issued_at", f.IssuedAt, f.IngestedAt, f.Provider, f.Units)
 	if err != nil {
 		return nil, err
 	}
-	b = append(b, `,"issued_at":`...)
-	b = appendObserved(b, f.IssuedAt)
-	b = append(b, `,"ingested_at":"`...)
-	b = f.IngestedAt.UTC().AppendFormat(b, millisLayout)
-	b = append(b, `","provider":`...)
-	b = appendString(b, f.Provider)
-	b = append(b, `,"units":`...)
-	b = appendString(b, f.Units)
 	b = append(b, `,"steps":[`...)
 	for i := range f.Steps {
 		if i > 0 {
@@ -99,6 +73,31 @@ func (f Forecast) MarshalJSON() ([]byte, error) {
 
 // Encode returns the forecast as one JSON object, the stream record body.
 func (f Forecast) Encode() ([]byte, error) { return f.MarshalJSON() }
+
+// appendHead appends the fields readings and forecasts share, from the
+// opening brace to units: schema, event_id, location, the event's time
+// under timeKey (observed_at or issued_at), ingested_at, provider.
+func appendHead(b []byte, schema, eventID string, loc EventLocation, timeKey string, at, ingested time.Time, provider, units string) ([]byte, error) {
+	b = append(b, `{"schema":`...)
+	b = appendString(b, schema)
+	b = append(b, `,"event_id":`...)
+	b = appendString(b, eventID)
+	b = append(b, `,"location":`...)
+	b, err := appendLocation(b, loc)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"`...)
+	b = append(b, timeKey...)
+	b = append(b, `":`...)
+	b = appendObserved(b, at)
+	b = append(b, `,"ingested_at":"`...)
+	b = ingested.UTC().AppendFormat(b, millisLayout)
+	b = append(b, `","provider":`...)
+	b = appendString(b, provider)
+	b = append(b, `,"units":`...)
+	return appendString(b, units), nil
+}
 
 // appendObserved appends t in UTC as a JSON string: RFC 3339 in seconds,
 // or in milliseconds when it has a fraction of a second.
