@@ -173,6 +173,9 @@ func (c *condition) eval(values *weather.Values, ev *evaluator) (result, ok bool
 // compiledRule is a compiled alerts.rules[] entry.
 type compiledRule struct {
 	RuleConfig
+	// usedLabels are the labels of every value the rule reads: the labels
+	// of most of its events, shared by them (see labels).
+	usedLabels map[string]string
 	index int
 	fire  *condition
 	clear *condition      // nil: not fire
@@ -191,6 +194,15 @@ func compileRule(i int, rc RuleConfig) (*compiledRule, error) {
 		}
 	}
 	r.low = lowValues(r.fire)
+	used := map[string]float64{}
+	for _, c := range []*condition{r.fire, r.clear} {
+		if c != nil {
+			for _, n := range c.uses {
+				used[n] = 0
+			}
+		}
+	}
+	r.usedLabels = r.labels(used)
 	return r, nil
 }
 

@@ -168,3 +168,26 @@ func TestValueNames_AreKnownSlots(t *testing.T) {
 		}
 	}
 }
+
+// TestRule_LabelsSharedWhenEveryValueIsUsed: an event carrying every value
+// its rule reads gets the rule's one labels map; any other set of values
+// gets its own, with exactly its keys.
+func TestRule_LabelsSharedWhenEveryValueIsUsed(t *testing.T) {
+	r, err := compileRule(0, RuleConfig{Name: "gusty", Expr: "windGust > 20 && temperature < 5", Clear: "windGust < 10",
+		Labels: map[string]string{"windGust": "rafales"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"windGust": "rafales", "temperature": "temperature"}
+	all := r.labels(map[string]float64{"windGust": 25, "temperature": 1})
+	if !reflect.DeepEqual(all, want) || reflect.ValueOf(all).Pointer() != reflect.ValueOf(r.usedLabels).Pointer() {
+		t.Errorf("labels of every used value = %v (shared %v), want %v, shared", all, reflect.ValueOf(all).Pointer() == reflect.ValueOf(r.usedLabels).Pointer(), want)
+	}
+	some := r.labels(map[string]float64{"windGust": 25})
+	if !reflect.DeepEqual(some, map[string]string{"windGust": "rafales"}) {
+		t.Errorf("labels of one value = %v, want only windGust's", some)
+	}
+	if other := r.labels(map[string]float64{"windGust": 25, "humidity": 80}); len(other) != 2 || other["humidity"] == "" {
+		t.Errorf("labels of a value the rule does not read = %v", other)
+	}
+}

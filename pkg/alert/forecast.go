@@ -84,6 +84,9 @@ func (r *compiledRule) labels(vals map[string]float64) map[string]string {
 	if len(vals) == 0 {
 		return nil
 	}
+	if len(vals) == len(r.usedLabels) && everyKeyIn(vals, r.usedLabels) {
+		return r.usedLabels // shared: a labels map is never changed (state.Alert.Values)
+	}
 	out := make(map[string]string, len(vals))
 	for n := range vals {
 		if l := r.Labels[n]; l != "" {
@@ -93,6 +96,15 @@ func (r *compiledRule) labels(vals map[string]float64) map[string]string {
 		}
 	}
 	return out
+}
+
+func everyKeyIn[V, W any](m map[string]V, in map[string]W) bool {
+	for k := range m {
+		if _, ok := in[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // validateMessages checks a rule's summary and labels.
