@@ -176,10 +176,10 @@ type compiledRule struct {
 	// usedLabels are the labels of every value the rule reads: the labels
 	// of most of its events, shared by them (see labels).
 	usedLabels map[string]string
-	index int
-	fire  *condition
-	clear *condition      // nil: not fire
-	low   map[string]bool // values whose lowest forecast matters (lowValues)
+	index      int
+	fire       *condition
+	clear      *condition      // nil: not fire
+	low        map[string]bool // values whose lowest forecast matters (lowValues)
 }
 
 func compileRule(i int, rc RuleConfig) (*compiledRule, error) {

@@ -28,20 +28,19 @@ const (
 
 // recycler holds what flushed buffers give back, up to maxBytes of row
 // chunks (a flush's worth, well within lake.max_buffered_bytes) and
-// maxBodies bodies slices. Unlike a sync.Pool, a garbage collection does
+// 256 bodies slices. Unlike a sync.Pool, a garbage collection does
 // not empty it: buffers fill every few seconds, more slowly than the heap
 // turns over.
 type recycler struct {
-	mu        sync.Mutex
-	maxBytes  int64
-	bytes     int64
-	chunks    [chunkClasses][][]bufRow
-	bodies    [][][]byte
-	maxBodies int
+	mu       sync.Mutex
+	maxBytes int64
+	bytes    int64
+	chunks   [chunkClasses][][]bufRow
+	bodies   freeList[[][]byte]
 }
 
 func newRecycler(maxBytes int64) *recycler {
-	return &recycler{maxBytes: maxBytes, maxBodies: 256}
+	return &recycler{maxBytes: maxBytes, bodies: freeList[[][]byte]{max: 256}}
 }
 
 // bufRowSize is the memory of one buffered row.
@@ -74,15 +73,8 @@ func (r *recycler) chunk(size int) []bufRow {
 
 // body returns an empty slice for a partition's record bodies.
 func (r *recycler) body() [][]byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if n := len(r.bodies); n > 0 {
-		b := r.bodies[n-1]
-		r.bodies[n-1] = nil
-		r.bodies = r.bodies[:n-1]
-		return b
-	}
-	return nil
+	b, _ := r.bodies.get()
+	return b
 }
 
 // recycle takes back the row chunks and bodies slices of b, which is done
@@ -106,12 +98,8 @@ func (r *recycler) recycle(b *buffer) {
 		}
 		p.rows = nil
 		if cap(p.bodies) > 0 {
-			r.mu.Lock()
-			if len(r.bodies) < r.maxBodies {
-				clear(p.bodies[:cap(p.bodies)])
-				r.bodies = append(r.bodies, p.bodies[:0])
-			}
-			r.mu.Unlock()
+			clear(p.bodies[:cap(p.bodies)])
+			r.bodies.put(p.bodies[:0])
 		}
 		p.bodies = nil
 	}

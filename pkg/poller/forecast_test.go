@@ -103,7 +103,11 @@ func TestForecastPoller_BufferFull(t *testing.T) {
 			clock := at.Add(30 * time.Second)
 			var waits []time.Duration
 			now := func() time.Time { return clock }
-			wait := func(_ context.Context, d time.Duration) error { waits = append(waits, d); clock = clock.Add(d); return nil }
+			wait := func(_ context.Context, d time.Duration) error {
+				waits = append(waits, d)
+				clock = clock.Add(d)
+				return nil
+			}
 			cfg := testConfig("@every 5s")
 			cfg.Forecast = ForecastConfig{Enabled: true, Schedule: "@every 1h", Horizon: time.Hour}
 			prov := &scriptedForecaster{}

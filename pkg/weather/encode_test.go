@@ -159,7 +159,7 @@ func TestLooksLikeForecast(t *testing.T) {
 	}
 	reordered := `{"event_id":"a/forecast/2026-11-26T23:00:00Z","schema":"weatherd.forecast/v1"}`
 	for _, c := range []struct {
-		data     string
+		data      string
 		looks, is bool
 	}{{string(data), true, true}, {string(reading), false, false}, {reordered, false, true}, {`{"schema":"weatherd.forecast/v10"}`, false, false}} {
 		if got := LooksLikeForecast([]byte(c.data)); got != c.looks {
