@@ -91,11 +91,14 @@ type locState struct {
 	id     string // the location's
 	mu     sync.Mutex
 	loaded bool
-	alerts map[string]*state.Alert
+	alerts alertSet
 	// rules are the rules that match the location, in configuration order
 	// (rules and locations do not change after New).
 	rules []*compiledRule
-	ops   opsMemo // what this batch read for muting decisions (silence.go)
+	// ops is what this batch read for muting decisions (silence.go),
+	// allocated at the first read and dropped when the batch ends (it may
+	// hold every stored alert).
+	ops *opsMemo
 	// latest is the newest reading evaluated, for the API (silence.go).
 	latest latestReading
 	// sent holds the ids of entries this engine published whose removal
@@ -232,7 +235,7 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 	if err := e.refresh(ctx, id, ls); err != nil {
 		return err
 	}
-	ls.ops = opsMemo{}
+	defer ls.endBatch()
 	tz := e.zoneName(id)
 	for _, i := range idx {
 		r := &readings[i]
@@ -262,7 +265,7 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *compiledRule,
 	id := r.Location.ID
 	var uncached state.Alert // the alert of a rule with none cached (locState.quiet)
 	for attempt := 0; ; attempt++ {
-		a := ls.alerts[rule.Name]
+		a := ls.alerts.get(rule.Name)
 		if a == nil {
 			uncached = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive, LastEval: ls.quiet}
 			a = &uncached
@@ -436,7 +439,7 @@ func (e *Engine) loc(id string) *locState {
 	defer e.mu.Unlock()
 	ls := e.locs[id]
 	if ls == nil {
-		ls = &locState{id: id, alerts: map[string]*state.Alert{}}
+		ls = &locState{id: id}
 		for _, r := range e.rules {
 			if r.matches(id) {
 				ls.rules = append(ls.rules, r)

@@ -421,11 +421,19 @@ func TestEngine_QuietRulesHoldNoAlert(t *testing.T) {
 	}
 	h.observe(t, rd("calm-007", 6, "windGust", 25, "temperature", 20))
 	ls := h.e.locs["calm-007"]
-	if a := ls.alerts["gusty"]; a == nil || a.Phase != phaseFiring || len(ls.alerts) != 1 {
+	if a := ls.alerts.get("gusty"); a == nil || a.Phase != phaseFiring || len(ls.alerts) != 1 {
 		t.Fatalf("after a gust at minute 6: alerts %v, want gusty firing and nothing else cached", ls.alerts)
 	}
 	h.deliver()
 	if got := h.rec["rec"].lines(); len(got) != 1 || !strings.Contains(got[0], "calm-007") {
 		t.Fatalf("sent %q, want calm-007's firing notice", got)
+	}
+	// A delivered notification leaves no outbox behind, in the cache or the
+	// store: an emptied outbox's array held the delivered event.
+	if a := ls.alerts.get("gusty"); a.Outbox != nil {
+		t.Fatalf("cached gusty after delivery: outbox len %d cap %d, want nil", len(a.Outbox), cap(a.Outbox))
+	}
+	if a, _, _ := h.e.store.Get(context.Background(), "calm-007", "gusty"); a.Outbox != nil || a.Seq != 1 {
+		t.Fatalf("stored gusty after delivery: seq %d, outbox len %d cap %d, want seq 1 and nil", a.Seq, len(a.Outbox), cap(a.Outbox))
 	}
 }

@@ -286,7 +286,7 @@ func (e *Engine) ObserveForecast(ctx context.Context, f weather.Forecast) error 
 	if err := e.refresh(ctx, id, ls); err != nil {
 		return err
 	}
-	ls.ops = opsMemo{}
+	defer ls.endBatch()
 	ev := newEvaluator()
 	for _, rule := range ls.rules {
 		if !rule.isForecast() {
@@ -309,7 +309,7 @@ func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *compi
 	id := f.Location.ID
 	var uncached state.Alert // the alert of a rule with none cached (locState.quiet)
 	for attempt := 0; ; attempt++ {
-		a := ls.alerts[rule.Name]
+		a := ls.alerts.get(rule.Name)
 		if a == nil {
 			uncached = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive, LastEval: ls.quietIssued}
 			a = &uncached
@@ -399,7 +399,7 @@ func (e *Engine) linkedFiring(ls *locState, rule *compiledRule) bool {
 	if rule.Forecast.Realtime == "" {
 		return false
 	}
-	a := ls.alerts[rule.Forecast.Realtime]
+	a := ls.alerts.get(rule.Forecast.Realtime)
 	return a != nil && a.Phase == phaseFiring
 }
 
@@ -420,7 +420,7 @@ func (e *Engine) expireForecasts(ctx context.Context, now time.Time) {
 	for _, ls := range e.liveLocations() {
 		ls.mu.Lock()
 		for _, r := range ls.rules {
-			if a := ls.alerts[r.Name]; r.isForecast() && a != nil && active(a.Phase) && !a.Onset.After(now) {
+			if a := ls.alerts.get(r.Name); r.isForecast() && a != nil && active(a.Phase) && !a.Onset.After(now) {
 				kind := kindOccurred
 				if r.Forecast.Realtime != "" {
 					kind = kindHandover
@@ -437,7 +437,7 @@ func (e *Engine) expireForecasts(ctx context.Context, now time.Time) {
 // alert (occurred or handover) at time at. ls.mu is held.
 func (e *Engine) endForecast(ctx context.Context, ls *locState, rule *compiledRule, kind string, at time.Time) {
 	for attempt := 0; ; attempt++ {
-		a := ls.alerts[rule.Name]
+		a := ls.alerts.get(rule.Name)
 		if a == nil || !active(a.Phase) || (kind == kindOccurred && a.Onset.After(at)) {
 			return
 		}
@@ -464,7 +464,7 @@ func (e *Engine) endForecast(ctx context.Context, ls *locState, rule *compiledRu
 func (e *Engine) expected(ls *locState, now time.Time) []state.Expected {
 	var out []state.Expected
 	for _, r := range ls.rules {
-		if a := ls.alerts[r.Name]; r.isForecast() && a != nil && active(a.Phase) && a.Onset.After(now) {
+		if a := ls.alerts.get(r.Name); r.isForecast() && a != nil && active(a.Phase) && a.Onset.After(now) {
 			out = append(out, state.Expected{Rule: r.Name, Summary: r.summary(), Severity: r.Severity, Onset: a.Onset})
 		}
 	}
@@ -484,7 +484,7 @@ func unannounced(held state.Entry) bool {
 // channel's window opens.
 func foldUnannounced(outbox []state.Entry, i int, nu state.Entry) []state.Entry {
 	if nu.Event.Kind == kindForecastCancelled {
-		return slices.Delete(outbox, i, i+1)
+		return withoutEntry(outbox, i)
 	}
 	nu.Event.Kind = kindPredicted
 	if nu.Event.Forecast != nil {

@@ -3,7 +3,6 @@ package alert
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -119,7 +118,7 @@ func (e *Engine) inhibitedBy(ctx context.Context, ls *locState, rule *compiledRu
 	var err error
 	by := e.ops.inhibitor(rule, loc, func(sameLoc bool) []*state.Alert {
 		if sameLoc {
-			return slices.Collect(maps.Values(ls.alerts))
+			return slices.Clone(ls.alerts)
 		}
 		all, aerr := e.allAlerts(ctx, ls)
 		if aerr != nil {
@@ -161,12 +160,13 @@ func (o *operator) inhibitor(rule *compiledRule, loc string, candidates func(sam
 
 // allAlerts reads every stored alert once per batch of ls.
 func (e *Engine) allAlerts(ctx context.Context, ls *locState) ([]state.Alert, error) {
-	if !ls.ops.allRead {
+	ops := ls.memo()
+	if !ops.allRead {
 		all, err := e.store.All(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("read alerts for inhibition: %w", err)
 		}
-		ls.ops.all, ls.ops.allRead = all, true
+		ops.all, ops.allRead = all, true
 	}
-	return ls.ops.all, nil
+	return ops.all, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -100,8 +101,14 @@ func (o *operator) sourcesFirst(rules []*compiledRule) []*compiledRule {
 // second older.
 type latestReading struct {
 	at         time.Time
-	values     []namedValue
-	copiedTick int64 // operator.tick of the last copy, -1 before the first
+	copied     bool
+	copiedTick int64 // operator.tick of the last copy
+	// The numbers of the known slots (bit i of set for slot i), in slot
+	// order, then those of other names: as name and number pairs they were
+	// 37 MB of the heap at 100,000 locations.
+	set   uint64
+	nums  []float64
+	extra []namedValue
 }
 
 type namedValue struct {
@@ -114,18 +121,23 @@ func (l *latestReading) keep(r *weather.Reading, tick int64) {
 		return
 	}
 	l.at = r.ObservedAt
-	if l.values != nil && l.copiedTick == tick {
+	if l.copied && l.copiedTick == tick {
 		return
 	}
-	l.copiedTick = tick
-	l.values = l.values[:0]
-	for name, v := range r.Values.All() {
-		if v != nil {
-			l.values = append(l.values, namedValue{name, *v})
-		}
+	l.copied, l.copiedTick = true, tick
+	set, known := r.Values.Numbers()
+	l.set, l.nums = set, l.nums[:0]
+	for m := set; m != 0; m &= m - 1 {
+		l.nums = append(l.nums, known[bits.TrailingZeros64(m)])
 	}
-	if l.values == nil {
-		l.values = []namedValue{}
+	l.extra = l.extra[:0]
+	if r.Values.Len() == bits.OnesCount64(r.Values.Present()) {
+		return // no names outside the known slots
+	}
+	for name, v := range r.Values.All() {
+		if _, ok := weather.KnownIndex(name); !ok && v != nil {
+			l.extra = append(l.extra, namedValue{name, *v})
+		}
 	}
 }
 
@@ -133,8 +145,11 @@ func (l *latestReading) valueMap() map[string]float64 {
 	if l.at.IsZero() {
 		return nil
 	}
-	m := make(map[string]float64, len(l.values))
-	for _, nv := range l.values {
+	m := make(map[string]float64, len(l.nums)+len(l.extra))
+	for j, set := 0, l.set; set != 0; j, set = j+1, set&(set-1) {
+		m[weather.KnownName(bits.TrailingZeros64(set))] = l.nums[j]
+	}
+	for _, nv := range l.extra {
 		m[nv.name] = nv.v
 	}
 	return m
@@ -150,6 +165,17 @@ type opsMemo struct {
 	all          []state.Alert
 	allRead      bool
 }
+
+// memo returns this batch's opsMemo. ls.mu is held.
+func (ls *locState) memo() *opsMemo {
+	if ls.ops == nil {
+		ls.ops = &opsMemo{}
+	}
+	return ls.ops
+}
+
+// endBatch drops what the batch read. ls.mu is held.
+func (ls *locState) endBatch() { ls.ops = nil }
 
 // muted is a muting decision: the transition to record (a transition kind,
 // kindReleased, or "" for nothing) and why its notification is not sent.
@@ -261,12 +287,12 @@ func (e *Engine) muteNotice(ctx context.Context, ls *locState, rule *compiledRul
 // silencedBy returns the ids of the silences in force now that match rule at
 // loc, reading them from the store once per batch.
 func (e *Engine) silencedBy(ctx context.Context, ls *locState, rule *compiledRule, loc string) ([]string, error) {
-	if !ls.ops.silencesRead {
+	if ops := ls.memo(); !ops.silencesRead {
 		s, err := e.store.Silences(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("read silences: %w", err)
 		}
-		ls.ops.silences, ls.ops.silencesRead = s, true
+		ops.silences, ops.silencesRead = s, true
 		e.countActive(s)
 	}
 	now := e.now()
@@ -349,9 +375,9 @@ func (e *Engine) sweep(ctx context.Context, now time.Time) {
 func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	ls.ops = opsMemo{}
+	defer ls.endBatch()
 	for _, rule := range ls.rules {
-		a := ls.alerts[rule.Name]
+		a := ls.alerts.get(rule.Name)
 		if a == nil || a.Phase != phaseFiring || !a.Unsent {
 			continue
 		}
@@ -369,7 +395,7 @@ func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 			// may know newer readings.
 			e.setCached(ls, cur)
 		}
-		next := ls.alerts[rule.Name].Clone()
+		next := ls.alerts.get(rule.Name).Clone()
 		m, err := e.mute(ctx, ls, rule, &next, "", nil)
 		if err != nil {
 			e.log.Warn("sweep: muting decision", "rule", rule.Name, "location", a.Location, "err", err)

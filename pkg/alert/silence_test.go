@@ -227,15 +227,16 @@ func TestEngine_DigestNamesWhoAcknowledged(t *testing.T) {
 
 func TestEngine_Locations(t *testing.T) {
 	h := newHarness(t, testConfig(rule("gusty", "windGust >= 20")), Deps{})
-	r := rd("toronto", 5, "windGust", 12, "temperature", nil)
+	r := rd("toronto", 5, "windGust", 12, "temperature", nil, "humidity", 81.5, "pollenTree", 3)
 	h.observe(t, r)
 	r.Values.Set("windGust", 99) // the consumer reuses its readings' values
+	r.Values.Set("pollenTree", 4)
 	ls, err := h.e.Locations(context.Background())
 	if err != nil || len(ls) != 2 {
 		t.Fatalf("Locations = %+v, %v", ls, err)
 	}
 	want := api.Location{ID: "toronto", Name: "Toronto", Timezone: "America/Toronto", Lat: 43.65, Lon: -79.38,
-		LastReadingAt: t0.Add(5 * time.Minute), Values: map[string]float64{"windGust": 12}}
+		LastReadingAt: t0.Add(5 * time.Minute), Values: map[string]float64{"windGust": 12, "humidity": 81.5, "pollenTree": 3}}
 	if !reflect.DeepEqual(ls[1], want) {
 		t.Errorf("toronto = %+v, want %+v", ls[1], want)
 	}
@@ -311,5 +312,21 @@ func TestEngine_AddSilenceForgetsLongExpiredOnes(t *testing.T) {
 	}
 	if want := []string{recent.ID, added.ID}; err != nil || !reflect.DeepEqual(ids, want) {
 		t.Errorf("stored after an add: %q, %v; want %q (%s deleted)", ids, err, want, old.ID)
+	}
+}
+
+// TestEngine_BatchMemoDropped: what a batch read for muting (the silences;
+// with inhibition across locations, every stored alert) is not kept after
+// the batch, at any of the locations.
+func TestEngine_BatchMemoDropped(t *testing.T) {
+	h := newHarness(t, testConfig(rule("gusty", "windGust >= 20")), Deps{})
+	h.silence(t, api.Matchers{Rule: "gusty", Location: "toronto"}, 30*time.Minute)
+	h.observe(t, rd("toronto", 0, "windGust", 30)) // a firing: muting reads the silences
+	ls := h.e.locs["toronto"]
+	if a := ls.alerts.get("gusty"); a == nil || a.Phase != phaseFiring || a.Suppressed != 1 {
+		t.Fatalf("gusty at toronto = %+v, want firing with 1 notice suppressed", a)
+	}
+	if ls.ops != nil {
+		t.Fatalf("toronto keeps the batch's reads after it: %+v", *ls.ops)
 	}
 }

@@ -42,7 +42,11 @@ func (m *Memory) Get(_ context.Context, location, rule string) (Alert, bool, err
 	return a.Clone(), ok, nil
 }
 
-// Save stores a when its version matches.
+// Save stores a when its version matches. It keeps a shallow copy: the
+// outbox entries, the acknowledgement and the maps are shared with a, as
+// with every copy of an alert they are never changed in place (Clone, then
+// change the clone), and the engine's cache and the store hold one set of
+// them, not two (they were a sixth of the heap at 100,000 locations).
 func (m *Memory) Save(_ context.Context, a *Alert) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -54,7 +58,7 @@ func (m *Memory) Save(_ context.Context, a *Alert) error {
 		m.alerts[a.Location] = map[string]Alert{}
 	}
 	a.Version++
-	m.alerts[a.Location][a.Rule] = a.Clone()
+	m.alerts[a.Location][a.Rule] = *a
 	return nil
 }
 
