@@ -99,7 +99,7 @@ func (e *Engine) adopt(ctx context.Context) {
 		ls := e.loc(a.Location)
 		ls.mu.Lock()
 		if c := ls.alerts.get(a.Rule); c == nil || c.Version < a.Version {
-			e.setCached(ls, a)
+			e.setCached(ls, &a)
 		}
 		ls.mu.Unlock()
 	}
@@ -198,7 +198,7 @@ func (e *Engine) deliver(ctx context.Context, ls *locState, failed map[string]bo
 				if errors.As(err, &ra) && ra.At.After(en.NextAttempt) {
 					en.NextAttempt = ra.At // the receiver asked (capped by max_retry_after)
 				}
-				e.setCached(ls, next)
+				e.setCached(ls, &next)
 			}
 		}
 		ls.mu.Unlock()

@@ -246,7 +246,7 @@ func (e *Engine) queueDigest(ctx context.Context, d digestDue) {
 		err := e.store.Save(ctx, &next)
 		if errors.Is(err, state.ErrConflict) {
 			if fresh, ok, gerr := e.store.Get(ctx, id, digestRule); gerr == nil && ok {
-				e.setCached(ls, fresh)
+				e.setCached(ls, &fresh)
 			}
 			continue
 		}
@@ -255,7 +255,7 @@ func (e *Engine) queueDigest(ctx context.Context, d digestDue) {
 			e.m.notifications.WithLabelValues(d.channel, outcomeFailed).Inc()
 			return
 		}
-		e.setCached(ls, next)
+		e.setCached(ls, &next)
 		if !entry.NotBefore.IsZero() {
 			e.m.notifications.WithLabelValues(d.channel, outcomeHeld).Inc()
 		}

@@ -105,11 +105,13 @@ type locState struct {
 	// from the outbox the store has not taken yet (deliver): only the
 	// removal is retried, the notification is not published again.
 	sent map[string]bool
-	// A rule that has recorded nothing at the location has no cached
-	// alert: it is judged as an inactive one last evaluated at quiet (the
-	// newest reading's observed_at) or quietIssued (the newest forecast's
-	// issued_at). A location whose rules stay quiet so holds no alert per
-	// rule (at 100,000 locations they were a fifth of the heap).
+	// quiet is the newest reading's observed_at every rule judged, and
+	// quietIssued the newest forecast's issued_at: nothing older is judged
+	// again. A rule that has recorded nothing at the location has no cached
+	// alert, and is judged as an inactive one last evaluated then (at
+	// 100,000 locations inactive alerts per rule were a fifth of the heap);
+	// a cached alert's LastEval is its last transition's, and the alert is
+	// never changed in place (so the memory store can keep the same one).
 	quiet, quietIssued time.Time
 }
 
@@ -257,7 +259,8 @@ func (e *Engine) observeLocation(ctx context.Context, id string, readings []weat
 // (Rule.judge, eval.go), transition (step, transition.go), route
 // (notifications, route.go) and outbox (the alert and its new entries saved
 // by a conditional write; on a conflict the decision is made again on the
-// stored state). A reading no newer than the alert's last is ignored.
+// stored state). A reading no newer than the alert's last transition or
+// than the newest reading judged (locState.quiet) is ignored.
 func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *compiledRule, r *weather.Reading, ev *evaluator) error {
 	if rule.isForecast() {
 		return nil // judges forecasts (ObserveForecast), not readings
@@ -270,7 +273,7 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *compiledRule,
 			uncached = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive, LastEval: ls.quiet}
 			a = &uncached
 		}
-		if !r.ObservedAt.After(a.LastEval) {
+		if !r.ObservedAt.After(a.LastEval) || !r.ObservedAt.After(ls.quiet) {
 			return nil // a replay, or older than what was already judged
 		}
 		// 1. Evaluate: what the reading says about the rule.
@@ -296,9 +299,9 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *compiledRule,
 		kind = mute.kind
 		if kind == "" {
 			// Nothing to record: the store keeps the last transition, and a
-			// replay from there reaches the same state. The cache owns a, and
-			// decided shares its outbox unchanged.
-			*a = decided
+			// replay from there reaches the same state. The cached alert is
+			// not changed: ls.quiet, set once every rule judged the reading,
+			// keeps the rule from judging it or anything older again.
 			return nil
 		}
 		// 3. Route: the transition's notifications, one entry per channel.
@@ -345,13 +348,13 @@ func (e *Engine) commit(ctx context.Context, ls *locState, rule *compiledRule, a
 		if !ok {
 			cur = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive}
 		}
-		e.setCached(ls, cur)
+		e.setCached(ls, &cur)
 		return true, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("record %s %s at %s: %w", rule.Name, kind, id, err)
 	}
-	e.setCached(ls, *next)
+	e.setCached(ls, next)
 	if len(next.Outbox) > len(a.Outbox) {
 		e.wakeRun()
 	}

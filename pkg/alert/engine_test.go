@@ -437,3 +437,24 @@ func TestEngine_QuietRulesHoldNoAlert(t *testing.T) {
 		t.Fatalf("stored gusty after delivery: seq %d, outbox len %d cap %d, want seq 1 and nil", a.Seq, len(a.Outbox), cap(a.Outbox))
 	}
 }
+
+// TestEngine_OlderReadingIgnoredByACachedAlert: a reading older than one
+// already judged is not judged again by a rule whose alert is cached, though
+// the alert records only transitions (its LastEval stays at the firing).
+func TestEngine_OlderReadingIgnoredByACachedAlert(t *testing.T) {
+	h := newHarness(t, testConfig(rule("gusty", "windGust >= 20")), Deps{})
+	h.observe(t, rd("toronto", 0, "windGust", 30))  // fires
+	h.observe(t, rd("toronto", 10, "windGust", 25)) // still firing: nothing recorded
+	a := h.e.locs["toronto"].alerts.get("gusty")
+	if a == nil || a.Phase != phaseFiring || !a.LastEval.Equal(t0) || a.Seq != 1 {
+		t.Fatalf("gusty after minutes 0 and 10 = %+v, want firing, seq 1, last evaluated at minute 0", a)
+	}
+	h.observe(t, rd("toronto", 5, "windGust", 5)) // older than minute 10: would resolve it
+	if a := h.e.locs["toronto"].alerts.get("gusty"); a.Phase != phaseFiring || a.Seq != 1 {
+		t.Fatalf("a reading older than one judged resolved gusty: %+v", a)
+	}
+	h.observe(t, rd("toronto", 11, "windGust", 5))
+	if a := h.e.locs["toronto"].alerts.get("gusty"); a.Phase != phaseInactive || a.Seq != 2 || !a.LastEval.Equal(t0.Add(11*time.Minute)) {
+		t.Fatalf("gusty after a calm minute 11 = %+v, want resolved at minute 11 (seq 2)", a)
+	}
+}

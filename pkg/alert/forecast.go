@@ -314,8 +314,8 @@ func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *compi
 			uncached = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive, LastEval: ls.quietIssued}
 			a = &uncached
 		}
-		if !f.IssuedAt.After(a.LastEval) {
-			return nil
+		if !f.IssuedAt.After(a.LastEval) || !f.IssuedAt.After(ls.quietIssued) {
+			return nil // a replay, or older than what was already judged
 		}
 		decided := *a
 		decided.LastEval = f.IssuedAt
@@ -330,8 +330,7 @@ func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *compi
 			kind = ended
 		}
 		if kind == "" && decided.Occurred == a.Occurred {
-			*a = decided
-			return nil
+			return nil // nothing to record, as in evaluate
 		}
 		// Silences and inhibition mute a notice as they mute a firing
 		// (silence.go).

@@ -131,14 +131,14 @@ func (e *Engine) claim(ctx context.Context, ls *locState, rule, id string, now t
 	if err := e.store.Save(ctx, &next); err != nil {
 		if errors.Is(err, state.ErrConflict) {
 			if fresh, ok, gerr := e.store.Get(ctx, a.Location, rule); gerr == nil && ok {
-				e.setCached(ls, fresh)
+				e.setCached(ls, &fresh)
 			}
 		} else {
 			e.log.Warn("claim notification failed", "id", id, "err", err)
 		}
 		return false
 	}
-	e.setCached(ls, next)
+	e.setCached(ls, &next)
 	return true
 }
 
@@ -155,7 +155,7 @@ func (e *Engine) ack(ctx context.Context, ls *locState, rule, id string) bool {
 		next.Outbox = withoutEntry(next.Outbox, j)
 		err := e.store.Save(ctx, &next)
 		if err == nil {
-			e.setCached(ls, next)
+			e.setCached(ls, &next)
 			if e.outboxLen.Load() < e.limit {
 				e.full.Store(false)
 			}
@@ -170,7 +170,7 @@ func (e *Engine) ack(ctx context.Context, ls *locState, rule, id string) bool {
 			e.log.Error("notification sent but not marked sent; retrying the mark (a restart before it succeeds sends it again, with the same id)", "id", id, "err", gerr)
 			return false
 		}
-		e.setCached(ls, fresh)
+		e.setCached(ls, &fresh)
 	}
 	return false
 }

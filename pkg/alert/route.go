@@ -137,7 +137,7 @@ func (e *Engine) supersede(ctx context.Context, ls *locState, rule *compiledRule
 			e.log.Warn("could not drop superseded notifications; they will be sent", "rule", o.Name, "location", oa.Location, "err", err)
 			continue
 		}
-		e.setCached(ls, next)
+		e.setCached(ls, &next)
 		for _, d := range dropped {
 			e.m.notifications.WithLabelValues(d.Channel, outcomeSuperseded).Inc()
 		}

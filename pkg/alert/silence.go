@@ -393,7 +393,7 @@ func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 		if cur.Version != a.Version {
 			// Like refresh: a cached alert at the stored version is kept, it
 			// may know newer readings.
-			e.setCached(ls, cur)
+			e.setCached(ls, &cur)
 		}
 		next := ls.alerts.get(rule.Name).Clone()
 		m, err := e.mute(ctx, ls, rule, &next, "", nil)
@@ -407,7 +407,10 @@ func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 		next.Seq++
 		r := weather.Reading{
 			Location:   weather.EventLocation{ID: next.Location, Name: e.names[next.Location]},
-			ObservedAt: next.LastEval,
+			ObservedAt: next.LastEval, // the newest reading judged
+		}
+		if ls.quiet.After(r.ObservedAt) {
+			r.ObservedAt = ls.quiet
 		}
 		outcomes := e.notifications(ls, rule, &next, kindFiring, r)
 		for i := range next.Outbox {
@@ -420,7 +423,7 @@ func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 			e.log.Log(ctx, logLevel(err), "sweep: record release", "rule", rule.Name, "location", a.Location, "err", err)
 			continue
 		}
-		e.setCached(ls, next)
+		e.setCached(ls, &next)
 		e.wakeRun()
 		e.recorded(ctx, ls, rule, r.Location, r.ObservedAt, kindReleased, outcomes)
 		e.mutedRecorded(ctx, rule, &next, m)

@@ -40,7 +40,7 @@ func (e *Engine) refresh(ctx context.Context, id string, ls *locState) error {
 		if c := ls.alerts.get(s.Rule); c != nil && c.Version == s.Version {
 			continue
 		}
-		e.setCached(ls, s)
+		e.setCached(ls, &s)
 	}
 	ls.loaded = true
 	return nil
@@ -48,13 +48,13 @@ func (e *Engine) refresh(ctx context.Context, id string, ls *locState) error {
 
 // setCached replaces the cached alert, keeping the outbox gauge and the
 // queued and live locations right. ls.mu is held.
-func (e *Engine) setCached(ls *locState, a state.Alert) {
+func (e *Engine) setCached(ls *locState, a *state.Alert) {
 	old := 0
 	if c := ls.alerts.get(a.Rule); c != nil {
 		old = len(c.Outbox)
 	}
 	e.outboxLen.Add(int64(len(a.Outbox) - old))
-	ls.alerts.put(&a)
+	ls.alerts.put(a)
 	if len(a.Outbox) > 0 {
 		e.queuedMu.Lock()
 		e.queued[ls.id] = ls

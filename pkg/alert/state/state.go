@@ -204,6 +204,7 @@ type Store interface {
 	Get(ctx context.Context, location, rule string) (a Alert, ok bool, err error)
 	// Save writes a if the stored version is still a.Version (0: absent) and
 	// then sets a.Version to the new version; otherwise it returns ErrConflict.
+	// A saved alert is not changed afterwards (Memory keeps it).
 	Save(ctx context.Context, a *Alert) error
 	// Pending returns every alert whose outbox is not empty.
 	Pending(ctx context.Context) ([]Alert, error)
