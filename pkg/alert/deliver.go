@@ -98,7 +98,7 @@ func (e *Engine) adopt(ctx context.Context) {
 	for _, a := range pending {
 		ls := e.loc(a.Location)
 		ls.mu.Lock()
-		if c := ls.alerts.get(a.Rule); c == nil || c.Version < a.Version {
+		if c := ls.alerts.Get(a.Rule); c == nil || c.Version < a.Version {
 			e.setCached(ls, &a)
 		}
 		ls.mu.Unlock()
@@ -188,7 +188,7 @@ func (e *Engine) deliver(ctx context.Context, ls *locState, failed map[string]bo
 			failed[d.en.Channel] = true
 		}
 		// Keep it with a backoff; the cache holds the retry bookkeeping.
-		if a := ls.alerts.get(d.rule); a != nil {
+		if a := ls.alerts.Get(d.rule); a != nil {
 			if j := entryIndex(a.Outbox, d.en.ID); j >= 0 {
 				next := a.Clone()
 				en := &next.Outbox[j]

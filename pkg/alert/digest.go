@@ -234,7 +234,7 @@ func (e *Engine) queueDigest(ctx context.Context, d digestDue) {
 	d.event.Digest.Expected = e.expected(ls, now)
 	entryID := fmt.Sprintf("%s/%s/%d/%s", id, digestRule, d.event.Digest.To.Unix(), d.channel)
 	for attempt := 0; attempt < 3; attempt++ {
-		cur := ls.alerts.get(digestRule)
+		cur := ls.alerts.Get(digestRule)
 		if cur == nil {
 			cur = &state.Alert{Location: id, Rule: digestRule, Phase: phaseInactive}
 		}

@@ -91,7 +91,7 @@ type locState struct {
 	id     string // the location's
 	mu     sync.Mutex
 	loaded bool
-	alerts alertSet
+	alerts state.Set
 	// rules are the rules that match the location, in configuration order
 	// (rules and locations do not change after New).
 	rules []*compiledRule
@@ -268,7 +268,7 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *compiledRule,
 	id := r.Location.ID
 	var uncached state.Alert // the alert of a rule with none cached (locState.quiet)
 	for attempt := 0; ; attempt++ {
-		a := ls.alerts.get(rule.Name)
+		a := ls.alerts.Get(rule.Name)
 		if a == nil {
 			uncached = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive, LastEval: ls.quiet}
 			a = &uncached

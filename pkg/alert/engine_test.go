@@ -421,7 +421,7 @@ func TestEngine_QuietRulesHoldNoAlert(t *testing.T) {
 	}
 	h.observe(t, rd("calm-007", 6, "windGust", 25, "temperature", 20))
 	ls := h.e.locs["calm-007"]
-	if a := ls.alerts.get("gusty"); a == nil || a.Phase != phaseFiring || len(ls.alerts) != 1 {
+	if a := ls.alerts.Get("gusty"); a == nil || a.Phase != phaseFiring || len(ls.alerts) != 1 {
 		t.Fatalf("after a gust at minute 6: alerts %v, want gusty firing and nothing else cached", ls.alerts)
 	}
 	h.deliver()
@@ -430,7 +430,7 @@ func TestEngine_QuietRulesHoldNoAlert(t *testing.T) {
 	}
 	// A delivered notification leaves no outbox behind, in the cache or the
 	// store: an emptied outbox's array held the delivered event.
-	if a := ls.alerts.get("gusty"); a.Outbox != nil {
+	if a := ls.alerts.Get("gusty"); a.Outbox != nil {
 		t.Fatalf("cached gusty after delivery: outbox len %d cap %d, want nil", len(a.Outbox), cap(a.Outbox))
 	}
 	if a, _, _ := h.e.store.Get(context.Background(), "calm-007", "gusty"); a.Outbox != nil || a.Seq != 1 {
@@ -445,16 +445,16 @@ func TestEngine_OlderReadingIgnoredByACachedAlert(t *testing.T) {
 	h := newHarness(t, testConfig(rule("gusty", "windGust >= 20")), Deps{})
 	h.observe(t, rd("toronto", 0, "windGust", 30))  // fires
 	h.observe(t, rd("toronto", 10, "windGust", 25)) // still firing: nothing recorded
-	a := h.e.locs["toronto"].alerts.get("gusty")
+	a := h.e.locs["toronto"].alerts.Get("gusty")
 	if a == nil || a.Phase != phaseFiring || !a.LastEval.Equal(t0) || a.Seq != 1 {
 		t.Fatalf("gusty after minutes 0 and 10 = %+v, want firing, seq 1, last evaluated at minute 0", a)
 	}
 	h.observe(t, rd("toronto", 5, "windGust", 5)) // older than minute 10: would resolve it
-	if a := h.e.locs["toronto"].alerts.get("gusty"); a.Phase != phaseFiring || a.Seq != 1 {
+	if a := h.e.locs["toronto"].alerts.Get("gusty"); a.Phase != phaseFiring || a.Seq != 1 {
 		t.Fatalf("a reading older than one judged resolved gusty: %+v", a)
 	}
 	h.observe(t, rd("toronto", 11, "windGust", 5))
-	if a := h.e.locs["toronto"].alerts.get("gusty"); a.Phase != phaseInactive || a.Seq != 2 || !a.LastEval.Equal(t0.Add(11*time.Minute)) {
+	if a := h.e.locs["toronto"].alerts.Get("gusty"); a.Phase != phaseInactive || a.Seq != 2 || !a.LastEval.Equal(t0.Add(11*time.Minute)) {
 		t.Fatalf("gusty after a calm minute 11 = %+v, want resolved at minute 11 (seq 2)", a)
 	}
 }

@@ -309,7 +309,7 @@ func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *compi
 	id := f.Location.ID
 	var uncached state.Alert // the alert of a rule with none cached (locState.quiet)
 	for attempt := 0; ; attempt++ {
-		a := ls.alerts.get(rule.Name)
+		a := ls.alerts.Get(rule.Name)
 		if a == nil {
 			uncached = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive, LastEval: ls.quietIssued}
 			a = &uncached
@@ -398,7 +398,7 @@ func (e *Engine) linkedFiring(ls *locState, rule *compiledRule) bool {
 	if rule.Forecast.Realtime == "" {
 		return false
 	}
-	a := ls.alerts.get(rule.Forecast.Realtime)
+	a := ls.alerts.Get(rule.Forecast.Realtime)
 	return a != nil && a.Phase == phaseFiring
 }
 
@@ -419,7 +419,7 @@ func (e *Engine) expireForecasts(ctx context.Context, now time.Time) {
 	for _, ls := range e.liveLocations() {
 		ls.mu.Lock()
 		for _, r := range ls.rules {
-			if a := ls.alerts.get(r.Name); r.isForecast() && a != nil && active(a.Phase) && !a.Onset.After(now) {
+			if a := ls.alerts.Get(r.Name); r.isForecast() && a != nil && active(a.Phase) && !a.Onset.After(now) {
 				kind := kindOccurred
 				if r.Forecast.Realtime != "" {
 					kind = kindHandover
@@ -436,7 +436,7 @@ func (e *Engine) expireForecasts(ctx context.Context, now time.Time) {
 // alert (occurred or handover) at time at. ls.mu is held.
 func (e *Engine) endForecast(ctx context.Context, ls *locState, rule *compiledRule, kind string, at time.Time) {
 	for attempt := 0; ; attempt++ {
-		a := ls.alerts.get(rule.Name)
+		a := ls.alerts.Get(rule.Name)
 		if a == nil || !active(a.Phase) || (kind == kindOccurred && a.Onset.After(at)) {
 			return
 		}
@@ -463,7 +463,7 @@ func (e *Engine) endForecast(ctx context.Context, ls *locState, rule *compiledRu
 func (e *Engine) expected(ls *locState, now time.Time) []state.Expected {
 	var out []state.Expected
 	for _, r := range ls.rules {
-		if a := ls.alerts.get(r.Name); r.isForecast() && a != nil && active(a.Phase) && a.Onset.After(now) {
+		if a := ls.alerts.Get(r.Name); r.isForecast() && a != nil && active(a.Phase) && a.Onset.After(now) {
 			out = append(out, state.Expected{Rule: r.Name, Summary: r.summary(), Severity: r.Severity, Onset: a.Onset})
 		}
 	}

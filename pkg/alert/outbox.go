@@ -47,13 +47,13 @@ func (e *Engine) due(ctx context.Context, ls *locState, failed map[string]bool) 
 	}
 	var out []dueEntry
 	for _, rule := range sortedRules(ls) {
-		a := ls.alerts.get(rule)
+		a := ls.alerts.Get(rule)
 		ids := make([]string, 0, len(a.Outbox))
 		for _, en := range a.Outbox {
 			ids = append(ids, en.ID)
 		}
 		for _, id := range ids {
-			a := ls.alerts.get(rule)
+			a := ls.alerts.Get(rule)
 			j := entryIndex(a.Outbox, id)
 			if j < 0 || ctx.Err() != nil {
 				continue
@@ -70,7 +70,7 @@ func (e *Engine) due(ctx context.Context, ls *locState, failed map[string]bool) 
 				if !e.claim(ctx, ls, rule, en.ID, now) {
 					continue
 				}
-				en = ls.alerts.get(rule).Outbox[entryIndex(ls.alerts.get(rule).Outbox, id)]
+				en = ls.alerts.Get(rule).Outbox[entryIndex(ls.alerts.Get(rule).Outbox, id)]
 			}
 			out = append(out, dueEntry{rule: rule, en: en})
 		}
@@ -120,7 +120,7 @@ func entryIndex(outbox []state.Entry, id string) int {
 // claim makes this engine the owner of an entry for claimTTL; only the
 // engine whose conditional write wins delivers it.
 func (e *Engine) claim(ctx context.Context, ls *locState, rule, id string, now time.Time) bool {
-	a := ls.alerts.get(rule)
+	a := ls.alerts.Get(rule)
 	j := entryIndex(a.Outbox, id)
 	if j < 0 {
 		return false
@@ -146,7 +146,7 @@ func (e *Engine) claim(ctx context.Context, ls *locState, rule, id string, now t
 // sent again later: delivery is at least once, never lost.
 func (e *Engine) ack(ctx context.Context, ls *locState, rule, id string) bool {
 	for attempt := 0; attempt < 5; attempt++ {
-		a := ls.alerts.get(rule)
+		a := ls.alerts.Get(rule)
 		j := entryIndex(a.Outbox, id)
 		if j < 0 {
 			return true

@@ -111,7 +111,7 @@ func (e *Engine) outranked(ls *locState, rule *compiledRule, kind string) bool {
 		if o == rule {
 			continue
 		}
-		oa := ls.alerts.get(o.Name)
+		oa := ls.alerts.Get(o.Name)
 		if oa == nil || !active(oa.Phase) {
 			continue
 		}
@@ -126,7 +126,7 @@ func (e *Engine) outranked(ls *locState, rule *compiledRule, kind string) bool {
 // group at the location: the higher tier's notification replaces them.
 func (e *Engine) supersede(ctx context.Context, ls *locState, rule *compiledRule) {
 	for _, o := range e.groups[rule.Group] {
-		oa := ls.alerts.get(o.Name)
+		oa := ls.alerts.Get(o.Name)
 		if o.Tier >= rule.Tier || oa == nil || len(oa.Outbox) == 0 {
 			continue
 		}

@@ -377,7 +377,7 @@ func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 	defer ls.mu.Unlock()
 	defer ls.endBatch()
 	for _, rule := range ls.rules {
-		a := ls.alerts.get(rule.Name)
+		a := ls.alerts.Get(rule.Name)
 		if a == nil || a.Phase != phaseFiring || !a.Unsent {
 			continue
 		}
@@ -395,7 +395,7 @@ func (e *Engine) sweepLocation(ctx context.Context, ls *locState) {
 			// may know newer readings.
 			e.setCached(ls, &cur)
 		}
-		next := ls.alerts.get(rule.Name).Clone()
+		next := ls.alerts.Get(rule.Name).Clone()
 		m, err := e.mute(ctx, ls, rule, &next, "", nil)
 		if err != nil {
 			e.log.Warn("sweep: muting decision", "rule", rule.Name, "location", a.Location, "err", err)

@@ -323,7 +323,7 @@ func TestEngine_BatchMemoDropped(t *testing.T) {
 	h.silence(t, api.Matchers{Rule: "gusty", Location: "toronto"}, 30*time.Minute)
 	h.observe(t, rd("toronto", 0, "windGust", 30)) // a firing: muting reads the silences
 	ls := h.e.locs["toronto"]
-	if a := ls.alerts.get("gusty"); a == nil || a.Phase != phaseFiring || a.Suppressed != 1 {
+	if a := ls.alerts.Get("gusty"); a == nil || a.Phase != phaseFiring || a.Suppressed != 1 {
 		t.Fatalf("gusty at toronto = %+v, want firing with 1 notice suppressed", a)
 	}
 	if ls.ops != nil {

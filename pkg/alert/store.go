@@ -37,7 +37,7 @@ func (e *Engine) refresh(ctx context.Context, id string, ls *locState) error {
 		return fmt.Errorf("load alert state of %s: %w", id, err)
 	}
 	for _, s := range stored {
-		if c := ls.alerts.get(s.Rule); c != nil && c.Version == s.Version {
+		if c := ls.alerts.Get(s.Rule); c != nil && c.Version == s.Version {
 			continue
 		}
 		e.setCached(ls, &s)
@@ -50,11 +50,11 @@ func (e *Engine) refresh(ctx context.Context, id string, ls *locState) error {
 // queued and live locations right. ls.mu is held.
 func (e *Engine) setCached(ls *locState, a *state.Alert) {
 	old := 0
-	if c := ls.alerts.get(a.Rule); c != nil {
+	if c := ls.alerts.Get(a.Rule); c != nil {
 		old = len(c.Outbox)
 	}
 	e.outboxLen.Add(int64(len(a.Outbox) - old))
-	ls.alerts.put(a)
+	ls.alerts.Put(a)
 	if len(a.Outbox) > 0 {
 		e.queuedMu.Lock()
 		e.queued[ls.id] = ls

@@ -10,14 +10,14 @@ import (
 // outbox: use DynamoDB when notifications must survive a crash).
 type Memory struct {
 	mu       sync.Mutex
-	alerts   map[string]map[string]*Alert // location -> rule -> alert
-	silences map[string]Silence           // by id
+	alerts   map[string]Set     // by location
+	silences map[string]Silence // by id
 }
 
 var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory store.
-func NewMemory() *Memory { return &Memory{alerts: map[string]map[string]*Alert{}} }
+func NewMemory() *Memory { return &Memory{alerts: map[string]Set{}} }
 
 // Init does nothing.
 func (m *Memory) Init(context.Context) error { return nil }
@@ -30,7 +30,6 @@ func (m *Memory) Load(_ context.Context, location string) ([]Alert, error) {
 	for _, a := range m.alerts[location] {
 		out = append(out, a.Clone())
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Rule < out[j].Rule })
 	return out, nil
 }
 
@@ -38,8 +37,8 @@ func (m *Memory) Load(_ context.Context, location string) ([]Alert, error) {
 func (m *Memory) Get(_ context.Context, location, rule string) (Alert, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a, ok := m.alerts[location][rule]
-	if !ok {
+	a := m.alerts[location].Get(rule)
+	if a == nil {
 		return Alert{}, false, nil
 	}
 	return a.Clone(), true, nil
@@ -53,15 +52,14 @@ func (m *Memory) Get(_ context.Context, location, rule string) (Alert, bool, err
 func (m *Memory) Save(_ context.Context, a *Alert) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cur, ok := m.alerts[a.Location][a.Rule]
-	if (!ok && a.Version != 0) || (ok && cur.Version != a.Version) {
+	set := m.alerts[a.Location]
+	cur := set.Get(a.Rule)
+	if (cur == nil && a.Version != 0) || (cur != nil && cur.Version != a.Version) {
 		return ErrConflict
 	}
-	if m.alerts[a.Location] == nil {
-		m.alerts[a.Location] = map[string]*Alert{}
-	}
 	a.Version++
-	m.alerts[a.Location][a.Rule] = a
+	set.Put(a)
+	m.alerts[a.Location] = set
 	return nil
 }
 
@@ -70,8 +68,8 @@ func (m *Memory) Pending(context.Context) ([]Alert, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Alert
-	for _, rules := range m.alerts {
-		for _, a := range rules {
+	for _, set := range m.alerts {
+		for _, a := range set {
 			if len(a.Outbox) > 0 {
 				out = append(out, a.Clone())
 			}

@@ -170,8 +170,8 @@ func (m *Memory) All(context.Context) ([]Alert, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Alert
-	for _, rules := range m.alerts {
-		for _, a := range rules {
+	for _, set := range m.alerts {
+		for _, a := range set {
 			out = append(out, a.Clone())
 		}
 	}

@@ -1,4 +1,4 @@
-package alert
+package state_test
 
 import (
 	"slices"
@@ -7,12 +7,12 @@ import (
 	"github.com/weatherd/weatherd/pkg/alert/state"
 )
 
-func TestAlertSet_SortedByRuleAndReplaced(t *testing.T) {
-	var s alertSet
+func TestSet_SortedByRuleAndReplaced(t *testing.T) {
+	var s state.Set
 	for _, rule := range []string{"rainy", "frost", "windy", "gusty"} {
-		s.put(&state.Alert{Rule: rule, Seq: 1})
+		s.Put(&state.Alert{Rule: rule, Seq: 1})
 	}
-	s.put(&state.Alert{Rule: "rainy", Seq: 2})
+	s.Put(&state.Alert{Rule: "rainy", Seq: 2})
 	var order []string
 	for _, a := range s {
 		order = append(order, a.Rule)
@@ -20,10 +20,10 @@ func TestAlertSet_SortedByRuleAndReplaced(t *testing.T) {
 	if got, want := order, []string{"frost", "gusty", "rainy", "windy"}; !slices.Equal(got, want) {
 		t.Fatalf("rules in the set = %v, want %v", got, want)
 	}
-	if a := s.get("rainy"); a == nil || a.Seq != 2 {
-		t.Fatalf("get(rainy) = %+v, want the second put (seq 2)", a)
+	if a := s.Get("rainy"); a == nil || a.Seq != 2 {
+		t.Fatalf("Get(rainy) = %+v, want the second Put (seq 2)", a)
 	}
-	if a := s.get("hail"); a != nil {
-		t.Fatalf("get(hail) = %+v, want nil", a)
+	if a := s.Get("hail"); a != nil {
+		t.Fatalf("Get(hail) = %+v, want nil", a)
 	}
 }
