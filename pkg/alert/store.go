@@ -47,7 +47,9 @@ func (e *Engine) refresh(ctx context.Context, id string, ls *locState) error {
 }
 
 // setCached replaces the cached alert, keeping the outbox gauge and the
-// queued and live locations right. ls.mu is held.
+// queued and live locations right. The cache keeps a itself, which nobody
+// changes afterwards (a change is made on a Clone and cached in its turn):
+// with the memory store it is the stored alert too. ls.mu is held.
 func (e *Engine) setCached(ls *locState, a *state.Alert) {
 	old := 0
 	if c := ls.alerts.Get(a.Rule); c != nil {
