@@ -270,7 +270,7 @@ func (e *Engine) evaluate(ctx context.Context, ls *locState, rule *compiledRule,
 	for attempt := 0; ; attempt++ {
 		a := ls.alerts.Get(rule.Name)
 		if a == nil {
-			uncached = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive, LastEval: ls.quiet}
+			uncached = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive}
 			a = &uncached
 		}
 		if !r.ObservedAt.After(a.LastEval) || !r.ObservedAt.After(ls.quiet) {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -325,26 +328,33 @@ func TestNew_LocationsShareTheirZone(t *testing.T) {
 	}
 }
 
+// calmHarness is an engine with rule gusty (windGust > 20) that has seen
+// one calm reading at each of n locations, calm-0000 on.
+func calmHarness(t *testing.T, n int) *harness {
+	h := newHarness(t, testConfig(rule("gusty", "windGust > 20")), Deps{})
+	var calm []weather.Reading
+	for i := range n {
+		calm = append(calm, rd(fmt.Sprintf("calm-%04d", i), 1, "windGust", 5))
+	}
+	h.observe(t, calm...)
+	return h
+}
+
+// lockedKeys returns the location ids of one of the engine's location sets,
+// read under its mutex.
+func lockedKeys(mu *sync.Mutex, set map[string]*locState) []string {
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Collect(maps.Keys(set))
+}
+
 // TestEngine_DeliveryWalksQueuedLocations: a delivery round visits the
 // locations with outbox entries, not every location the engine knows
 // (walking and sorting 100,000 of them every second was a quarter of the
 // process's CPU); a location leaves the set once its entries are sent.
 func TestEngine_DeliveryWalksQueuedLocations(t *testing.T) {
-	h := newHarness(t, testConfig(rule("gusty", "windGust > 20")), Deps{})
-	var calm []weather.Reading
-	for i := range 1000 {
-		calm = append(calm, rd(fmt.Sprintf("calm-%04d", i), 1, "windGust", 5))
-	}
-	h.observe(t, calm...)
-	queued := func() []string {
-		h.e.queuedMu.Lock()
-		defer h.e.queuedMu.Unlock()
-		var ids []string
-		for id := range h.e.queued {
-			ids = append(ids, id)
-		}
-		return ids
-	}
+	h := calmHarness(t, 1000)
+	queued := func() []string { return lockedKeys(&h.e.queuedMu, h.e.queued) }
 	if q := queued(); len(h.e.locs) != 1000 || len(q) != 0 {
 		t.Fatalf("%d locations known, %d queued after readings that notify nothing; want 1000, 0", len(h.e.locs), len(q))
 	}
@@ -367,21 +377,8 @@ func TestEngine_DeliveryWalksQueuedLocations(t *testing.T) {
 // walk the locations with an active alert, not every location: one joins
 // when its alert fires and leaves at the first tick after it resolves.
 func TestEngine_TickWalksLiveLocations(t *testing.T) {
-	h := newHarness(t, testConfig(rule("gusty", "windGust > 20")), Deps{})
-	var calm []weather.Reading
-	for i := range 1000 {
-		calm = append(calm, rd(fmt.Sprintf("calm-%04d", i), 1, "windGust", 5))
-	}
-	h.observe(t, calm...)
-	live := func() []string {
-		h.e.liveMu.Lock()
-		defer h.e.liveMu.Unlock()
-		var ids []string
-		for id := range h.e.live {
-			ids = append(ids, id)
-		}
-		return ids
-	}
+	h := calmHarness(t, 1000)
+	live := func() []string { return lockedKeys(&h.e.liveMu, h.e.live) }
 	if l := live(); len(h.e.locs) != 1000 || len(l) != 0 {
 		t.Fatalf("%d locations known, %d live after readings that fire nothing; want 1000, 0", len(h.e.locs), len(l))
 	}

@@ -307,11 +307,11 @@ func (e *Engine) ObserveForecast(ctx context.Context, f weather.Forecast) error 
 // stages of evaluate: judge the steps, transition, route, record.
 func (e *Engine) evaluateForecast(ctx context.Context, ls *locState, rule *compiledRule, f *weather.Forecast, ev *evaluator) error {
 	id := f.Location.ID
-	var uncached state.Alert // the alert of a rule with none cached (locState.quiet)
+	var uncached state.Alert // the alert of a rule with none cached (locState.quietIssued)
 	for attempt := 0; ; attempt++ {
 		a := ls.alerts.Get(rule.Name)
 		if a == nil {
-			uncached = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive, LastEval: ls.quietIssued}
+			uncached = state.Alert{Location: id, Rule: rule.Name, Phase: phaseInactive}
 			a = &uncached
 		}
 		if !f.IssuedAt.After(a.LastEval) || !f.IssuedAt.After(ls.quietIssued) {

@@ -7,10 +7,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/weatherd/weatherd/pkg/backoff"
-
 	"github.com/robfig/cron/v3"
 
+	"github.com/weatherd/weatherd/pkg/backoff"
 	"github.com/weatherd/weatherd/pkg/check"
 	"github.com/weatherd/weatherd/pkg/lifecycle"
 	"github.com/weatherd/weatherd/pkg/provider"
