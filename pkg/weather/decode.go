@@ -58,6 +58,20 @@ func decodeFast(data []byte, r *Reading) (namesOK, ok bool) {
 	return !s.badName, true
 }
 
+// decodeValuesFast parses a values object into *v (which it resets first);
+// it reports false when the general path must decide, leaving *v to it.
+// Names that are not camelCase are kept, as the general path keeps them:
+// Validate words the error.
+func decodeValuesFast(data []byte, v *Values) bool {
+	*v = Values{}
+	s := scanner{b: data}
+	if !s.object(func(key []byte) bool { return s.value(key, v) }) {
+		return false
+	}
+	s.ws()
+	return s.i == len(s.b)
+}
+
 func (s *scanner) readingField(key []byte, r *Reading) bool {
 	switch string(key) {
 	case "schema":

@@ -370,14 +370,24 @@ func appendNumber(b []byte, name string, x float64) ([]byte, error) {
 	return b, nil
 }
 
-// UnmarshalJSON reads a JSON object of numbers and nulls (the general
-// decoding path; the scanner in decode.go fills Values directly). As with a
-// map, a repeated name keeps its last value.
+// UnmarshalJSON reads a JSON object of numbers and nulls: a forecast
+// step's values, or a reading's on the general decoding path. The scanner
+// in decode.go reads the usual object (no escapes, no repeated names)
+// straight into the array; anything else goes through a map, where a
+// repeated name keeps its last value, as JSON decoders do.
 func (v *Values) UnmarshalJSON(data []byte) error {
 	if string(data) == "null" {
 		*v = Values{} // as a map field becomes nil
 		return nil
 	}
+	if decodeValuesFast(data, v) {
+		return nil
+	}
+	return v.unmarshalGeneral(data)
+}
+
+// unmarshalGeneral is UnmarshalJSON for any input, through a map.
+func (v *Values) unmarshalGeneral(data []byte) error {
 	var m map[string]*float64
 	if err := gojson.Unmarshal(data, &m); err != nil {
 		return err

@@ -289,3 +289,57 @@ func TestDecode_NoAllocationForKnownValues(t *testing.T) {
 		t.Errorf("%v allocations per decode, want 4 (the strings)", allocs)
 	}
 }
+
+// The values object's fast path decides exactly as the map path would, and
+// gives up on what only the map path handles.
+func TestValues_UnmarshalFastPathMatchesGeneral(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		fast bool // the fast path decides it
+	}{
+		{`{}`, true},
+		{` { "temperature" : 24.5 , "windGust":null,"newName":-1.5e-3 } `, true},
+		{`{"cloudBase":2.21,"cloudCeiling":3.05,"cloudCover":77,"weatherCode":1001,"uvIndex":0,"humidity":-0}`, true},
+		{`{"Not_Camel":1,"x":2}`, true}, // kept; Validate words the error
+		{`{"temperature":1,"temperature":2}`, false},
+		{`{"new":1,"new":null}`, false},
+		{`{"temp\u0065rature":3}`, false},
+		{`{"temperature":1e400}`, false},
+		{`{"temperature":"24"}`, false},
+		{`{"temperature":01}`, false},
+		{`{"temperature":1,}`, false},
+		{`{"temperature":1} x`, false},
+		{`[1]`, false},
+		{`{"temperature":12345678901234567890.5}`, true},
+	} {
+		var fast, general Values
+		ok := decodeValuesFast([]byte(c.in), &fast)
+		gerr := general.unmarshalGeneral([]byte(c.in))
+		if ok != c.fast {
+			t.Errorf("%s: fast path decided %v, want %v", c.in, ok, c.fast)
+		}
+		if ok && (gerr != nil || !reflect.DeepEqual(fast, general)) {
+			t.Errorf("%s: fast %+v, general %+v (%v)", c.in, fast, general, gerr)
+		}
+		var got Values
+		err := got.UnmarshalJSON([]byte(c.in))
+		if (err == nil) != (gerr == nil) || err == nil && !reflect.DeepEqual(got, general) {
+			t.Errorf("%s: UnmarshalJSON %+v (%v), general %+v (%v)", c.in, got, err, general, gerr)
+		}
+	}
+}
+
+func FuzzValues_UnmarshalFastPathMatchesGeneral(f *testing.F) {
+	f.Add([]byte(`{"temperature":24.5,"windGust":null,"newName":-1.5e-3}`))
+	f.Add([]byte(`{"temperature":1,"temperature":2}`))
+	f.Add([]byte(` {"a\u0062":1e400} `))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast, general Values
+		if !decodeValuesFast(data, &fast) {
+			return
+		}
+		if err := general.unmarshalGeneral(data); err != nil || !reflect.DeepEqual(fast, general) {
+			t.Fatalf("%q: fast %+v, general %+v (%v)", data, fast, general, err)
+		}
+	})
+}
