@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/bits"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
@@ -21,20 +21,40 @@ import (
 // forecast/raw/ and its steps, one row each, to forecast/gold/, under the
 // same deterministic object names as the readings of that flush.
 
-// forecastPart is one issued_at hour of a shard's buffered forecasts.
+// forecastPart is one issued_at hour of a shard's buffered forecasts: their
+// bodies for forecast/raw/ and their steps for forecast/gold/, kept compact
+// and in chunks as goldPart's rows are. At 100,000 locations an hourly
+// forecast round is ten million steps, so a step holds its values inline
+// and shares its forecast's fields.
 type forecastPart struct {
 	hour     time.Time
 	firstSeq string
 	bodies   [][]byte
-	rows     []forecastRow
+	steps    [][]bufStep
+	n        int // steps in all chunks
 }
 
-// forecastRowSize estimates the memory of one buffered forecastRow with
-// its values, for the buffer budget.
-const forecastRowSize = 512
+// bufForecast is a buffered forecast's fields, shared by its steps.
+type bufForecast struct {
+	eventID, locationID, locationName, provider string
+	lat, lon                                    float64
+	issuedAt, ingestedAt                        time.Time // UTC
+}
 
-// addForecast buffers f, decoded from rec, copying its values into the
-// rows (the caller may reuse f).
+// bufStep is one buffered forecast step, a gold forecast row to be.
+type bufStep struct {
+	forecast  *bufForecast
+	leadHours float64
+	validAt   time.Time // UTC
+	values    bufValues
+}
+
+// forecastRowSize is the memory of one buffered step, for the buffer
+// budget (its forecast's fields count in the item's fixed 512 bytes).
+const forecastRowSize = int64(unsafe.Sizeof(bufStep{}))
+
+// addForecast buffers f, decoded from rec, copying its values (the caller
+// may reuse f).
 func (b *buffer) addForecast(rec stream.Record, f *weather.Forecast) {
 	hour := f.IssuedAt.UTC().Truncate(time.Hour)
 	p := b.fcast[hour.Unix()]
@@ -43,33 +63,45 @@ func (b *buffer) addForecast(rec stream.Record, f *weather.Forecast) {
 		b.fcast[hour.Unix()] = p
 	}
 	p.bodies = append(p.bodies, rec.Data)
-	for _, st := range f.Steps {
-		p.rows = append(p.rows, newForecastRow(f, st))
+	bf := &bufForecast{
+		eventID:      f.EventID,
+		locationID:   f.Location.ID,
+		locationName: f.Location.Name,
+		provider:     f.Provider,
+		lat:          f.Location.Lat,
+		lon:          f.Location.Lon,
+		issuedAt:     f.IssuedAt.UTC(),
+		ingestedAt:   f.IngestedAt.UTC(),
+	}
+	for i := range f.Steps {
+		st := &f.Steps[i]
+		p.steps = growChunks(p.steps, newStepChunk)
+		c := &p.steps[len(p.steps)-1]
+		*c = append(*c, bufStep{forecast: bf, leadHours: f.Lead(*st).Hours(), validAt: st.ValidAt.UTC()})
+		(*c)[len(*c)-1].values.set(&st.Values)
+		p.n++
 	}
 }
 
-// newForecastRow is the gold row of one step of f. A null value is an absent
-// one; values without a column stay in forecast/raw/ only.
-func newForecastRow(f *weather.Forecast, st weather.ForecastStep) forecastRow {
-	row := forecastRow{
-		EventID:      f.EventID,
-		LocationID:   f.Location.ID,
-		LocationName: f.Location.Name,
-		Lat:          f.Location.Lat,
-		Lon:          f.Location.Lon,
-		IssuedAt:     f.IssuedAt.UTC(),
-		ValidAt:      st.ValidAt.UTC(),
-		LeadHours:    f.Lead(st).Hours(),
-		IngestedAt:   f.IngestedAt.UTC(),
-		Provider:     f.Provider,
+func newStepChunk(n int) []bufStep { return make([]bufStep, 0, n) }
+
+// toRow sets row from s; the row points into s, so s must outlive its use.
+// Values without a column stay in forecast/raw/ only.
+func (s *bufStep) toRow(row *forecastRow, ints *int32Slab) {
+	f := s.forecast
+	*row = forecastRow{
+		EventID:      f.eventID,
+		LocationID:   f.locationID,
+		LocationName: f.locationName,
+		Lat:          f.lat,
+		Lon:          f.lon,
+		IssuedAt:     f.issuedAt,
+		ValidAt:      s.validAt,
+		LeadHours:    s.leadHours,
+		IngestedAt:   f.ingestedAt,
+		Provider:     f.provider,
 	}
-	set, vals := st.Values.Numbers()
-	for m := set & goldMask; m != 0; m &= m - 1 {
-		i := bits.TrailingZeros64(m)
-		x := vals[i]
-		row.setColumn(i, &x, nil)
-	}
-	return row
+	fill(row, &s.values, ints)
 }
 
 // writeForecasts adds the puts of b's forecast objects to g.
@@ -92,7 +124,7 @@ func (s *ShardWriter) writeForecasts(ctx context.Context, g *errgroup.Group, b *
 		})
 		g.Go(func() error {
 			key := objectKey(kindForecastGold, p.hour, name)
-			data, err := s.w.encode(func() ([]byte, error) { return s.w.enc.encodeForecasts(p.rows) })
+			data, err := s.w.encode(func() ([]byte, error) { return s.w.enc.encodeForecasts(p.steps, p.n) })
 			if err != nil {
 				return fmt.Errorf("encode %s: %w", key, err)
 			}
@@ -101,11 +133,12 @@ func (s *ShardWriter) writeForecasts(ctx context.Context, g *errgroup.Group, b *
 	}
 }
 
-// encodeForecasts returns a Parquet file of rows, with the gold files'
-// compression. Forecast files are small and few (one per partition per
-// flush), so their writer is not pooled.
-func (e *parquetEncoder) encodeForecasts(rows []forecastRow) ([]byte, error) {
-	if len(rows) == 0 {
+// encodeForecasts returns a Parquet file of the n buffered steps (in
+// chunks of at most maxRowChunk), with the gold files' compression. Each
+// chunk goes through one forecastRow buffer: the writer copies the values
+// it is given.
+func (e *parquetEncoder) encodeForecasts(chunks [][]bufStep, n int) ([]byte, error) {
+	if n == 0 {
 		return nil, fmt.Errorf("parquet: refusing to write a file with no rows")
 	}
 	var buf bytes.Buffer
@@ -114,8 +147,19 @@ func (e *parquetEncoder) encodeForecasts(rows []forecastRow) ([]byte, error) {
 		parquet.MaxRowsPerRowGroup(e.rowGroupRows),
 		parquet.CreatedBy("weatherd", "", ""),
 	)
-	if _, err := w.Write(rows); err != nil {
-		return nil, fmt.Errorf("parquet: write forecast rows: %w", err)
+	rows := make([]forecastRow, min(n, maxRowChunk))
+	ints := make(int32Slab, 0, 3*len(rows))
+	for _, c := range chunks {
+		r := rows[:len(c)]
+		ints = ints[:0]
+		for i := range c {
+			c[i].toRow(&r[i], &ints)
+		}
+		_, err := w.Write(r)
+		clear(r)
+		if err != nil {
+			return nil, fmt.Errorf("parquet: write forecast rows: %w", err)
+		}
 	}
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("parquet: close: %w", err)

@@ -157,7 +157,15 @@ func TestForecastGold_SchemaIsPinned(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := testForecast(testLocations[0], baseHour, []int{1}, func(int) weather.Values { return weather.Values{} })
-	data, err := e.encodeForecasts([]forecastRow{newForecastRow(&f, f.Steps[0])})
+	b := newBuffer()
+	b.addForecast(stream.Record{SequenceNumber: "1"}, &f)
+	if len(b.fcast) != 1 {
+		t.Fatalf("buffered %d forecast partitions, want 1", len(b.fcast))
+	}
+	var data []byte
+	for _, p := range b.fcast {
+		data, err = e.encodeForecasts(p.steps, p.n)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,4 +315,84 @@ func athenaQuery(tb testing.TB, name string) string {
 	}
 	tb.Fatalf("query %q has no end", name)
 	return ""
+}
+
+// TestForecastPart_ChunksReadBack: forecasts buffered over several chunks
+// of steps (more than maxRowChunk in all), two buffers merged as after a
+// failed flush, come back from the Parquet file row for row: each step's
+// forecast fields, lead, values, nulls and code columns.
+func TestForecastPart_ChunksReadBack(t *testing.T) {
+	e, err := newParquetEncoder(ParquetConfig{Compression: "snappy", RowGroupRows: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leads := make([]int, 96)
+	for i := range leads {
+		leads[i] = i + 1
+	}
+	vals := func(loc int) func(int) weather.Values {
+		return func(lead int) weather.Values {
+			var v weather.Values
+			v.Set("temperature", float64(loc*1000+lead)/10)
+			v.Set("weatherCode", float64(1000+lead))
+			if lead%5 == 0 {
+				v.SetNull("windGust")
+			} else {
+				v.Set("windGust", float64(lead))
+			}
+			v.Set("notAColumn", 1)
+			return v
+		}
+	}
+	first, second := newBuffer(), newBuffer()
+	var want []weather.Forecast
+	for i := range 14 {
+		loc := weather.Location{ID: fmt.Sprintf("loc-%02d", i), Name: fmt.Sprintf("Place %d", i), Lat: float64(i), Lon: -float64(i)}
+		f := testForecast(loc, baseHour, leads, vals(i))
+		b := first
+		if i >= 9 {
+			b = second
+		}
+		b.addForecast(stream.Record{SequenceNumber: seqNo(i)}, &f)
+		want = append(want, f)
+	}
+	second.prepend(first)
+	if len(second.fcast) != 1 {
+		t.Fatalf("%d forecast partitions, want 1", len(second.fcast))
+	}
+	var p *forecastPart
+	for _, p = range second.fcast {
+	}
+	if p.n != 14*96 || len(p.bodies) != 14 || p.firstSeq != seqNo(0) {
+		t.Fatalf("merged part: %d steps, %d bodies, first %s; want 1344, 14, %s", p.n, len(p.bodies), p.firstSeq, seqNo(0))
+	}
+	data, err := e.encodeForecasts(p.steps, p.n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := parquet.Read[forecastRow](bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 14*96 {
+		t.Fatalf("read %d rows, want %d", len(rows), 14*96)
+	}
+	for i, f := range want {
+		for j, st := range f.Steps {
+			r := rows[i*96+j]
+			lead := j + 1
+			temp, _ := st.Values.Get("temperature")
+			ok := r.EventID == f.EventID && r.LocationID == f.Location.ID && r.LocationName == f.Location.Name &&
+				r.Lat == f.Location.Lat && r.Lon == f.Location.Lon && r.Provider == f.Provider &&
+				r.IssuedAt.Equal(f.IssuedAt) && r.ValidAt.Equal(st.ValidAt) && r.IngestedAt.Equal(f.IngestedAt.Truncate(time.Millisecond)) &&
+				r.LeadHours == float64(lead) &&
+				r.Temperature != nil && *r.Temperature == temp &&
+				r.WeatherCode != nil && *r.WeatherCode == int32(1000+lead) &&
+				(lead%5 == 0) == (r.WindGust == nil) && (r.WindGust == nil || *r.WindGust == float64(lead)) &&
+				r.Humidity == nil
+			if !ok {
+				t.Fatalf("row %d (forecast %d, step %d): %+v", i*96+j, i, j, r)
+			}
+		}
+	}
 }

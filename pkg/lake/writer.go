@@ -206,7 +206,8 @@ func (b *buffer) prepend(a buffer) {
 	for h, pa := range a.fcast {
 		if pb := b.fcast[h]; pb != nil {
 			pa.bodies = append(pa.bodies, pb.bodies...)
-			pa.rows = append(pa.rows, pb.rows...)
+			pa.steps = append(pa.steps, pb.steps...)
+			pa.n += pb.n
 		}
 		b.fcast[h] = pa
 	}
@@ -244,17 +245,26 @@ type goldPart struct {
 }
 
 func (p *goldPart) addRow(r *weather.Reading, pool *recycler) {
-	if len(p.rows) == 0 || len(p.rows[len(p.rows)-1]) == cap(p.rows[len(p.rows)-1]) {
-		size := minRowChunk
-		if len(p.rows) > 0 {
-			size = min(2*cap(p.rows[len(p.rows)-1]), maxRowChunk)
-		}
-		p.rows = append(p.rows, pool.chunk(size))
-	}
+	p.rows = growChunks(p.rows, pool.chunk)
 	c := &p.rows[len(p.rows)-1]
 	*c = append(*c, bufRow{})
 	p.unknown += (*c)[len(*c)-1].set(r)
 	p.n++
+}
+
+// growChunks returns chunks with room for one more element in its last
+// chunk: a new chunk from alloc when the last is full, minRowChunk long at
+// first, then twice the last one's length up to maxRowChunk. A part with a
+// few rows stays small, and a large one grows without copying.
+func growChunks[T any](chunks [][]T, alloc func(size int) []T) [][]T {
+	if len(chunks) > 0 && len(chunks[len(chunks)-1]) < cap(chunks[len(chunks)-1]) {
+		return chunks
+	}
+	size := minRowChunk
+	if len(chunks) > 0 {
+		size = min(2*cap(chunks[len(chunks)-1]), maxRowChunk)
+	}
+	return append(chunks, alloc(size))
 }
 
 type errPart struct {
