@@ -79,3 +79,34 @@ func TestCheckContract_Future(t *testing.T) {
 		t.Errorf("no arrival time: %v", err)
 	}
 }
+
+// CheckContract encodes a reading only when its size bound passes
+// MaxEventBytes: the bound is never below the encoded size, and a reading
+// over the limit is still refused with its size.
+func TestCheckContract_Size(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 30e6, time.UTC)
+	full := Values{}
+	for i := range MaxValues {
+		full.Set(fmt.Sprintf("v%063d", i), -0.0000012345678901234567) // the longest name, a long number
+	}
+	odd := "\x01<>&\u2028" + strings.Repeat("\x1f", MaxNameBytes-8) // escaped at up to six bytes a byte
+	huge := NewReading(Location{ID: "x", Name: "X"}, strings.Repeat("p", MaxEventBytes), at, at, Values{})
+	for name, r := range map[string]Reading{
+		"full":  NewReading(Location{ID: strings.Repeat("a", 64), Name: odd, Lat: -89.123456789, Lon: 179.98765432123}, "tomorrowio", at, at, full),
+		"empty": NewReading(Location{ID: "x", Name: "X"}, "p", at, at, Values{}),
+		"huge":  huge,
+	} {
+		data, err := r.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bound := r.maxEncodedSize(); bound < len(data) {
+			t.Errorf("%s: bound %d below the encoded size %d", name, bound, len(data))
+		}
+	}
+	data, _ := huge.Encode()
+	err := huge.CheckContract(at, time.Hour)
+	if want := fmt.Sprintf("event is %d bytes, want at most %d", len(data), MaxEventBytes); InvalidCode(err) != InvalidTooLarge || !strings.Contains(err.Error(), want) {
+		t.Errorf("CheckContract(%d bytes) = %v, want %s", len(data), err, want)
+	}
+}

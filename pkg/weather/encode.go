@@ -21,7 +21,7 @@ const millisLayout = "2006-01-02T15:04:05.000Z07:00"
 // MarshalJSON writes timestamps in UTC with millisecond precision for
 // ingested_at and second precision for observed_at, as the documented event shows.
 func (r Reading) MarshalJSON() ([]byte, error) {
-	if err := r.Values.checkFinite(""); err != nil {
+	if err := r.Values.checkFinite(); err != nil {
 		return nil, err
 	}
 	b, err := appendHead(make([]byte, 0, 256+r.Values.Len()*24), r.Schema, r.EventID, r.Location,
@@ -39,13 +39,45 @@ func (r Reading) MarshalJSON() ([]byte, error) {
 // Encode returns the reading as one JSON object, the stream record body.
 func (r Reading) Encode() ([]byte, error) { return r.MarshalJSON() }
 
+// The contract checks encode an event only when these bounds of its size
+// pass the limit: once Validate has passed (camelCase value names of at
+// most 64 bytes, finite numbers), every string counts six bytes a byte (the
+// longest JSON escape) and every number and time more than its longest.
+const (
+	boundNumber = 32  // appendNumber writes at most 25 bytes
+	boundStamp  = 40  // a quoted RFC 3339 time in UTC: 26
+	boundKeys   = 256 // the keys and punctuation of the head and the values key: ≈ 140
+	boundStep   = 32  // {"valid_at":,"values":{}}, : 27
+	boundValue  = 2 + 64 + 1 + boundNumber + 1
+)
+
+// headBound bounds what appendHead writes, and the values key.
+func headBound(schema, eventID string, loc EventLocation, provider, units string) int {
+	return boundKeys + 6*(len(schema)+len(eventID)+len(loc.ID)+len(loc.Name)+len(provider)+len(units)) +
+		2*boundNumber + 2*boundStamp
+}
+
+// maxEncodedSize bounds the bytes Encode writes for a valid r.
+func (r *Reading) maxEncodedSize() int {
+	return headBound(r.Schema, r.EventID, r.Location, r.Provider, r.Units) + r.Values.Len()*boundValue
+}
+
+// maxEncodedSize bounds the bytes Encode writes for a valid f.
+func (f *Forecast) maxEncodedSize() int {
+	n := headBound(f.Schema, f.EventID, f.Location, f.Provider, f.Units)
+	for i := range f.Steps {
+		n += boundStep + boundStamp + f.Steps[i].Values.Len()*boundValue
+	}
+	return n
+}
+
 // MarshalJSON writes every timestamp in UTC (issued_at and valid_at with
 // second precision when they have no fraction, ingested_at in
 // milliseconds), and refuses a value that is not a finite number.
 func (f Forecast) MarshalJSON() ([]byte, error) {
 	size := 256
 	for i := range f.Steps {
-		if err := f.Steps[i].Values.checkFinite(""); err != nil {
+		if err := f.Steps[i].Values.checkFinite(); err != nil {
 			return nil, fmt.Errorf("steps[%d]: %w", i, err)
 		}
 		size += 48 + f.Steps[i].Values.Len()*24

@@ -184,8 +184,8 @@ func (f Forecast) Validate() error {
 		case s.Values.Len() > MaxValues:
 			return forecastInvalid(InvalidValues, "steps[%d]: %d values, want at most %d", i, s.Values.Len(), MaxValues)
 		}
-		if err := f.Steps[i].Values.check(fmt.Sprintf("steps[%d]: ", i)); err != nil {
-			return forecastInvalid(InvalidValues, "%v", err)
+		if err := f.Steps[i].Values.check(); err != nil {
+			return forecastInvalid(InvalidValues, "steps[%d]: %v", i, err)
 		}
 	}
 	return nil
@@ -198,12 +198,16 @@ func (f Forecast) CheckContract(now time.Time, maxSkew time.Duration) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	data, err := f.Encode()
-	if err != nil {
-		return forecastInvalid(InvalidValues, "%v", err)
-	}
-	if len(data) > MaxForecastBytes {
-		return forecastInvalid(InvalidTooLarge, "event is %d bytes, want at most %d", len(data), MaxForecastBytes)
+	if f.maxEncodedSize() > MaxForecastBytes {
+		// Only then is the size worth encoding for: the poller encodes
+		// every forecast it puts anyway.
+		data, err := f.Encode()
+		if err != nil {
+			return forecastInvalid(InvalidValues, "%v", err)
+		}
+		if len(data) > MaxForecastBytes {
+			return forecastInvalid(InvalidTooLarge, "event is %d bytes, want at most %d", len(data), MaxForecastBytes)
+		}
 	}
 	return CheckIssuedAt(f.IssuedAt, now, maxSkew)
 }

@@ -141,3 +141,40 @@ func TestDecodeForecast_Bounds(t *testing.T) {
 		t.Errorf("CheckContract = %v", err)
 	}
 }
+
+// CheckContract encodes a forecast only when its size bound passes
+// MaxForecastBytes: the bound is never below the encoded size, and a
+// forecast over the limit is still refused with its size.
+func TestForecast_CheckContractSize(t *testing.T) {
+	long := func(i int) string { return fmt.Sprintf("v%063d", i) } // the longest camelCase name
+	big := testForecast(MaxForecastSteps)
+	for i := range big.Steps {
+		var v Values
+		for j := range MaxValues {
+			v.Set(long(j), -1.2345678901234567e-300)
+		}
+		big.Steps[i].Values = v
+	}
+	odd := testForecast(5)
+	odd.Location.Name = "\x01\x02<>&\u2028" + strings.Repeat("\x1f", 200) // escaped at up to six bytes a byte
+	odd.Steps[1].ValidAt = odd.Steps[1].ValidAt.Add(123 * time.Millisecond)
+	odd.Steps[2].Values.Set("precipitationProbability", -0.0000012345678901234567)
+	odd.Steps[3].Values.Set("pressureSurfaceLevel", -999999999999999900000)
+	for name, f := range map[string]Forecast{"bench": benchForecast(), "odd": odd, "big": big, "one": testForecast(1)} {
+		data, err := f.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bound := f.maxEncodedSize(); bound < len(data) {
+			t.Errorf("%s: bound %d below the encoded size %d", name, bound, len(data))
+		}
+	}
+	if b := benchForecast(); b.maxEncodedSize() > MaxForecastBytes {
+		t.Errorf("a 96-step forecast's bound %d passes %d: CheckContract would encode every forecast", b.maxEncodedSize(), MaxForecastBytes)
+	}
+	data, _ := big.Encode()
+	err := big.CheckContract(big.IssuedAt, time.Hour)
+	if want := fmt.Sprintf("event is %d bytes, want at most %d", len(data), MaxForecastBytes); InvalidCode(err) != InvalidTooLarge || !strings.Contains(err.Error(), want) {
+		t.Errorf("CheckContract(%d bytes) = %v, want %s", len(data), err, want)
+	}
+}

@@ -253,28 +253,27 @@ func ValuesOf(m map[string]*float64) Values {
 
 // check returns an error for the first value that breaks the reading
 // contract: a name that is not camelCase, or a number that is not finite.
-// prefix goes before the message (e.g. "steps[2]: ").
-func (v *Values) check(prefix string) error {
+func (v *Values) check() error {
 	for _, name := range v.extraNames() {
 		if !valueName(name) {
-			return fmt.Errorf("%svalue name %s is not a camelCase name", prefix, clip(name))
+			return fmt.Errorf("value name %s is not a camelCase name", clip(name))
 		}
 	}
-	return v.checkFinite(prefix)
+	return v.checkFinite()
 }
 
 // checkFinite returns an error for the first number that is not finite
 // (JSON has no NaN or infinities).
-func (v *Values) checkFinite(prefix string) error {
+func (v *Values) checkFinite() error {
 	for m := v.present &^ v.null; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros64(m)
 		if x := v.known[i]; math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("%svalue %q is not a finite number", prefix, knownNames[i])
+			return fmt.Errorf("value %q is not a finite number", knownNames[i])
 		}
 	}
 	for _, name := range v.extraNames() {
 		if e := v.extra[name]; !e.null && (math.IsNaN(e.v) || math.IsInf(e.v, 0)) {
-			return fmt.Errorf("%svalue %q is not a finite number", prefix, name)
+			return fmt.Errorf("value %q is not a finite number", name)
 		}
 	}
 	return nil
