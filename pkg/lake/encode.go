@@ -150,22 +150,29 @@ func (e *parquetEncoder) encode(rows []Row) ([]byte, error) {
 func (e *parquetEncoder) encodeBuffered(chunks [][]bufRow, n int) ([]byte, error) {
 	rows := rowBufs.Get().(*[]Row)
 	defer rowBufs.Put(rows)
-	ints := make(int32Slab, 0, 3*maxRowChunk)
 	return e.write(n, func(w *parquet.GenericWriter[Row]) error {
-		for _, c := range chunks {
-			r := (*rows)[:len(c)]
-			ints = ints[:0]
-			for i := range c {
-				c[i].toRow(&r[i], &ints)
-			}
-			_, err := w.Write(r)
-			clear(r)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeChunks(w, chunks, *rows, (*bufRow).toRow)
 	})
+}
+
+// writeChunks writes buffered rows (chunks of at most len(rows)) to w,
+// each chunk turned by toRow into rows, one buffer reused for every chunk:
+// the writer copies the values it is given.
+func writeChunks[B, R any](w *parquet.GenericWriter[R], chunks [][]B, rows []R, toRow func(*B, *R, *int32Slab)) error {
+	ints := make(int32Slab, 0, 3*len(rows))
+	for _, c := range chunks {
+		r := rows[:len(c)]
+		ints = ints[:0]
+		for i := range c {
+			toRow(&c[i], &r[i], &ints)
+		}
+		_, err := w.Write(r)
+		clear(r)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rowBufs holds the Row buffers encodeBuffered converts chunks into.

@@ -134,9 +134,7 @@ func (s *ShardWriter) writeForecasts(ctx context.Context, g *errgroup.Group, b *
 }
 
 // encodeForecasts returns a Parquet file of the n buffered steps (in
-// chunks of at most maxRowChunk), with the gold files' compression. Each
-// chunk goes through one forecastRow buffer: the writer copies the values
-// it is given.
+// chunks of at most maxRowChunk), with the gold files' compression.
 func (e *parquetEncoder) encodeForecasts(chunks [][]bufStep, n int) ([]byte, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("parquet: refusing to write a file with no rows")
@@ -147,19 +145,8 @@ func (e *parquetEncoder) encodeForecasts(chunks [][]bufStep, n int) ([]byte, err
 		parquet.MaxRowsPerRowGroup(e.rowGroupRows),
 		parquet.CreatedBy("weatherd", "", ""),
 	)
-	rows := make([]forecastRow, min(n, maxRowChunk))
-	ints := make(int32Slab, 0, 3*len(rows))
-	for _, c := range chunks {
-		r := rows[:len(c)]
-		ints = ints[:0]
-		for i := range c {
-			c[i].toRow(&r[i], &ints)
-		}
-		_, err := w.Write(r)
-		clear(r)
-		if err != nil {
-			return nil, fmt.Errorf("parquet: write forecast rows: %w", err)
-		}
+	if err := writeChunks(w, chunks, make([]forecastRow, min(n, maxRowChunk)), (*bufStep).toRow); err != nil {
+		return nil, fmt.Errorf("parquet: write forecast rows: %w", err)
 	}
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("parquet: close: %w", err)
