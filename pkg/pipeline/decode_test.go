@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,41 @@ func TestProcessor_LargeBatchAlertFailureRetried(t *testing.T) {
 	}
 	if got := testutilCount(rg); got != float64(len(batch)) {
 		t.Errorf("weatherd_consumer_records_total = %v, want %d", got, len(batch))
+	}
+}
+
+// TestSubBatchEnd: a slice ends after subBatch records, or before the
+// record that would take its data past subBatchBytes; a record larger than
+// that is a slice of its own.
+func TestSubBatchEnd(t *testing.T) {
+	recs := func(sizes ...int) []stream.Record {
+		out := make([]stream.Record, len(sizes))
+		for i, n := range sizes {
+			out[i].Data = make([]byte, n)
+		}
+		return out
+	}
+	reading := make([]int, subBatch+10)
+	for i := range reading {
+		reading[i] = 600
+	}
+	forecast := 32 << 10
+	for _, c := range []struct {
+		name string
+		recs []stream.Record
+		lo   int
+		want int
+	}{
+		{"readings: the record bound", recs(reading...), 0, subBatch},
+		{"readings: the rest", recs(reading...), subBatch, subBatch + 10},
+		{"forecasts: the byte bound", recs(slices.Repeat([]int{forecast}, 200)...), 0, subBatchBytes / forecast},
+		{"exactly the bytes", recs(subBatchBytes/2, subBatchBytes/2, 1), 0, 2},
+		{"one over", recs(subBatchBytes/2, subBatchBytes/2+1, 1), 0, 1},
+		{"a record over the bound alone", recs(subBatchBytes+1, 10), 0, 1},
+		{"and the next one after it", recs(subBatchBytes+1, 10), 1, 2},
+	} {
+		if got := subBatchEnd(c.recs, c.lo); got != c.want {
+			t.Errorf("%s: subBatchEnd(%d) = %d, want %d", c.name, c.lo, got, c.want)
+		}
 	}
 }

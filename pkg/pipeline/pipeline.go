@@ -159,8 +159,28 @@ func (c stateCheckpointer) Checkpoint(ctx context.Context, seq string) error {
 // a later slice fails, the consumer retries the whole batch; the lake skips
 // records it already holds and the alert engine readings it already judged.
 // (Handing a slice to the lake in the background while the next is decoded
-// was measured too: no faster on two cores, and twice the memory.)
-const subBatch = 4096
+// was measured too: no faster on two cores, and twice the memory.) A slice
+// also ends before subBatchBytes of record data: 4,096 readings are about
+// 2.5 MB, but a forecast is about 32 KiB and decodes to four times that.
+const (
+	subBatch      = 4096
+	subBatchBytes = 4 << 20
+)
+
+// subBatchEnd returns where the slice of records that starts at lo ends:
+// after subBatch records, or before the record that would take its data
+// past subBatchBytes (a slice holds at least one record).
+func subBatchEnd(records []stream.Record, lo int) int {
+	hi, size := lo, 0
+	for hi < len(records) && hi-lo < subBatch {
+		size += len(records[hi].Data)
+		if hi > lo && size > subBatchBytes {
+			break
+		}
+		hi++
+	}
+	return hi
+}
 
 func (p *processor) ProcessRecords(ctx context.Context, records []stream.Record, cp stream.Checkpointer) error {
 	cp = stateCheckpointer{p, cp}
@@ -168,8 +188,9 @@ func (p *processor) ProcessRecords(ctx context.Context, records []stream.Record,
 		return p.sink.Tick(ctx, cp)
 	}
 	defer p.buf.release()
-	for lo := 0; lo < len(records); lo += subBatch {
-		items, err := p.prepare(ctx, records[lo:min(lo+subBatch, len(records))], &p.buf)
+	for lo, hi := 0, 0; lo < len(records); lo = hi {
+		hi = subBatchEnd(records, lo)
+		items, err := p.prepare(ctx, records[lo:hi], &p.buf)
 		if err != nil {
 			return err
 		}
