@@ -57,6 +57,22 @@ func headBound(schema, eventID string, loc EventLocation, provider, units string
 		2*boundNumber + 2*boundStamp
 }
 
+// checkEncodedSize refuses, through refuse, an event whose encoding passes
+// limit; it encodes only when bound does.
+func checkEncodedSize(bound, limit int, encode func() ([]byte, error), refuse func(code, format string, args ...any) error) error {
+	if bound <= limit {
+		return nil
+	}
+	data, err := encode()
+	if err != nil {
+		return refuse(InvalidValues, "%v", err)
+	}
+	if len(data) > limit {
+		return refuse(InvalidTooLarge, "event is %d bytes, want at most %d", len(data), limit)
+	}
+	return nil
+}
+
 // maxEncodedSize bounds the bytes Encode writes for a valid r.
 func (r *Reading) maxEncodedSize() int {
 	return headBound(r.Schema, r.EventID, r.Location, r.Provider, r.Units) + r.Values.Len()*boundValue

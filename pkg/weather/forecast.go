@@ -198,16 +198,10 @@ func (f Forecast) CheckContract(now time.Time, maxSkew time.Duration) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	if f.maxEncodedSize() > MaxForecastBytes {
-		// Only then is the size worth encoding for: the poller encodes
-		// every forecast it puts anyway.
-		data, err := f.Encode()
-		if err != nil {
-			return forecastInvalid(InvalidValues, "%v", err)
-		}
-		if len(data) > MaxForecastBytes {
-			return forecastInvalid(InvalidTooLarge, "event is %d bytes, want at most %d", len(data), MaxForecastBytes)
-		}
+	// Encoded only when its size bound passes the limit: the poller
+	// encodes every forecast it puts anyway.
+	if err := checkEncodedSize(f.maxEncodedSize(), MaxForecastBytes, f.Encode, forecastInvalid); err != nil {
+		return err
 	}
 	return CheckIssuedAt(f.IssuedAt, now, maxSkew)
 }

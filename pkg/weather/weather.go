@@ -203,16 +203,10 @@ func (r Reading) CheckContract(now time.Time, maxSkew time.Duration) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	if r.maxEncodedSize() > MaxEventBytes {
-		// Only then is the size worth encoding for: the poller encodes
-		// every reading it puts anyway.
-		data, err := r.Encode()
-		if err != nil {
-			return invalidAs(InvalidValues, "%v", err)
-		}
-		if len(data) > MaxEventBytes {
-			return invalidAs(InvalidTooLarge, "event is %d bytes, want at most %d", len(data), MaxEventBytes)
-		}
+	// Encoded only when its size bound passes the limit: the poller
+	// encodes every reading it puts anyway.
+	if err := checkEncodedSize(r.maxEncodedSize(), MaxEventBytes, r.Encode, invalidAs); err != nil {
+		return err
 	}
 	return CheckObservedAt(r.ObservedAt, now, maxSkew)
 }
