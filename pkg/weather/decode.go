@@ -1,6 +1,8 @@
 package weather
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -245,11 +247,20 @@ func (s *scanner) str() ([]byte, bool) {
 	b := s.b
 	ascii := true
 	for i := s.i; i < len(b); i++ {
-		c := b[i]
-		if strPlain[c] {
-			continue
+		// Skip to the next byte that needs a look, eight at a time.
+		for i+8 <= len(b) {
+			if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
 		}
+		if i == len(b) {
+			break
+		}
+		c := b[i]
 		switch {
+		case strPlain[c]:
 		case c == '"':
 			v := b[s.i:i]
 			s.i = i + 1
@@ -266,6 +277,25 @@ func (s *scanner) str() ([]byte, bool) {
 	return nil, false
 }
 
+// Bytes repeated in each of a word's eight bytes.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special8 marks, with its high bit, the first byte of w (little endian)
+// that needs a second look in a string — a quote, backslash, control
+// character or non-ASCII byte — and is 0 when there is none. A term
+// (x - ones) &^ x marks the first zero byte of x exactly (the borrow may
+// mark bytes after it, never before): a quote in w ^ '"', a backslash in
+// w ^ '\\'; (w - 0x20 in each byte) &^ w marks the first byte below 0x20
+// the same way, and w itself the non-ASCII bytes.
+func special8(w uint64) uint64 {
+	q := w ^ ones*'"'
+	bs := w ^ ones*'\\'
+	return ((q-ones)&^q | (bs-ones)&^bs | (w-ones*0x20)&^w | w) & highs
+}
+
 // strPlain marks the bytes str passes over without a second look.
 var strPlain = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
@@ -274,47 +304,74 @@ var strPlain = func() (t [256]bool) {
 	return t
 }()
 
-// num parses a JSON number (strict grammar) into a finite float64.
+// num parses a JSON number (strict grammar) into a finite float64. The
+// usual shape of a weather value, -?digits(.digits)? with at most 15
+// significant digits, is converted as it is scanned: the mantissa and the
+// power of ten are exact in a float64, so one IEEE division rounds
+// correctly, giving the same bits as strconv.ParseFloat, which converts
+// anything else.
 func (s *scanner) num(dst *float64) bool {
-	start := s.i
-	s.byte('-')
-	switch {
-	case s.byte('0'):
-	case s.i < len(s.b) && '1' <= s.b[s.i] && s.b[s.i] <= '9':
-		s.digits()
-	default:
-		return false
+	b, i := s.b, s.i
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
 	}
-	if s.byte('.') && !s.digits() {
-		return false
+	var mant uint64
+	intStart := i
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		mant = mant*10 + uint64(b[i]-'0')
+		i++
 	}
-	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-		s.i++
-		if !s.byte('+') {
-			s.byte('-')
+	if n := i - intStart; n == 0 || n > 1 && b[intStart] == '0' {
+		return false // no digits, or a leading zero
+	}
+	digits := i - intStart
+	frac := 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		fracStart := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			mant = mant*10 + uint64(b[i]-'0')
+			i++
 		}
-		if !s.digits() {
+		if frac = i - fracStart; frac == 0 {
+			return false
+		}
+		digits += frac
+	}
+	exp := i < len(b) && (b[i] == 'e' || b[i] == 'E')
+	if exp {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		expStart := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == expStart {
 			return false
 		}
 	}
-	if f, ok := smallDecimal(s.b[start:s.i]); ok {
+	start := s.i
+	s.i = i
+	if !exp && digits <= 15 {
+		f := float64(mant)
+		if frac > 0 {
+			f /= pow10[frac]
+		}
+		if neg {
+			f = -f
+		}
 		*dst = f
 		return true
 	}
-	f, err := strconv.ParseFloat(string(s.b[start:s.i]), 64)
+	f, err := strconv.ParseFloat(string(b[start:i]), 64)
 	if err != nil {
 		return false
 	}
 	*dst = f
 	return true
-}
-
-func (s *scanner) digits() bool {
-	start := s.i
-	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
-		s.i++
-	}
-	return s.i > start
 }
 
 // time parses a quoted timestamp exactly as time.Time.UnmarshalJSON does
@@ -338,42 +395,3 @@ func intern(v []byte, constant string) string {
 // pow10 holds the powers of ten a float64 represents exactly.
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// smallDecimal converts a number of the form -?digits(.digits)? with at most
-// 15 significant digits, the usual shape of a weather value. The mantissa
-// and the power of ten are exact in a float64, so one IEEE division rounds
-// correctly, giving the same bits as strconv.ParseFloat. It reports false
-// for anything else (exponents, longer mantissas).
-func smallDecimal(b []byte) (float64, bool) {
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	var mant uint64
-	digits, frac := 0, -1
-	for _, c := range b {
-		switch {
-		case '0' <= c && c <= '9':
-			mant = mant*10 + uint64(c-'0')
-			digits++
-			if frac >= 0 {
-				frac++
-			}
-		case c == '.' && frac < 0:
-			frac = 0
-		default:
-			return 0, false
-		}
-	}
-	if digits == 0 || digits > 15 {
-		return 0, false
-	}
-	f := float64(mant)
-	if frac > 0 {
-		f /= pow10[frac]
-	}
-	if neg {
-		f = -f
-	}
-	return f, true
-}

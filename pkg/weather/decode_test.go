@@ -83,12 +83,16 @@ func TestDecode_FastPathMatchesGeneral(t *testing.T) {
 	}
 }
 
-// TestSmallDecimal_MatchesParseFloat checks the decimal shortcut bit for bit
-// against strconv on random weather-like numbers and on the edges of its range.
-func TestSmallDecimal_MatchesParseFloat(t *testing.T) {
+// TestScannerNum_MatchesParseFloat checks the scanner's numbers bit for bit
+// against strconv, on random weather-like numbers (converted as they are
+// scanned), on the edges of that shortcut's range and on what strconv
+// converts (exponents, longer mantissas); and that it refuses what JSON's
+// grammar refuses.
+func TestScannerNum_MatchesParseFloat(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	inputs := []string{"0", "-0", "0.0", "1", "9", "0.1", "0.3", "-12.75", "999999999999999", "0.000000000000001",
-		"123456789.012345", "1013.25", "100.0000", "17.2", "13.9", "7.6"}
+		"123456789.012345", "1013.25", "100.0000", "17.2", "13.9", "7.6",
+		"1234567890123456", "9007199254740993", "0.1234567890123456789", "1e5", "-2.5E-3", "6.02e+23", "1E0"}
 	for range 200_000 {
 		x := (rng.Float64() - 0.5) * math.Pow10(rng.IntN(12))
 		inputs = append(inputs, strconv.FormatFloat(x, 'f', rng.IntN(8), 64))
@@ -98,21 +102,52 @@ func TestSmallDecimal_MatchesParseFloat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := smallDecimal([]byte(in))
-		digits := len(strings.TrimLeft(strings.NewReplacer("-", "", ".", "").Replace(in), ""))
-		if !ok {
-			if digits <= 15 {
-				t.Fatalf("smallDecimal(%q) refused a %d-digit number", in, digits)
-			}
-			continue
+		s := scanner{b: []byte(in + ",")}
+		var got float64
+		if !s.num(&got) || s.i != len(in) {
+			t.Fatalf("num(%q) refused it or stopped at %d", in, s.i)
 		}
 		if math.Float64bits(got) != math.Float64bits(want) {
-			t.Fatalf("smallDecimal(%q) = %v (%x), ParseFloat %v (%x)", in, got, math.Float64bits(got), want, math.Float64bits(want))
+			t.Fatalf("num(%q) = %v (%x), ParseFloat %v (%x)", in, got, math.Float64bits(got), want, math.Float64bits(want))
 		}
 	}
-	for _, in := range []string{"1234567890123456", "1e5", "", "-", "1.2.3", "0x10"} {
-		if _, ok := smallDecimal([]byte(in)); ok {
-			t.Errorf("smallDecimal(%q) accepted it", in)
+	for _, in := range []string{"", "-", "01", "-01", "1.", ".5", "1e", "1e+", "+1", "1e999"} {
+		s := scanner{b: []byte(in)}
+		var got float64
+		if s.num(&got) {
+			t.Errorf("num(%q) accepted it: %v, stopped at %d", in, got, s.i)
+		}
+	}
+}
+
+// TestScannerStr_EveryPosition puts each byte that ends or spoils a string
+// at every offset of strings long enough for the eight-byte steps.
+func TestScannerStr_EveryPosition(t *testing.T) {
+	for n := range 40 {
+		for at := range n {
+			for _, c := range []string{"\"", "\\", "\n", "\x1f", "\x00", "\x7f", "é", "\xff"} {
+				body := strings.Repeat("a", at) + c + strings.Repeat("b", n-at)
+				s := scanner{b: []byte(`"` + body + `"`)}
+				v, ok := s.str()
+				switch c {
+				case "\"":
+					if !ok || string(v) != strings.Repeat("a", at) || s.i != at+2 {
+						t.Fatalf("%q: got %q, %v, at %d", body, v, ok, s.i)
+					}
+				case "\x7f", "é":
+					if !ok || string(v) != body || s.i != len(body)+2 {
+						t.Fatalf("%q: got %q, %v, at %d", body, v, ok, s.i)
+					}
+				default:
+					if ok {
+						t.Fatalf("%q: accepted as %q", body, v)
+					}
+				}
+			}
+		}
+		s := scanner{b: []byte(`"` + strings.Repeat("x", n))}
+		if _, ok := s.str(); ok {
+			t.Fatalf("unterminated string of %d bytes accepted", n)
 		}
 	}
 }
