@@ -7,16 +7,23 @@ import (
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
-// BenchmarkEncodeStages measures each encoding stage alone on one goroutine.
+// BenchmarkEncodeStages measures each encoding stage alone on one goroutine:
+// raw gzip, and a gold file from buffered rows (the column writer, with
+// snappy and zstd) beside parquet-go's struct path on the same rows.
 func BenchmarkEncodeStages(b *testing.B) {
 	recs := benchRecords(b, 20000)
 	bodies := make([][]byte, len(recs))
-	rds := make([]weather.Reading, len(recs))
+	var p goldPart
+	rows := make([]Row, len(recs))
 	for i := range recs {
 		bodies[i] = recs[i].Data
-		rds[i], _ = weather.Decode(recs[i].Data)
+		r, err := weather.Decode(recs[i].Data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.addRow(&r, &recycler{})
+		rows[i], _ = rowFrom(r, new(bufRow))
 	}
-	enc, _ := newParquetEncoder(ParquetConfig{Compression: "snappy", RowGroupRows: 131072})
 	b.Run("raw", func(b *testing.B) {
 		st := time.Now()
 		for b.Loop() {
@@ -24,36 +31,21 @@ func BenchmarkEncodeStages(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*len(recs))/time.Since(st).Seconds(), "rows/s")
 	})
-	// rows: buffering the readings, then turning the buffered rows into
-	// the Rows the Parquet writer takes, as a flush does.
-	bufs := make([]bufRow, len(rds))
-	rows := make([]Row, len(rds))
-	b.Run("rows", func(b *testing.B) {
-		st := time.Now()
-		ints := make(int32Slab, 0, 3*len(rds))
-		for b.Loop() {
-			ints = ints[:0]
-			for i := range rds {
-				bufs[i].set(&rds[i])
-				bufs[i].toRow(&rows[i], &ints)
-			}
-		}
-		b.ReportMetric(float64(b.N*len(recs))/time.Since(st).Seconds(), "rows/s")
-	})
-	for i := range rds {
-		bufs[i].set(&rds[i])
-		bufs[i].toRow(&rows[i], nil)
-	}
+	snappy, _ := newParquetEncoder(ParquetConfig{Compression: "snappy", RowGroupRows: 131072})
 	zstd, _ := newParquetEncoder(ParquetConfig{Compression: "zstd", RowGroupRows: 131072})
 	for _, c := range []struct {
-		name string
-		enc  *parquetEncoder
-	}{{"parquet/snappy", enc}, {"parquet/zstd", zstd}} {
+		name   string
+		encode func() ([]byte, error)
+	}{
+		{"parquet/snappy", func() ([]byte, error) { return snappy.encodeBuffered(p.rows, p.n) }},
+		{"parquet/zstd", func() ([]byte, error) { return zstd.encodeBuffered(p.rows, p.n) }},
+		{"parquet/snappy-structs", func() ([]byte, error) { return snappy.encodeRows(rows) }},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			st := time.Now()
 			var size int
 			for b.Loop() {
-				out, err := c.enc.encode(rows)
+				out, err := c.encode()
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -135,51 +134,15 @@ func newParquetEncoder(p ParquetConfig) (*parquetEncoder, error) {
 	return e, nil
 }
 
-// encode returns a Parquet file holding rows; it refuses to write an empty
-// file (some readers reject files without row groups).
-func (e *parquetEncoder) encode(rows []Row) ([]byte, error) {
-	return e.write(len(rows), func(w *parquet.GenericWriter[Row]) error {
-		_, err := w.Write(rows)
-		return err
-	})
-}
-
-// encodeBuffered is encode for a partition's buffered rows (chunks of at
-// most maxRowChunk, n in all). Each chunk goes through one reused Row
-// buffer: the writer copies the values it is given.
+// encodeBuffered returns a Parquet file of a partition's buffered rows
+// (chunks, n rows in all), written column by column (columnLayout); it
+// refuses to write an empty file (some readers reject files without row
+// groups).
 func (e *parquetEncoder) encodeBuffered(chunks [][]bufRow, n int) ([]byte, error) {
-	rows := rowBufs.Get().(*[]Row)
-	defer rowBufs.Put(rows)
 	return e.write(n, func(w *parquet.GenericWriter[Row]) error {
-		return writeChunks(w, chunks, *rows, (*bufRow).toRow)
+		return goldLayout.write(w, chunks, e.rowGroupRows)
 	})
 }
-
-// writeChunks writes buffered rows (chunks of at most len(rows)) to w,
-// each chunk turned by toRow into rows, one buffer reused for every chunk:
-// the writer copies the values it is given.
-func writeChunks[B, R any](w *parquet.GenericWriter[R], chunks [][]B, rows []R, toRow func(*B, *R, *int32Slab)) error {
-	ints := make(int32Slab, 0, 3*len(rows))
-	for _, c := range chunks {
-		r := rows[:len(c)]
-		ints = ints[:0]
-		for i := range c {
-			toRow(&c[i], &r[i], &ints)
-		}
-		_, err := w.Write(r)
-		clear(r)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// rowBufs holds the Row buffers encodeBuffered converts chunks into.
-var rowBufs = sync.Pool{New: func() any {
-	b := make([]Row, maxRowChunk)
-	return &b
-}}
 
 // write returns a Parquet file of the n rows that rows writes to w.
 func (e *parquetEncoder) write(n int, rows func(w *parquet.GenericWriter[Row]) error) ([]byte, error) {

@@ -85,25 +85,6 @@ func (b *buffer) addForecast(rec stream.Record, f *weather.Forecast) {
 
 func newStepChunk(n int) []bufStep { return make([]bufStep, 0, n) }
 
-// toRow sets row from s; the row points into s, so s must outlive its use.
-// Values without a column stay in forecast/raw/ only.
-func (s *bufStep) toRow(row *forecastRow, ints *int32Slab) {
-	f := s.forecast
-	*row = forecastRow{
-		EventID:      f.eventID,
-		LocationID:   f.locationID,
-		LocationName: f.locationName,
-		Lat:          f.lat,
-		Lon:          f.lon,
-		IssuedAt:     f.issuedAt,
-		ValidAt:      s.validAt,
-		LeadHours:    s.leadHours,
-		IngestedAt:   f.ingestedAt,
-		Provider:     f.provider,
-	}
-	fill(row, &s.values, ints)
-}
-
 // writeForecasts adds the puts of b's forecast objects to g.
 func (s *ShardWriter) writeForecasts(ctx context.Context, g *errgroup.Group, b *buffer) {
 	hours := make([]int64, 0, len(b.fcast))
@@ -134,7 +115,7 @@ func (s *ShardWriter) writeForecasts(ctx context.Context, g *errgroup.Group, b *
 }
 
 // encodeForecasts returns a Parquet file of the n buffered steps (in
-// chunks of at most maxRowChunk), with the gold files' compression.
+// chunks), with the gold files' compression.
 func (e *parquetEncoder) encodeForecasts(chunks [][]bufStep, n int) ([]byte, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("parquet: refusing to write a file with no rows")
@@ -145,7 +126,7 @@ func (e *parquetEncoder) encodeForecasts(chunks [][]bufStep, n int) ([]byte, err
 		parquet.MaxRowsPerRowGroup(e.rowGroupRows),
 		parquet.CreatedBy("weatherd", "", ""),
 	)
-	if err := writeChunks(w, chunks, make([]forecastRow, min(n, maxRowChunk)), (*bufStep).toRow); err != nil {
+	if err := forecastLayout.write(w, chunks, e.rowGroupRows); err != nil {
 		return nil, fmt.Errorf("parquet: write forecast rows: %w", err)
 	}
 	if err := w.Close(); err != nil {

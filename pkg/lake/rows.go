@@ -37,20 +37,6 @@ func (b *bufValues) set(v *weather.Values) (unknown int) {
 	return v.Len() - bits.OnesCount64(v.Present()&goldMask)
 }
 
-// columnRow is a Parquet row type with the value columns (Row, forecastRow).
-type columnRow interface {
-	setColumn(i int, v *float64, ints *int32Slab)
-}
-
-// fill sets row's value columns from b; the row points into b, so b must
-// outlive its use.
-func fill[R columnRow](row R, b *bufValues, ints *int32Slab) {
-	for m := b.present; m != 0; m &= m - 1 {
-		i := bits.TrailingZeros32(m)
-		row.setColumn(i, &b.vals[i], ints)
-	}
-}
-
 // bufRow is how a shard buffers one gold row until its flush: the fixed
 // fields and the values inline. It holds four pointers (the strings) where
 // a Row holds one per value, so the buffer — the long-lived part of the
@@ -76,19 +62,4 @@ func (b *bufRow) set(r *weather.Reading) (unknown int) {
 		ingestedAt:   r.IngestedAt.UTC(),
 	}
 	return b.values.set(&r.Values)
-}
-
-// toRow sets row from b; the row points into b, so b must outlive its use.
-func (b *bufRow) toRow(row *Row, ints *int32Slab) {
-	*row = Row{
-		EventID:      b.eventID,
-		LocationID:   b.locationID,
-		LocationName: b.locationName,
-		Lat:          b.lat,
-		Lon:          b.lon,
-		ObservedAt:   b.observedAt,
-		IngestedAt:   b.ingestedAt,
-		Provider:     b.provider,
-	}
-	fill(row, &b.values, ints)
 }

@@ -13,17 +13,6 @@ import (
 	"github.com/weatherd/weatherd/pkg/weather"
 )
 
-func TestColumnOf_MatchesColumns(t *testing.T) {
-	for i, c := range weather.Columns {
-		if got, ok := columnOf(c.Name); !ok || got != i {
-			t.Errorf("columnOf(%q) = %d, %v; want %d", c.Name, got, ok, i)
-		}
-	}
-	if _, ok := columnOf("temperatureMax"); ok {
-		t.Error("columnOf(temperatureMax) found a column")
-	}
-}
-
 // rowOf is a Row as plain values (pointers followed), for comparisons.
 func rowOf(r Row) string {
 	v := reflect.ValueOf(r)
@@ -125,7 +114,7 @@ func TestParquetEncoder_ReusedWriters(t *testing.T) {
 		}
 		for name, enc := range map[string]func() ([]byte, error){
 			"buffered": func() ([]byte, error) { return e.encodeBuffered(p.rows, p.n) },
-			"plain":    func() ([]byte, error) { return e.encode(plain) },
+			"plain":    func() ([]byte, error) { return e.encodeRows(plain) },
 		} {
 			data, err := enc()
 			if err != nil {
@@ -144,29 +133,5 @@ func TestParquetEncoder_ReusedWriters(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-// TestBufRow_ToRowWithSlabDoesNotAllocate: a flush turns buffered rows into
-// Rows with the code columns' storage taken from one slab, not one
-// allocation per code value.
-func TestBufRow_ToRowWithSlabDoesNotAllocate(t *testing.T) {
-	rs := testReadings(100)
-	bufs := make([]bufRow, len(rs))
-	for i, r := range rs {
-		bufs[i].set(&r)
-	}
-	rows := make([]Row, len(bufs))
-	ints := make(int32Slab, 0, numValueColumns*len(bufs))
-	codes := 0
-	allocs := testing.AllocsPerRun(10, func() {
-		ints = ints[:0]
-		for i := range bufs {
-			bufs[i].toRow(&rows[i], &ints)
-		}
-		codes = len(ints)
-	})
-	if codes == 0 || allocs != 0 {
-		t.Fatalf("%v allocations converting %d rows with %d code values", allocs, len(rows), codes)
 	}
 }

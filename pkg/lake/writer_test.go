@@ -227,7 +227,7 @@ func TestParquetEncoder_NoEmptyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.encode(nil); err == nil || err.Error() != "parquet: refusing to write a file with no rows" {
+	if _, err := e.encodeBuffered(nil, 0); err == nil || err.Error() != "parquet: refusing to write a file with no rows" {
 		t.Fatalf("encode(nil) = %v", err)
 	}
 }
