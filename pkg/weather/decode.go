@@ -213,6 +213,9 @@ func (s *scanner) object(field func(key []byte) bool) bool {
 }
 
 func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return // compact JSON: no whitespace between tokens
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -375,13 +378,80 @@ func (s *scanner) num(dst *float64) bool {
 }
 
 // time parses a quoted timestamp exactly as time.Time.UnmarshalJSON does
-// (which is what the general path calls).
+// (which is what the general path calls); parseUTC takes the shape
+// weatherd writes.
 func (s *scanner) time(dst *time.Time) bool {
 	start := s.i
-	if _, ok := s.str(); !ok {
+	v, ok := s.str()
+	if !ok {
 		return false
 	}
+	if t, ok := parseUTC(v); ok {
+		*dst = t
+		return true
+	}
 	return dst.UnmarshalJSON(s.b[start:s.i]) == nil
+}
+
+// parseUTC parses YYYY-MM-DDTHH:MM:SS, an optional fraction of one to nine
+// digits, then Z — how weatherd writes its times — into the time
+// time.Time.UnmarshalJSON returns for it. It reports false for anything
+// else, valid or not, and for fields out of range (month 13, April 31,
+// 24:00), leaving those to UnmarshalJSON and its errors.
+func parseUTC(b []byte) (time.Time, bool) {
+	n := len(b)
+	if n < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[n-1] != 'Z' {
+		return time.Time{}, false
+	}
+	year, ok1 := decimal(b[0:4])
+	month, ok2 := decimal(b[5:7])
+	day, ok3 := decimal(b[8:10])
+	hour, ok4 := decimal(b[11:13])
+	minute, ok5 := decimal(b[14:16])
+	sec, ok6 := decimal(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(time.Month(month), year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if n > 20 {
+		frac := b[20 : n-1]
+		if b[19] != '.' || len(frac) < 1 || len(frac) > 9 {
+			return time.Time{}, false
+		}
+		f, ok := decimal(frac)
+		if !ok {
+			return time.Time{}, false
+		}
+		for range 9 - len(frac) {
+			f *= 10
+		}
+		nsec = f
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+// decimal is the value of b, ASCII digits only (at most nine).
+func decimal(b []byte) (int, bool) {
+	v := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
+}
+
+// daysIn is the number of days of month in year.
+func daysIn(month time.Month, year int) int {
+	if month == time.February {
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 30 + int((0x15AA>>month)&1) // 31 for January, March, May, July, August, October, December
 }
 
 // intern returns constant when v spells it, else a copy of v.

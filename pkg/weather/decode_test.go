@@ -1,12 +1,14 @@
 package weather
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const fastGood = `{"schema":"weatherd.reading/v1","event_id":"sao-paulo/2026-11-26T23:40:00Z",` +
@@ -152,6 +154,53 @@ func TestScannerStr_EveryPosition(t *testing.T) {
 	}
 }
 
+// TestParseUTC_MatchesUnmarshalJSON: the timestamps parseUTC takes come out
+// as time.Time.UnmarshalJSON makes them, and it leaves everything else to
+// UnmarshalJSON: other shapes, and fields out of range.
+func TestParseUTC_MatchesUnmarshalJSON(t *testing.T) {
+	taken := []string{"2026-11-26T23:40:00Z", "2026-11-26T23:41:02.123Z", "2026-11-26T23:41:02.1Z",
+		"2026-11-26T23:41:02.123456789Z", "2024-02-29T00:00:00Z", "2000-02-29T12:00:00Z", "0001-01-01T00:00:00Z",
+		"9999-12-31T23:59:59.999999999Z", "2026-01-31T00:00:00Z", "2026-03-31T00:00:00Z", "2026-04-30T00:00:00Z",
+		"2026-05-31T00:00:00Z", "2026-06-30T00:00:00Z", "2026-07-31T00:00:00Z", "2026-08-31T00:00:00Z",
+		"2026-09-30T00:00:00Z", "2026-10-31T00:00:00Z", "2026-11-30T00:00:00Z", "2026-12-31T00:00:00Z"}
+	left := []string{"2026-11-26T23:40:00+01:00", "2026-11-26T23:40:00.1234567890Z", "2026-11-26T23:40:00.Z",
+		"2026-11-26t23:40:00Z", "2026-11-26 23:40:00Z", "2026-11-26T23:40:00", "2026-13-01T00:00:00Z",
+		"2026-00-01T00:00:00Z", "2026-04-31T00:00:00Z", "2025-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
+		"2026-11-00T00:00:00Z", "2026-11-26T24:00:00Z", "2026-11-26T23:60:00Z", "2026-11-26T23:59:60Z",
+		"2026-11-26T23:40:0xZ", "2026-11-26T23:40:00,5Z", "+026-11-26T23:40:00Z"}
+	for _, in := range taken {
+		var want time.Time
+		if err := want.UnmarshalJSON([]byte(`"` + in + `"`)); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		got, ok := parseUTC([]byte(in))
+		if !ok || got != want {
+			t.Errorf("parseUTC(%s) = %v, %v; UnmarshalJSON %v", in, got, ok, want)
+		}
+	}
+	for _, in := range left {
+		if got, ok := parseUTC([]byte(in)); ok {
+			t.Errorf("parseUTC(%s) took it: %v", in, got)
+		}
+	}
+	// Every day of a leap and a common year, and the day after each month's last.
+	for _, year := range []int{2024, 2026, 2100} {
+		for d := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() == year; d = d.AddDate(0, 0, 1) {
+			in := d.Format("2006-01-02T15:04:05Z")
+			if got, ok := parseUTC([]byte(in)); !ok || got != d {
+				t.Fatalf("parseUTC(%s) = %v, %v", in, got, ok)
+			}
+		}
+		for m := time.January; m <= time.December; m++ {
+			last := time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+			in := fmt.Sprintf("%04d-%02d-%02dT00:00:00Z", year, m, last+1)
+			if _, ok := parseUTC([]byte(in)); ok {
+				t.Errorf("parseUTC(%s) took a day that does not exist", in)
+			}
+		}
+	}
+}
+
 func TestKnownIndex(t *testing.T) {
 	for i := range NumKnown {
 		n := KnownName(i)
@@ -204,4 +253,32 @@ func FuzzDecode_FastPathMatchesGeneral(f *testing.F) {
 			t.Fatalf("Decode and the general path differ for %q:\n%s\n%s", data, a, b)
 		}
 	})
+}
+
+// TestEventIDMatches_MatchesEventID: eventIDMatches agrees with comparing
+// the id with EventID, for ids of each shape and observed times with and
+// without fractions, near and far.
+func TestEventIDMatches_MatchesEventID(t *testing.T) {
+	times := []time.Time{
+		time.Date(2026, 11, 26, 23, 40, 0, 0, time.UTC),
+		time.Date(2026, 11, 26, 23, 40, 0, 500_000_000, time.UTC),
+		time.Date(2026, 11, 26, 23, 40, 1, 0, time.UTC),
+		time.Date(2026, 11, 26, 23, 40, 0, 0, time.FixedZone("x", 3600)),
+		time.Date(1969, 12, 31, 23, 59, 59, 900_000_000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		{},
+	}
+	ids := []string{"loc/2026-11-26T23:40:00Z", "loc/2026-11-26T23:40:01Z", "loc/2026-11-26T22:40:00Z",
+		"loc/2026-11-26T23:40:00.5Z", "loc/2026-11-26T23:40:00+00:00", "loc/1969-12-31T23:59:59Z",
+		"loc/10000-01-01T00:00:00Z", "loc/0000-01-01T00:00:00Z", "loc/0001-01-01T00:00:00Z",
+		"loc/2026-11-26T23:40:60Z", "loc/2026-02-30T00:00:00Z", "loc/", "lo/2026-11-26T23:40:00Z", "loc2026-11-26T23:40:00Z"}
+	for _, at := range times {
+		for _, id := range ids {
+			want := id == EventID("loc", at)
+			if got := eventIDMatches(id, "loc", at); got != want {
+				t.Errorf("eventIDMatches(%q, loc, %v) = %v, want %v", id, at, got, want)
+			}
+		}
+	}
 }

@@ -281,8 +281,16 @@ func eventIDMatches(id, locationID string, observedAt time.Time) bool {
 	if len(id) <= n || id[:n] != locationID || id[n] != '/' {
 		return false
 	}
+	at := id[n+1:]
+	if len(at) == len("2006-01-02T15:04:05Z") {
+		// Parsing the id's time is cheaper than formatting observed_at: a
+		// time of this shape is how RFC 3339 formats its second.
+		if t, ok := parseUTC([]byte(at)); ok {
+			return t.Unix() == observedAt.Unix()
+		}
+	}
 	var buf [64]byte
-	return string(observedAt.UTC().AppendFormat(buf[:0], time.RFC3339)) == id[n+1:]
+	return string(observedAt.UTC().AppendFormat(buf[:0], time.RFC3339)) == at
 }
 
 // Validate checks the fields every consumer relies on.
