@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -16,17 +16,17 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 )
 
-// gzipWriters keeps a gzip writer (≈ 1 MiB of state) for each encoder slot
-// (one per CPU, see Writer.encode).
-var gzipWriters = freeList[*gzip.Writer]{max: runtime.GOMAXPROCS(0)}
-
-func getGzip() *gzip.Writer {
-	if zw, ok := gzipWriters.get(); ok {
-		return zw
-	}
+// gzipWriters holds gzip writers (≈ 1 MiB of state each) between objects.
+// Encoders are pooled in sync.Pools: a lake that flushes often reuses them
+// from one object to the next, and one that flushes every half minute (a
+// thousand locations) gives their memory back after two garbage
+// collections instead of keeping it for the next flush.
+var gzipWriters = sync.Pool{New: func() any {
 	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	return zw
-}
+}}
+
+func getGzip() *gzip.Writer { return gzipWriters.Get().(*gzip.Writer) }
 
 var newline = []byte{'\n'}
 
@@ -40,7 +40,7 @@ func encodeRaw(bodies [][]byte, hint *sizeHint) ([]byte, error) {
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, hint.size(size, 1.0/6)))
 	zw := getGzip()
-	defer gzipWriters.put(zw)
+	defer gzipWriters.Put(zw)
 	zw.Reset(buf)
 	var line bytes.Buffer
 	for _, b := range bodies {
@@ -79,7 +79,7 @@ type ErrorRecord struct {
 func encodeErrors(recs []ErrorRecord) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := getGzip()
-	defer gzipWriters.put(zw)
+	defer gzipWriters.Put(zw)
 	zw.Reset(&buf)
 	enc := json.NewEncoder(zw)
 	for i := range recs {
@@ -114,15 +114,18 @@ func (fastSnappy) Decode(dst, src []byte) ([]byte, error) {
 type parquetEncoder struct {
 	codec        compress.Codec
 	rowGroupRows int64
-	// writers holds Parquet writers to reuse, one per encoder slot: a
-	// writer's page and compression buffers are large, and Reset keeps them.
-	writers freeList[*parquet.GenericWriter[Row]]
-	size    sizeHint // file bytes per row
+	// gold and forecasts hold Parquet writers between files (see
+	// gzipWriters): a writer's page and compression buffers are large, and
+	// Reset keeps them.
+	gold, forecasts sync.Pool
+	size            sizeHint // gold file bytes per row
+	forecastSize    sizeHint // forecast file bytes per step
 }
 
 func newParquetEncoder(p ParquetConfig) (*parquetEncoder, error) {
 	e := &parquetEncoder{rowGroupRows: p.RowGroupRows}
-	e.writers.max = runtime.GOMAXPROCS(0)
+	e.gold.New = func() any { return parquet.NewGenericWriter[Row](io.Discard, e.options()...) }
+	e.forecasts.New = func() any { return parquet.NewGenericWriter[forecastRow](io.Discard, e.options()...) }
 	switch p.Compression {
 	case "snappy":
 		e.codec = fastSnappy{}
@@ -134,32 +137,32 @@ func newParquetEncoder(p ParquetConfig) (*parquetEncoder, error) {
 	return e, nil
 }
 
+func (e *parquetEncoder) options() []parquet.WriterOption {
+	return []parquet.WriterOption{
+		parquet.Compression(e.codec),
+		parquet.MaxRowsPerRowGroup(e.rowGroupRows),
+		parquet.CreatedBy("weatherd", "", ""),
+	}
+}
+
 // encodeBuffered returns a Parquet file of a partition's buffered rows
-// (chunks, n rows in all), written column by column (columnLayout); it
-// refuses to write an empty file (some readers reject files without row
-// groups).
+// (chunks, n rows in all), written column by column (columnLayout).
 func (e *parquetEncoder) encodeBuffered(chunks [][]bufRow, n int) ([]byte, error) {
-	return e.write(n, func(w *parquet.GenericWriter[Row]) error {
+	return encodeFile(&e.gold, n, &e.size, func(w *parquet.GenericWriter[Row]) error {
 		return goldLayout.write(w, chunks, e.rowGroupRows)
 	})
 }
 
-// write returns a Parquet file of the n rows that rows writes to w.
-func (e *parquetEncoder) write(n int, rows func(w *parquet.GenericWriter[Row]) error) ([]byte, error) {
+// encodeFile returns a Parquet file of the n rows that rows writes, with a
+// writer from pool; it refuses to write an empty file (some readers reject
+// files without row groups).
+func encodeFile[R any](pool *sync.Pool, n int, hint *sizeHint, rows func(w *parquet.GenericWriter[R]) error) ([]byte, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("parquet: refusing to write a file with no rows")
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, e.size.size(n, 40)))
-	w, ok := e.writers.get()
-	if !ok {
-		w = parquet.NewGenericWriter[Row](buf,
-			parquet.Compression(e.codec),
-			parquet.MaxRowsPerRowGroup(e.rowGroupRows),
-			parquet.CreatedBy("weatherd", "", ""),
-		)
-	} else {
-		w.Reset(buf)
-	}
+	buf := bytes.NewBuffer(make([]byte, 0, hint.size(n, 40)))
+	w := pool.Get().(*parquet.GenericWriter[R])
+	w.Reset(buf)
 	if err := rows(w); err != nil {
 		return nil, fmt.Errorf("parquet: write rows: %w", err)
 	}
@@ -167,7 +170,7 @@ func (e *parquetEncoder) write(n int, rows func(w *parquet.GenericWriter[Row]) e
 		return nil, fmt.Errorf("parquet: close: %w", err)
 	}
 	w.Reset(io.Discard) // drop buf; a writer that failed is not reused
-	e.writers.put(w)
-	e.size.learn(n, buf.Len())
+	pool.Put(w)
+	hint.learn(n, buf.Len())
 	return buf.Bytes(), nil
 }

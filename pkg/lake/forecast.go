@@ -1,7 +1,6 @@
 package lake
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -117,20 +116,7 @@ func (s *ShardWriter) writeForecasts(ctx context.Context, g *errgroup.Group, b *
 // encodeForecasts returns a Parquet file of the n buffered steps (in
 // chunks), with the gold files' compression.
 func (e *parquetEncoder) encodeForecasts(chunks [][]bufStep, n int) ([]byte, error) {
-	if n == 0 {
-		return nil, fmt.Errorf("parquet: refusing to write a file with no rows")
-	}
-	var buf bytes.Buffer
-	w := parquet.NewGenericWriter[forecastRow](&buf,
-		parquet.Compression(e.codec),
-		parquet.MaxRowsPerRowGroup(e.rowGroupRows),
-		parquet.CreatedBy("weatherd", "", ""),
-	)
-	if err := forecastLayout.write(w, chunks, e.rowGroupRows); err != nil {
-		return nil, fmt.Errorf("parquet: write forecast rows: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("parquet: close: %w", err)
-	}
-	return buf.Bytes(), nil
+	return encodeFile(&e.forecasts, n, &e.forecastSize, func(w *parquet.GenericWriter[forecastRow]) error {
+		return forecastLayout.write(w, chunks, e.rowGroupRows)
+	})
 }

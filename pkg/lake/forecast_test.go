@@ -366,14 +366,7 @@ func TestForecastPart_ChunksReadBack(t *testing.T) {
 	if p.n != 14*96 || len(p.bodies) != 14 || p.firstSeq != seqNo(0) {
 		t.Fatalf("merged part: %d steps, %d bodies, first %s; want 1344, 14, %s", p.n, len(p.bodies), p.firstSeq, seqNo(0))
 	}
-	data, err := e.encodeForecasts(p.steps, p.n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := parquet.Read[forecastRow](bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := encodeForecastsBack(t, e, p)
 	if len(rows) != 14*96 {
 		t.Fatalf("read %d rows, want %d", len(rows), 14*96)
 	}
@@ -395,4 +388,53 @@ func TestForecastPart_ChunksReadBack(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEncodeForecasts_ReusedWriters: forecast files of different sizes
+// through one encoder, whose writers are pooled and reused, each read back
+// whole and with its own forecasts' ids.
+func TestEncodeForecasts_ReusedWriters(t *testing.T) {
+	e, err := newParquetEncoder(ParquetConfig{Compression: "snappy", RowGroupRows: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := func(lead int) weather.Values {
+		var v weather.Values
+		v.Set("temperature", float64(lead))
+		return v
+	}
+	for round, n := range []int{12, 1, 7, 30} {
+		b := newBuffer()
+		leads := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24}
+		for i := range n {
+			loc := weather.Location{ID: fmt.Sprintf("r%d-loc-%02d", round, i), Name: "P"}
+			f := testForecast(loc, baseHour, leads, vals)
+			b.addForecast(stream.Record{SequenceNumber: seqNo(i)}, &f)
+		}
+		for _, p := range b.fcast {
+			rows := encodeForecastsBack(t, e, p)
+			if len(rows) != n*24 {
+				t.Fatalf("round %d: read %d rows, want %d", round, len(rows), n*24)
+			}
+			for i, r := range rows {
+				if want := fmt.Sprintf("r%d-loc-%02d", round, i/24); r.LocationID != want || r.LeadHours != float64(i%24+1) {
+					t.Fatalf("round %d: row %d is %s lead %v, want %s lead %d", round, i, r.LocationID, r.LeadHours, want, i%24+1)
+				}
+			}
+		}
+	}
+}
+
+// encodeForecastsBack encodes p's steps with e and reads the file back.
+func encodeForecastsBack(t *testing.T, e *parquetEncoder, p *forecastPart) []forecastRow {
+	t.Helper()
+	data, err := e.encodeForecasts(p.steps, p.n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := parquet.Read[forecastRow](bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
