@@ -118,7 +118,7 @@ type parquetEncoder struct {
 	// gzipWriters): a writer's page and compression buffers are large, and
 	// Reset keeps them.
 	gold, forecasts sync.Pool
-	size            sizeHint // gold file bytes per row
+	goldSize        sizeHint // gold file bytes per row
 	forecastSize    sizeHint // forecast file bytes per step
 }
 
@@ -148,7 +148,7 @@ func (e *parquetEncoder) options() []parquet.WriterOption {
 // encodeBuffered returns a Parquet file of a partition's buffered rows
 // (chunks, n rows in all), written column by column (columnLayout).
 func (e *parquetEncoder) encodeBuffered(chunks [][]bufRow, n int) ([]byte, error) {
-	return encodeFile(&e.gold, n, &e.size, func(w *parquet.GenericWriter[Row]) error {
+	return encodeFile(&e.gold, n, &e.goldSize, func(w *parquet.GenericWriter[Row]) error {
 		return goldLayout.write(w, chunks, e.rowGroupRows)
 	})
 }

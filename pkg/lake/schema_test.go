@@ -40,7 +40,7 @@ func rowFrom(r weather.Reading, b *bufRow) (Row, int) {
 // encodeRows is a Parquet file of rows written by parquet-go's struct
 // path, the reference the column writer (encodeBuffered) is checked against.
 func (e *parquetEncoder) encodeRows(rows []Row) ([]byte, error) {
-	return encodeFile(&e.gold, len(rows), &e.size, func(w *parquet.GenericWriter[Row]) error {
+	return encodeFile(&e.gold, len(rows), &e.goldSize, func(w *parquet.GenericWriter[Row]) error {
 		_, err := w.Write(rows)
 		return err
 	})
